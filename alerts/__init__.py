@@ -1,0 +1,1 @@
+"""Warning feeds in, notifications out (see DESIGN.md, Architecture: alerts/)."""

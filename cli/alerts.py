@@ -1,0 +1,3 @@
+"""`haven` commands: alerts."""
+
+from cli.root import cli  # noqa: F401

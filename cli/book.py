@@ -1,0 +1,3 @@
+"""`haven` commands: book."""
+
+from cli.root import cli  # noqa: F401

@@ -1,0 +1,3 @@
+"""`haven` commands: demo."""
+
+from cli.root import cli  # noqa: F401

@@ -1,0 +1,3 @@
+"""`haven` commands: greenchannel."""
+
+from cli.root import cli  # noqa: F401

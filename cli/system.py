@@ -1,0 +1,98 @@
+"""run, serve, worker, db, users: the commands that start and administer Haven."""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+
+import click
+
+from cli.common import ensure_database, settings_or_exit
+
+
+def _serve(with_periodic: bool | None) -> None:
+    from aiohttp import web
+
+    from web.app import create_app
+
+    settings = settings_or_exit()
+    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    app = create_app(settings, run_periodic=with_periodic)
+    click.echo(f"Haven listening on http://{settings.bind}/ (database: {settings.database_url.split('@')[-1]})",
+               err=True)
+    web.run_app(app, host=settings.host, port=settings.port, print=None, access_log=None)
+
+
+@click.command()
+def run():
+    """Serve the API and console on the embedded default, with the demo data loaded on first start."""
+    from config.seed import seed_demo_book
+
+    ensure_database()
+    loaded = seed_demo_book()
+    if loaded:
+        click.echo(f"Loaded the demo book: {loaded['customers']} customers, {loaded['assets']} assets.", err=True)
+    _serve(with_periodic=None)
+
+
+@click.command()
+def serve():
+    """Serve the API alone (the real stack: PostgreSQL, Redis, separate workers and beat)."""
+    ensure_database()
+    _serve(with_periodic=False)
+
+
+@click.command(context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
+@click.option("-Q", "--queues", default=None, help="Comma-separated queues (default: all).")
+@click.pass_context
+def worker(ctx, queues):
+    """Run a Celery worker: a thin wrapper over `celery -A workers worker`."""
+    from workers import QUEUES
+
+    settings = settings_or_exit()
+    if settings.embedded:
+        raise click.ClickException("HAVEN_REDIS_URL is not set: the embedded default runs tasks in-process")
+    args = [sys.executable, "-m", "celery", "-A", "workers", "worker", "-Q", queues or ",".join(QUEUES),
+            "--loglevel", settings.log_level, *ctx.args]
+    os.execv(sys.executable, args)
+
+
+@click.group()
+def db():
+    """Database administration."""
+
+
+@db.command()
+def upgrade():
+    """Apply the migrations to HAVEN_DATABASE_URL."""
+    from store.db import upgrade as apply_migrations
+
+    settings = settings_or_exit()
+    apply_migrations(settings.database_url)
+    click.echo("database is at the latest revision", err=True)
+
+
+@click.group()
+def users():
+    """Users and API keys."""
+
+
+@users.command("create")
+@click.option("--role", required=True, help="customer, dispatcher, adjuster, supervisor, manager or admin")
+@click.option("--name", required=True)
+@click.option("--customer-id", default=None, help="Required for the customer role.")
+def create_user(role, name, customer_id):
+    """Create a user and print its API key once (only a hash is kept)."""
+    from store.db import session_scope
+    from store.users import create_user as create
+
+    ensure_database()
+    try:
+        with session_scope() as session:
+            user, key = create(session, role, name, customer_id)
+            user_id = user.id
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"created user {user_id} ({role}); API key, shown only now:", err=True)
+    click.echo(key)

@@ -1,0 +1,160 @@
+"""The one settings object. Every variable is documented in config/.env.example.
+
+A bad value stops start-up with a message naming the variable (SettingsError), so an
+operator never runs with a half-understood configuration.
+"""
+
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+from typing import Literal
+
+from pydantic import AliasChoices, Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+VAR_DIR = PROJECT_ROOT / "var"
+
+
+class SettingsError(RuntimeError):
+    """A configuration value is missing or malformed; the message names the variable."""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="HAVEN_", extra="ignore", populate_by_name=True)
+
+    # Storage and tasks
+    database_url: str = f"sqlite:///{VAR_DIR / 'haven.sqlite3'}"
+    redis_url: str | None = None
+    redis_key_prefix: str = ""
+    bind: str = "127.0.0.1:8080"
+    public_base_url: str = "http://127.0.0.1:8080"
+    max_body_bytes: int = Field(default=5 * 1024 * 1024, gt=0)
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+    # Channels
+    sms_channel: Literal["outbox", "twilio"] = "outbox"
+    push_channel: Literal["outbox", "http"] = "outbox"
+    push_url: str | None = None
+    push_secret: str | None = None
+    sms_rate_per_s: float = Field(default=100.0, gt=0)
+    twilio_account_sid: str | None = Field(default=None, validation_alias=AliasChoices("TWILIO_ACCOUNT_SID"))
+    twilio_auth_token: str | None = Field(default=None, validation_alias=AliasChoices("TWILIO_AUTH_TOKEN"))
+    twilio_messaging_service_sid: str | None = Field(
+        default=None, validation_alias=AliasChoices("TWILIO_MESSAGING_SERVICE_SID")
+    )
+    twilio_from: str | None = Field(default=None, validation_alias=AliasChoices("TWILIO_FROM"))
+    twilio_api_base_url: str | None = None
+
+    # Warning rules
+    severity_threshold: Literal["Minor", "Moderate", "Severe", "Extreme"] = "Moderate"
+    warning_margin_km: float = Field(default=0.0, ge=0)
+    quiet_hours: str = "22:00-07:00"
+    alert_default_lifetime_h: float = Field(default=24.0, gt=0)
+    gazetteer_path: str | None = None
+
+    # Feeds
+    feed_user_agent: str = "Haven/0.1 (operations@haven.example)"
+    feed_timeout_s: float = Field(default=15.0, gt=0)
+    feed_max_backoff_s: float = Field(default=3600.0, gt=0)
+
+    # Green channel
+    cat_propose_min_assets: int = Field(default=500, ge=1)
+    rescue_offer_timeout: float = Field(default=300.0, gt=0)
+    provider_location_max_age_s: float = Field(default=900.0, gt=0)
+    advance_ratio: float = Field(default=0.5, gt=0, le=1)
+    claim_lease_s: float = Field(default=900.0, gt=0)
+
+    # Demo
+    demo_seed: int = 20210725
+    demo_customers: int = Field(default=20_000, ge=1)
+    demo_assets: int = Field(default=50_000, ge=1)
+
+    @field_validator("database_url")
+    @classmethod
+    def _known_database(cls, value: str) -> str:
+        if not value.startswith(("sqlite", "postgresql")):
+            raise ValueError("must be a sqlite:/// or postgresql+psycopg:// URL")
+        return value
+
+    @field_validator("redis_url")
+    @classmethod
+    def _redis_scheme(cls, value: str | None) -> str | None:
+        if value in (None, ""):
+            return None
+        if not value.startswith(("redis://", "rediss://", "unix://")):
+            raise ValueError("must be a redis:// URL, or unset to run tasks in-process")
+        return value
+
+    @field_validator("bind")
+    @classmethod
+    def _host_port(cls, value: str) -> str:
+        host, _, port = value.rpartition(":")
+        if not host or not port.isdigit() or not 0 < int(port) < 65536:
+            raise ValueError("must be HOST:PORT, e.g. 127.0.0.1:8080")
+        return value
+
+    @field_validator("quiet_hours")
+    @classmethod
+    def _quiet_hours(cls, value: str) -> str:
+        parse_quiet_hours(value)
+        return value
+
+    @property
+    def embedded(self) -> bool:
+        """True when tasks run in-process (no Redis configured)."""
+        return self.redis_url is None
+
+    @property
+    def host(self) -> str:
+        return self.bind.rpartition(":")[0]
+
+    @property
+    def port(self) -> int:
+        return int(self.bind.rpartition(":")[2])
+
+
+def parse_quiet_hours(value: str) -> tuple[tuple[int, int], tuple[int, int]]:
+    """'22:00-07:00' -> ((22, 0), (7, 0)); raises ValueError on anything else."""
+    try:
+        start, end = value.split("-")
+        pairs = []
+        for part in (start, end):
+            hours, minutes = part.strip().split(":")
+            h, m = int(hours), int(minutes)
+            if not (0 <= h < 24 and 0 <= m < 60):
+                raise ValueError
+            pairs.append((h, m))
+    except ValueError:
+        raise ValueError("must be HH:MM-HH:MM, e.g. 22:00-07:00") from None
+    return pairs[0], pairs[1]
+
+
+def _variable_name(field_name: str) -> str:
+    field = Settings.model_fields.get(field_name)
+    if field is not None and isinstance(field.validation_alias, AliasChoices):
+        return str(field.validation_alias.choices[0])
+    return f"HAVEN_{field_name.upper()}"
+
+
+def load_settings(**overrides) -> Settings:
+    """Read the environment; raise SettingsError naming the offending variable."""
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        problems = []
+        for error in exc.errors():
+            name = _variable_name(str(error["loc"][0])) if error["loc"] else "settings"
+            problems.append(f"{name}: {error['msg']} (got {error.get('input')!r})")
+        raise SettingsError("invalid configuration: " + "; ".join(problems)) from None
+
+
+@functools.cache
+def get_settings() -> Settings:
+    return load_settings()
+
+
+def reset_settings() -> None:
+    """Forget the cached settings, so the next get_settings() re-reads the environment."""
+    get_settings.cache_clear()

@@ -1,0 +1,1 @@
+"""The storage layer shared by the feature modules: SQLAlchemy models, sessions, migrations."""

@@ -1,0 +1,23 @@
+"""All tables. Each module owns one part of the domain; Alembic reads Base.metadata."""
+
+from store.models.alerts import Alert, AlertChain, AlertReference, Feed, QuarantinedMessage
+from store.models.audit import ROLES, ApiKey, AuditEvent, User
+from store.models.base import Base
+from store.models.book import Asset, Customer
+from store.models.greenchannel import (
+    CatEvent,
+    Claim,
+    ClaimDocument,
+    Payment,
+    RescueJob,
+    RescueOffer,
+    RescueProvider,
+)
+from store.models.notifications import FINAL_STATES, NOTIFICATION_STATES, Notification, Receipt
+
+__all__ = [
+    "ROLES", "FINAL_STATES", "NOTIFICATION_STATES",
+    "Alert", "AlertChain", "AlertReference", "ApiKey", "Asset", "AuditEvent", "Base", "CatEvent",
+    "Claim", "ClaimDocument", "Customer", "Feed", "Notification", "Payment", "QuarantinedMessage",
+    "Receipt", "RescueJob", "RescueOffer", "RescueProvider", "User",
+]

@@ -1,0 +1,102 @@
+"""Warning feeds and the alerts they carry (see DESIGN.md, Domain rules: alert identity)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import JSON, Boolean, Float, ForeignKey, Integer, LargeBinary, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from store.models.base import Base
+from store.types import UTCDateTime, utcnow
+
+
+class Feed(Base):
+    __tablename__ = "feeds"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    url: Mapped[str] = mapped_column(String(2000), unique=True)
+    kind: Mapped[str] = mapped_column(String(32))  # cap-atom, cap-rss, cap-xml, nws-geojson, qweather, typhoon-track
+    every_s: Mapped[float] = mapped_column(Float, default=60.0)
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    require_signature: Mapped[bool] = mapped_column(Boolean, default=False)
+    admin_code: Mapped[str | None] = mapped_column(String(16))  # for location-polled feeds (QWeather)
+    etag: Mapped[str | None] = mapped_column(String(500))
+    last_modified: Mapped[str | None] = mapped_column(String(100))
+    last_polled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_success_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_error_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    consecutive_failures: Mapped[int] = mapped_column(Integer, default=0)
+    alerts_seen: Mapped[int] = mapped_column(Integer, default=0)
+    next_poll_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class AlertChain(Base):
+    """An original alert plus every Update/Cancel that references it, directly or not."""
+
+    __tablename__ = "alert_chains"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    current_alert_id: Mapped[int | None] = mapped_column(Integer)
+    state: Mapped[str] = mapped_column(String(16), default="active")  # active, cancelled, expired
+    max_severity: Mapped[str | None] = mapped_column(String(16))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+
+class Alert(Base):
+    __tablename__ = "alerts"
+    __table_args__ = (UniqueConstraint("sender", "identifier", "sent"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    sender: Mapped[str] = mapped_column(String(500))
+    identifier: Mapped[str] = mapped_column(String(500))
+    sent: Mapped[str] = mapped_column(String(40))  # as published, offset kept
+    sent_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    status: Mapped[str] = mapped_column(String(16))
+    msg_type: Mapped[str] = mapped_column(String(16))
+    scope: Mapped[str | None] = mapped_column(String(16))
+    max_severity: Mapped[str | None] = mapped_column(String(16))
+    chain_id: Mapped[int | None] = mapped_column(ForeignKey("alert_chains.id"), index=True)
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    source: Mapped[str | None] = mapped_column(String(2000))
+    feed_id: Mapped[int | None] = mapped_column(ForeignKey("feeds.id"))
+    format: Mapped[str] = mapped_column(String(32))  # cap, nws-geojson, qweather, typhoon-track
+    raw: Mapped[bytes] = mapped_column(LargeBinary)
+    normalized: Mapped[dict] = mapped_column(JSON)
+    area_geojson: Mapped[dict | None] = mapped_column(JSON)
+    flags: Mapped[list] = mapped_column(JSON, default=list)  # e.g. swapped coordinates, unknown geocodes
+    signature: Mapped[str] = mapped_column(String(16), default="unsigned")  # unsigned, verified
+    matched_assets: Mapped[int | None] = mapped_column(Integer)
+    matched_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class AlertReference(Base):
+    """A reference from one alert to another, kept even before the referenced alert arrives."""
+
+    __tablename__ = "alert_references"
+    __table_args__ = (UniqueConstraint("alert_id", "ref_sender", "ref_identifier", "ref_sent"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    alert_id: Mapped[int] = mapped_column(ForeignKey("alerts.id"), index=True)
+    ref_sender: Mapped[str] = mapped_column(String(500))
+    ref_identifier: Mapped[str] = mapped_column(String(500), index=True)
+    ref_sent: Mapped[str] = mapped_column(String(40))
+
+
+class QuarantinedMessage(Base):
+    """A message that failed validation: kept with its reason, never silently dropped."""
+
+    __tablename__ = "quarantine"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    source: Mapped[str | None] = mapped_column(String(2000))
+    feed_id: Mapped[int | None] = mapped_column(ForeignKey("feeds.id"))
+    path: Mapped[str | None] = mapped_column(String(500))  # e.g. /alert/info[1]/area[2]/polygon
+    reason: Mapped[str] = mapped_column(Text)
+    raw: Mapped[bytes] = mapped_column(LargeBinary)
+    content_type: Mapped[str | None] = mapped_column(String(200))

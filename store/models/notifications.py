@@ -1,0 +1,65 @@
+"""Notifications out and provider receipts in (see DESIGN.md, Delivery pipeline)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import JSON, ForeignKey, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from store.models.base import Base
+from store.types import UTCDateTime, utcnow
+
+NOTIFICATION_STATES = (
+    "created", "queued", "sending", "sent", "delivered", "failed", "undelivered", "expired", "cancelled",
+)
+FINAL_STATES = ("delivered", "failed", "undelivered", "expired", "cancelled")
+
+
+class Notification(Base):
+    """One message to one customer. Saved before any task is queued; only its id travels."""
+
+    __tablename__ = "notifications"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    # (customer, chain, channel, kind) for warnings; (customer, job, channel, kind) for rescue updates.
+    idempotency_key: Mapped[str] = mapped_column(String(255), unique=True)
+    customer_id: Mapped[str] = mapped_column(ForeignKey("customers.customer_id"), index=True)
+    chain_id: Mapped[int | None] = mapped_column(ForeignKey("alert_chains.id"), index=True)
+    alert_id: Mapped[int | None] = mapped_column(ForeignKey("alerts.id"), index=True)
+    channel: Mapped[str] = mapped_column(String(16))  # sms, push
+    kind: Mapped[str] = mapped_column(String(32))  # warning, update, all_clear, rescue_assigned, ...
+    recipient: Mapped[str] = mapped_column(String(255))  # E.164 number or push token
+    body: Mapped[str] = mapped_column(Text)
+    language: Mapped[str | None] = mapped_column(String(16))
+    severity: Mapped[str | None] = mapped_column(String(16))
+    segments: Mapped[int | None] = mapped_column(Integer)
+    asset_count: Mapped[int | None] = mapped_column(Integer)
+    state: Mapped[str] = mapped_column(String(16), default="created", index=True)
+    not_before: Mapped[datetime | None] = mapped_column(UTCDateTime)  # quiet hours
+    provider: Mapped[str | None] = mapped_column(String(16))  # outbox, twilio, push
+    provider_message_id: Mapped[str | None] = mapped_column(String(64), index=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    error_code: Mapped[str | None] = mapped_column(String(32))
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    queued_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    sending_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # handed to the provider
+    final_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+
+class Receipt(Base):
+    """A provider status callback, stored as received and applied later."""
+
+    __tablename__ = "receipts"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    provider: Mapped[str] = mapped_column(String(16))
+    provider_message_id: Mapped[str] = mapped_column(String(64), index=True)
+    status: Mapped[str] = mapped_column(String(32))
+    error_code: Mapped[str | None] = mapped_column(String(32))
+    payload: Mapped[dict] = mapped_column(JSON)
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    processed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)

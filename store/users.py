@@ -1,0 +1,59 @@
+"""Users and their API keys. A key is shown once; only its SHA-256 is kept."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from store.models import ROLES, ApiKey, Customer, User
+
+
+class UnknownRole(ValueError):
+    pass
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who is calling: enough to authorise a request without another query."""
+
+    user_id: int
+    name: str
+    role: str
+    customer_id: str | None
+
+
+def hash_key(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+def create_user(session: Session, role: str, name: str, customer_id: str | None = None) -> tuple[User, str]:
+    """Create a user with one role and return it with its new API key (never stored in clear)."""
+    if role not in ROLES:
+        raise UnknownRole(f"unknown role {role!r}; expected one of {', '.join(ROLES)}")
+    if role == "customer":
+        if not customer_id:
+            raise ValueError("a customer user needs --customer-id")
+        if session.get(Customer, customer_id) is None:
+            raise ValueError(f"unknown customer {customer_id!r}")
+    user = User(name=name, role=role, customer_id=customer_id)
+    session.add(user)
+    session.flush()
+    key = f"hv_{role[:3]}_{secrets.token_urlsafe(32)}"
+    session.add(ApiKey(user_id=user.id, key_hash=hash_key(key), prefix=key[:10]))
+    session.flush()
+    return user, key
+
+
+def principal_for_key(session: Session, key: str) -> Principal | None:
+    row = session.execute(
+        select(User)
+        .join(ApiKey, ApiKey.user_id == User.id)
+        .where(ApiKey.key_hash == hash_key(key), ApiKey.revoked_at.is_(None), User.disabled_at.is_(None))
+    ).scalar_one_or_none()
+    if row is None:
+        return None
+    return Principal(user_id=row.id, name=row.name, role=row.role, customer_id=row.customer_id)

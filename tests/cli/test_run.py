@@ -1,0 +1,45 @@
+"""`haven run` serves the embedded default with the demo book, and a second start does no harm."""
+
+import subprocess
+
+from sqlalchemy import func, select
+
+from store.db import session_scope
+from store.models import Asset, Customer
+from tests.support import ROOT, free_port, subprocess_env, wait_until
+
+
+def _start(env):
+    import sys
+    from pathlib import Path
+
+    return subprocess.Popen([str(Path(sys.executable).parent / "haven"), "run"], cwd=ROOT, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+
+def test_run_migrates_seeds_and_serves_twice_without_duplicates(tmp_path):
+    import requests
+
+    url = f"sqlite:///{tmp_path / 'run.sqlite3'}"
+    port = free_port()
+    env = subprocess_env(HAVEN_DATABASE_URL=url, HAVEN_BIND=f"127.0.0.1:{port}", HAVEN_REDIS_URL="",
+                         HAVEN_DEMO_CUSTOMERS=300, HAVEN_DEMO_ASSETS=700)
+    for _ in range(2):
+        process = _start(env)
+        try:
+            def healthy():
+                try:
+                    return requests.get(f"http://127.0.0.1:{port}/healthz", timeout=2).status_code == 200
+                except requests.ConnectionError:
+                    return False
+
+            wait_until(healthy, timeout=60, message="haven run to answer /healthz")
+            body = requests.get(f"http://127.0.0.1:{port}/healthz", timeout=2).json()
+            assert body["queue"]["mode"] == "in-process"
+        finally:
+            process.terminate()
+            output = process.communicate(timeout=20)[0]
+    assert "Loaded the demo book" not in output  # the second start found the book already there
+    with session_scope(url) as session:
+        assert session.scalar(select(func.count(Asset.asset_id))) == 700
+        assert session.scalar(select(func.count(Customer.customer_id))) == 300

@@ -1,0 +1,5 @@
+"""Routes: payments (see DESIGN.md, Interfaces: HTTP)."""
+
+from aiohttp import web
+
+routes = web.RouteTableDef()

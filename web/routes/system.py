@@ -1,0 +1,113 @@
+"""Health, metrics, OpenAPI, and who-am-I."""
+
+from __future__ import annotations
+
+from aiohttp import web
+from sqlalchemy import select
+
+from config import get_settings
+from store.db import ping, session_scope
+from store.models import User
+from web import metrics
+from web.common import in_thread, json_body, json_response, principal_of, public, requires
+from web.errors import bad_request, unprocessable
+from web.openapi import build_openapi
+
+routes = web.RouteTableDef()
+
+
+def _queue_status() -> dict:
+    settings = get_settings()
+    if settings.embedded:
+        return {"ok": True, "mode": "in-process"}
+    import redis
+
+    client = redis.Redis.from_url(settings.redis_url, socket_connect_timeout=2, socket_timeout=2)
+    try:
+        client.ping()
+        return {"ok": True, "mode": "redis"}
+    except redis.RedisError as exc:
+        return {"ok": False, "mode": "redis", "error": str(exc)}
+    finally:
+        client.close()
+
+
+def _database_status() -> dict:
+    try:
+        ping()
+        return {"ok": True}
+    except Exception as exc:
+        return {"ok": False, "error": str(exc).splitlines()[0]}
+
+
+@routes.get("/healthz")
+@public
+async def healthz(request: web.Request) -> web.Response:
+    """Database and task-queue status; 503 when either is down."""
+    database = await in_thread(_database_status)
+    queue = await in_thread(_queue_status)
+    ok = database["ok"] and queue["ok"]
+    return json_response({"ok": ok, "database": database, "queue": queue}, status=200 if ok else 503)
+
+
+@routes.get("/metrics")
+@public
+async def prometheus_metrics(request: web.Request) -> web.Response:
+    """Prometheus text exposition."""
+    body = await in_thread(metrics.render)
+    return web.Response(body=body, headers={"Content-Type": "text/plain; version=0.0.4; charset=utf-8"})
+
+
+@routes.get("/openapi.json")
+@public
+async def openapi(request: web.Request) -> web.Response:
+    """This API's OpenAPI 3.1 description, generated from the live routes."""
+    return json_response(build_openapi(request.app))
+
+
+@routes.get("/v1/me")
+@requires("customer", "dispatcher", "adjuster", "supervisor", "manager")
+async def whoami(request: web.Request) -> web.Response:
+    """The calling user: id, name, role and customer id."""
+    p = principal_of(request)
+    return json_response({"id": p.user_id, "name": p.name, "role": p.role, "customer_id": p.customer_id})
+
+
+def _list_users() -> list[dict]:
+    with session_scope() as session:
+        users = session.execute(select(User).order_by(User.id)).scalars()
+        return [{"id": u.id, "name": u.name, "role": u.role, "customer_id": u.customer_id,
+                 "created_at": u.created_at} for u in users]
+
+
+@routes.get("/v1/users")
+@requires("admin")
+async def list_users(request: web.Request) -> web.Response:
+    """All users and their roles (admin only)."""
+    return json_response({"users": await in_thread(_list_users)})
+
+
+def _create_user(role: str, name: str, customer_id: str | None) -> dict:
+    from store.users import create_user
+
+    with session_scope() as session:
+        user, key = create_user(session, role, name, customer_id)
+        return {"id": user.id, "name": user.name, "role": user.role, "customer_id": user.customer_id,
+                "api_key": key}
+
+
+@routes.post("/v1/users")
+@requires("admin")
+async def create_user(request: web.Request) -> web.Response:
+    """Create a user with one role; the response carries its API key, shown only this once."""
+    body = await json_body(request)
+    role, name = body.get("role"), body.get("name")
+    if not isinstance(role, str) or not role:
+        raise bad_request("role is required", field="role")
+    if not isinstance(name, str) or not name.strip():
+        raise bad_request("name is required", field="name")
+    try:
+        created = await in_thread(_create_user, role, name.strip(), body.get("customer_id"))
+    except ValueError as exc:
+        raise unprocessable(str(exc), field="role" if "role" in str(exc) else "customer_id") from None
+    return json_response(created, status=201)

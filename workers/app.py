@@ -1,0 +1,78 @@
+"""Celery configuration (see DESIGN.md, Delivery pipeline: one queue per job type)."""
+
+from __future__ import annotations
+
+from celery import Celery, Task
+from celery.signals import worker_process_init
+
+from config import get_settings
+
+QUEUES = ("ingest", "match", "notify-sms", "notify-push", "receipts", "periodic", "greenchannel")
+
+TASK_MODULES = [
+    "workers.system",
+    "workers.ingest",
+    "workers.match",
+    "workers.notify",
+    "workers.receipts",
+    "workers.periodic",
+    "workers.greenchannel",
+]
+
+# Task name prefix -> queue. A slow provider never starves ingestion because each has its own queue.
+ROUTES = {
+    "haven.system.*": {"queue": "periodic"},
+    "haven.ingest.*": {"queue": "ingest"},
+    "haven.match.*": {"queue": "match"},
+    "haven.notify.sms.*": {"queue": "notify-sms"},
+    "haven.notify.push.*": {"queue": "notify-push"},
+    "haven.receipts.*": {"queue": "receipts"},
+    "haven.periodic.*": {"queue": "periodic"},
+    "haven.greenchannel.*": {"queue": "greenchannel"},
+}
+
+
+def make_celery() -> Celery:
+    settings = get_settings()
+    celery = Celery("haven", include=TASK_MODULES)
+    embedded = settings.embedded
+    transport_options = {"visibility_timeout": 600}
+    if settings.redis_key_prefix:
+        transport_options["global_keyprefix"] = settings.redis_key_prefix
+    celery.conf.update(
+        broker_url=settings.redis_url or "memory://",
+        result_backend=settings.redis_url or "cache+memory://",
+        broker_transport_options=transport_options,
+        result_backend_transport_options=transport_options,
+        task_always_eager=embedded,
+        task_eager_propagates=True,
+        task_routes=ROUTES,
+        task_default_queue="periodic",
+        task_acks_late=True,
+        task_reject_on_worker_lost=True,
+        worker_prefetch_multiplier=1,
+        task_serializer="json",
+        result_serializer="json",
+        accept_content=["json"],
+        result_expires=3600,
+        timezone="UTC",
+        broker_connection_retry_on_startup=True,
+        beat_schedule={},
+    )
+    return celery
+
+
+app = make_celery()
+
+
+def enqueue(task: Task, *args, **kwargs):
+    """Queue a task by id-only arguments; in the embedded default it runs here and now."""
+    return task.apply_async(args=args, kwargs=kwargs)
+
+
+@worker_process_init.connect
+def _fresh_connections_after_fork(**_):
+    # A forked worker must not share the parent's pooled database sockets.
+    from store.db import dispose_engines
+
+    dispose_engines()

@@ -1,0 +1,3 @@
+"""Tasks for the greenchannel queue (thin wrappers; business rules live outside workers/)."""
+
+from workers.app import app  # noqa: F401
