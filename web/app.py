@@ -86,6 +86,7 @@ async def _run_periodic_tasks_in_process(app: web.Application) -> None:
     """The embedded default has no beat process: run the beat schedule from the server's loop."""
     from workers import app as celery_app
 
+    celery_app.loader.import_default_modules()  # task modules add their beat entries when imported
     last_run: dict[str, float] = {}
     while True:
         now = time.monotonic()

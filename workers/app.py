@@ -57,6 +57,7 @@ def make_celery() -> Celery:
         result_expires=3600,
         timezone="UTC",
         broker_connection_retry_on_startup=True,
+        # Each task module adds its own entries: app.conf.beat_schedule["name"] = {"task", "schedule" (s)}.
         beat_schedule={},
     )
     return celery

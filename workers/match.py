@@ -1,3 +1,9 @@
-"""Tasks for the match queue (thin wrappers; business rules live outside workers/)."""
+"""Tasks for the match queue: alert area x insured assets (geo issue fills this in)."""
 
-from workers.app import app  # noqa: F401
+from workers.app import app
+
+
+@app.task(name="haven.match.match_alert")
+def match_alert(alert_id: int) -> dict:
+    """Intersect a stored alert's area with the insured book and record the affected assets."""
+    raise NotImplementedError("matching lands with the geo issue")

@@ -1,13 +1,13 @@
 """initial schema
 
 Revision ID: 0001
-Revises: 
-Create Date: 2026-11-24 14:40:27.689709
+Revises:
+Create Date: 2026-11-24 14:46:27.066365
 """
-import sqlalchemy as sa
 from alembic import op
-
+import sqlalchemy as sa
 import store.types
+
 
 revision = '0001'
 down_revision = None
