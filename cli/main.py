@@ -4,6 +4,7 @@ import cli.alerts  # noqa: F401  (each module attaches its commands to the root 
 import cli.book  # noqa: F401
 import cli.demo  # noqa: F401
 import cli.greenchannel  # noqa: F401
+import cli.notify  # noqa: F401
 from cli.root import cli
 
 

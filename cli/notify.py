@@ -1,0 +1,3 @@
+"""`haven` commands: notifications and delivery."""
+
+from cli.root import cli  # noqa: F401
