@@ -53,6 +53,11 @@ class Settings(BaseSettings):
     quiet_hours: str = "22:00-07:00"
     alert_default_lifetime_h: float = Field(default=24.0, gt=0)
     gazetteer_path: str | None = None
+    point_snap_m: float = Field(default=50.0, ge=0)
+
+    # Matching shards (alerts/matching.py): how many region shards, and which one this worker holds
+    match_shards: int = Field(default=1, ge=1)
+    match_shard: int | None = Field(default=None, ge=0)
 
     # Feeds
     feed_user_agent: str = "Haven/0.1 (operations@haven.example)"
@@ -86,6 +91,11 @@ class Settings(BaseSettings):
         if not value.startswith(("redis://", "rediss://", "unix://")):
             raise ValueError("must be a redis:// URL, or unset to run tasks in-process")
         return value
+
+    @field_validator("match_shard", mode="before")
+    @classmethod
+    def _blank_shard(cls, value):
+        return None if value == "" else value
 
     @field_validator("bind")
     @classmethod
