@@ -9,6 +9,7 @@ from store.models.greenchannel import (
     Claim,
     ClaimDocument,
     Payment,
+    PaymentInstruction,
     RescueJob,
     RescueOffer,
     RescueProvider,
@@ -18,6 +19,6 @@ from store.models.notifications import FINAL_STATES, NOTIFICATION_STATES, Notifi
 __all__ = [
     "ROLES", "FINAL_STATES", "NOTIFICATION_STATES",
     "Alert", "AlertChain", "AlertReference", "ApiKey", "Asset", "AuditEvent", "Base", "CatEvent",
-    "Claim", "ClaimDocument", "Customer", "Feed", "Notification", "Payment", "QuarantinedMessage",
+    "Claim", "ClaimDocument", "Customer", "Feed", "Notification", "Payment", "PaymentInstruction", "QuarantinedMessage",
     "Receipt", "RescueJob", "RescueOffer", "RescueProvider", "User",
 ]

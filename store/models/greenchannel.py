@@ -1,15 +1,41 @@
-"""After the loss: CAT events, claims, documents, rescue, payments (see DESIGN.md, Domain rules)."""
+"""After the loss: CAT events, claims, documents, rescue, payments (see DESIGN.md, Domain rules).
+
+The rules that must hold under concurrent requests are enforced here, in the database:
+one live offer (pending or accepted) per rescue job, one live rescue job per claim, one
+payment per (claim, idempotency key), one outbox instruction per payment, one proposal per
+alert chain. The partial indexes carry both a PostgreSQL and a SQLite WHERE clause.
+"""
 
 from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import JSON, Boolean, Float, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    CheckConstraint,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    text,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from store.models.base import Base
 from store.types import Money, UTCDateTime, utcnow
+
+LIVE_OFFER_STATES = ("offered", "accepted")
+FINAL_JOB_STATES = ("completed", "cancelled", "gone_on_arrival")
+
+
+def _partial(condition: str) -> dict:
+    """The same WHERE clause for a partial index on both databases."""
+    return {"postgresql_where": text(condition), "sqlite_where": text(condition)}
 
 
 class CatEvent(Base):
@@ -21,10 +47,13 @@ class CatEvent(Base):
     area_geojson: Mapped[dict] = mapped_column(JSON)  # WGS-84 (Multi)Polygon
     window_start: Mapped[datetime] = mapped_column(UTCDateTime)
     window_end: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    status: Mapped[str] = mapped_column(String(16), default="open")  # proposed, open, closed
-    proposed_from_chain_id: Mapped[int | None] = mapped_column(ForeignKey("alert_chains.id"))
+    status: Mapped[str] = mapped_column(String(16), default="open", index=True)  # proposed, open, closed
+    # One proposal per chain, however often its alerts are re-matched.
+    proposed_from_chain_id: Mapped[int | None] = mapped_column(ForeignKey("alert_chains.id"), unique=True)
     proposed_assets: Mapped[int | None] = mapped_column(Integer)
+    source_chain_ids: Mapped[list] = mapped_column(JSON, default=list)
     declared_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    confirmed_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
@@ -33,10 +62,14 @@ class CatEvent(Base):
 
 class Claim(Base):
     __tablename__ = "claims"
+    # A retried FNOL (same customer, same Idempotency-Key) files one claim.
+    __table_args__ = (UniqueConstraint("customer_id", "client_ref"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     customer_id: Mapped[str] = mapped_column(ForeignKey("customers.customer_id"), index=True)
     asset_id: Mapped[str | None] = mapped_column(ForeignKey("assets.asset_id"))
+    asset_kind: Mapped[str | None] = mapped_column(String(32))
+    client_ref: Mapped[str | None] = mapped_column(String(200))
     cat_event_id: Mapped[int | None] = mapped_column(ForeignKey("cat_events.id"), index=True)
     cat_code: Mapped[str | None] = mapped_column(String(64))
     fast_track: Mapped[bool] = mapped_column(Boolean, default=False, index=True)
@@ -51,11 +84,16 @@ class Claim(Base):
     cannot_drive: Mapped[bool] = mapped_column(Boolean, default=False)
     flood_depth_level: Mapped[int | None] = mapped_column(Integer)  # L1..L6
     estimate: Mapped[Decimal | None] = mapped_column(Money)
+    required_documents: Mapped[list] = mapped_column(JSON, default=list)
     stage: Mapped[str] = mapped_column(String(32), default="reported", index=True)
+    stage_entered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     priority: Mapped[float] = mapped_column(Float, default=0.0, index=True)
     priority_reasons: Mapped[list] = mapped_column(JSON, default=list)
+    sla_clock: Mapped[str | None] = mapped_column(String(32))
     sla_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    sla_breached_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     first_contact_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    advance_decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     lease_holder_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     lease_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
@@ -81,6 +119,7 @@ class ClaimDocument(Base):
 
 class RescueProvider(Base):
     __tablename__ = "rescue_providers"
+    __table_args__ = (CheckConstraint("active_jobs >= 0", name="active_jobs_not_negative"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     name: Mapped[str] = mapped_column(String(200))
@@ -88,6 +127,7 @@ class RescueProvider(Base):
     kind: Mapped[str] = mapped_column(String(16))  # tow, flatbed, boat
     capabilities: Mapped[list] = mapped_column(JSON, default=list)
     capacity: Mapped[int] = mapped_column(Integer, default=1)
+    # Slots in use: live offers plus accepted jobs not yet finished. Reserved by a conditional UPDATE.
     active_jobs: Mapped[int] = mapped_column(Integer, default=0)
     available: Mapped[bool] = mapped_column(Boolean, default=True)
     lon: Mapped[float | None] = mapped_column(Float)
@@ -100,6 +140,11 @@ class RescueProvider(Base):
 
 class RescueJob(Base):
     __tablename__ = "rescue_jobs"
+    __table_args__ = (
+        # Never two live jobs (so never two trucks) for one car, whatever the timing of the requests.
+        Index("uq_rescue_jobs_one_live_per_claim", "claim_id", unique=True,
+              **_partial("claim_id IS NOT NULL AND state NOT IN ('completed', 'cancelled', 'gone_on_arrival')")),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     claim_id: Mapped[int | None] = mapped_column(ForeignKey("claims.id"), index=True)
@@ -107,28 +152,43 @@ class RescueJob(Base):
     lon: Mapped[float] = mapped_column(Float)
     lat: Mapped[float] = mapped_column(Float)
     needs: Mapped[str] = mapped_column(String(16), default="tow")  # required capability
+    urgency: Mapped[int] = mapped_column(Integer, default=0)  # 2 person at risk, 1 vehicle in water/lane
     state: Mapped[str] = mapped_column(String(20), default="created", index=True)
     provider_id: Mapped[int | None] = mapped_column(ForeignKey("rescue_providers.id"))
     eta_minutes: Mapped[int | None] = mapped_column(Integer)
     offer_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     note: Mapped[str | None] = mapped_column(Text)
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    accepted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    arrived_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     version: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
+    __mapper_args__ = {"version_id_col": version}
+
 
 class RescueOffer(Base):
     __tablename__ = "rescue_offers"
-    __table_args__ = (UniqueConstraint("job_id", "attempt"),)
+    __table_args__ = (
+        UniqueConstraint("job_id", "attempt"),
+        # One offer at a time per job, and at most one provider holding it once accepted.
+        Index("uq_rescue_offers_one_live_per_job", "job_id", unique=True,
+              **_partial("state IN ('offered', 'accepted')")),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     job_id: Mapped[int] = mapped_column(ForeignKey("rescue_jobs.id"), index=True)
     attempt: Mapped[int] = mapped_column(Integer)
     provider_id: Mapped[int] = mapped_column(ForeignKey("rescue_providers.id"), index=True)
-    state: Mapped[str] = mapped_column(String(16), default="offered")  # offered, accepted, rejected, expired
+    # offered, accepted, rejected, expired, withdrawn
+    state: Mapped[str] = mapped_column(String(16), default="offered", index=True)
+    mode: Mapped[str] = mapped_column(String(16), default="nearest")  # nearest, batch, manual
     distance_km: Mapped[float | None] = mapped_column(Float)
+    eta_minutes: Mapped[int | None] = mapped_column(Integer)
     offered_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
     responded_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
@@ -140,13 +200,32 @@ class Payment(Base):
     claim_id: Mapped[int] = mapped_column(ForeignKey("claims.id"), index=True)
     idempotency_key: Mapped[str] = mapped_column(String(200))
     amount: Mapped[Decimal] = mapped_column(Money)
-    kind: Mapped[str] = mapped_column(String(16), default="advance")
+    kind: Mapped[str] = mapped_column(String(16), default="advance")  # advance, settlement
     state: Mapped[str] = mapped_column(String(20), default="requested", index=True)
     required_role: Mapped[str] = mapped_column(String(16))
     requested_by: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    requester_role: Mapped[str | None] = mapped_column(String(16))
     decided_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     reason: Mapped[str | None] = mapped_column(Text)
     gateway_ref: Mapped[str | None] = mapped_column(String(100))
+    failure: Mapped[str | None] = mapped_column(Text)
+    paid_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     version: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+    __mapper_args__ = {"version_id_col": version}
+
+
+class PaymentInstruction(Base):
+    """The embedded payment gateway: a payout instruction stored for finance, never sent anywhere."""
+
+    __tablename__ = "payment_outbox"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    payment_id: Mapped[int] = mapped_column(ForeignKey("payments.id"), unique=True)  # exactly once
+    customer_id: Mapped[str] = mapped_column(ForeignKey("customers.customer_id"))
+    amount: Mapped[Decimal] = mapped_column(Money)
+    reference: Mapped[str] = mapped_column(String(100))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

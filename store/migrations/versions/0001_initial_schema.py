@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-24 14:46:27.066365
+Create Date: 2026-11-24 14:52:54.578630
 """
 from alembic import op
 import sqlalchemy as sa
@@ -214,17 +214,24 @@ def upgrade() -> None:
     sa.Column('status', sa.String(length=16), nullable=False),
     sa.Column('proposed_from_chain_id', sa.Integer(), nullable=True),
     sa.Column('proposed_assets', sa.Integer(), nullable=True),
+    sa.Column('source_chain_ids', sa.JSON(), nullable=False),
     sa.Column('declared_by', sa.Integer(), nullable=True),
+    sa.Column('confirmed_by', sa.Integer(), nullable=True),
     sa.Column('created_at', store.types.UTCDateTime(timezone=True), nullable=False),
     sa.Column('confirmed_at', store.types.UTCDateTime(timezone=True), nullable=True),
     sa.Column('closed_at', store.types.UTCDateTime(timezone=True), nullable=True),
     sa.Column('closed_by', sa.Integer(), nullable=True),
     sa.ForeignKeyConstraint(['closed_by'], ['users.id'], name=op.f('fk_cat_events_closed_by_users')),
+    sa.ForeignKeyConstraint(['confirmed_by'], ['users.id'], name=op.f('fk_cat_events_confirmed_by_users')),
     sa.ForeignKeyConstraint(['declared_by'], ['users.id'], name=op.f('fk_cat_events_declared_by_users')),
     sa.ForeignKeyConstraint(['proposed_from_chain_id'], ['alert_chains.id'], name=op.f('fk_cat_events_proposed_from_chain_id_alert_chains')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_cat_events')),
-    sa.UniqueConstraint('code', name=op.f('uq_cat_events_code'))
+    sa.UniqueConstraint('code', name=op.f('uq_cat_events_code')),
+    sa.UniqueConstraint('proposed_from_chain_id', name=op.f('uq_cat_events_proposed_from_chain_id'))
     )
+    with op.batch_alter_table('cat_events', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_cat_events_status'), ['status'], unique=False)
+
     op.create_table('notifications',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('idempotency_key', sa.String(length=255), nullable=False),
@@ -280,6 +287,7 @@ def upgrade() -> None:
     sa.Column('user_id', sa.Integer(), nullable=True),
     sa.Column('created_at', store.types.UTCDateTime(timezone=True), nullable=False),
     sa.Column('updated_at', store.types.UTCDateTime(timezone=True), nullable=False),
+    sa.CheckConstraint('active_jobs >= 0', name=op.f('ck_rescue_providers_active_jobs_not_negative')),
     sa.ForeignKeyConstraint(['user_id'], ['users.id'], name=op.f('fk_rescue_providers_user_id_users')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_rescue_providers'))
     )
@@ -287,6 +295,8 @@ def upgrade() -> None:
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('customer_id', sa.String(length=64), nullable=False),
     sa.Column('asset_id', sa.String(length=64), nullable=True),
+    sa.Column('asset_kind', sa.String(length=32), nullable=True),
+    sa.Column('client_ref', sa.String(length=200), nullable=True),
     sa.Column('cat_event_id', sa.Integer(), nullable=True),
     sa.Column('cat_code', sa.String(length=64), nullable=True),
     sa.Column('fast_track', sa.Boolean(), nullable=False),
@@ -301,11 +311,16 @@ def upgrade() -> None:
     sa.Column('cannot_drive', sa.Boolean(), nullable=False),
     sa.Column('flood_depth_level', sa.Integer(), nullable=True),
     sa.Column('estimate', store.types.Money(precision=16, scale=2), nullable=True),
+    sa.Column('required_documents', sa.JSON(), nullable=False),
     sa.Column('stage', sa.String(length=32), nullable=False),
+    sa.Column('stage_entered_at', store.types.UTCDateTime(timezone=True), nullable=True),
     sa.Column('priority', sa.Float(), nullable=False),
     sa.Column('priority_reasons', sa.JSON(), nullable=False),
+    sa.Column('sla_clock', sa.String(length=32), nullable=True),
     sa.Column('sla_due_at', store.types.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('sla_breached_at', store.types.UTCDateTime(timezone=True), nullable=True),
     sa.Column('first_contact_at', store.types.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('advance_decided_at', store.types.UTCDateTime(timezone=True), nullable=True),
     sa.Column('lease_holder_id', sa.Integer(), nullable=True),
     sa.Column('lease_expires_at', store.types.UTCDateTime(timezone=True), nullable=True),
     sa.Column('created_by', sa.Integer(), nullable=True),
@@ -316,7 +331,8 @@ def upgrade() -> None:
     sa.ForeignKeyConstraint(['created_by'], ['users.id'], name=op.f('fk_claims_created_by_users')),
     sa.ForeignKeyConstraint(['customer_id'], ['customers.customer_id'], name=op.f('fk_claims_customer_id_customers')),
     sa.ForeignKeyConstraint(['lease_holder_id'], ['users.id'], name=op.f('fk_claims_lease_holder_id_users')),
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_claims'))
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_claims')),
+    sa.UniqueConstraint('customer_id', 'client_ref', name=op.f('uq_claims_customer_id_client_ref'))
     )
     with op.batch_alter_table('claims', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_claims_cat_event_id'), ['cat_event_id'], unique=False)
@@ -353,9 +369,13 @@ def upgrade() -> None:
     sa.Column('state', sa.String(length=20), nullable=False),
     sa.Column('required_role', sa.String(length=16), nullable=False),
     sa.Column('requested_by', sa.Integer(), nullable=False),
+    sa.Column('requester_role', sa.String(length=16), nullable=True),
     sa.Column('decided_by', sa.Integer(), nullable=True),
+    sa.Column('decided_at', store.types.UTCDateTime(timezone=True), nullable=True),
     sa.Column('reason', sa.Text(), nullable=True),
     sa.Column('gateway_ref', sa.String(length=100), nullable=True),
+    sa.Column('failure', sa.Text(), nullable=True),
+    sa.Column('paid_at', store.types.UTCDateTime(timezone=True), nullable=True),
     sa.Column('version', sa.Integer(), nullable=False),
     sa.Column('created_at', store.types.UTCDateTime(timezone=True), nullable=False),
     sa.Column('updated_at', store.types.UTCDateTime(timezone=True), nullable=False),
@@ -376,15 +396,21 @@ def upgrade() -> None:
     sa.Column('lon', sa.Float(), nullable=False),
     sa.Column('lat', sa.Float(), nullable=False),
     sa.Column('needs', sa.String(length=16), nullable=False),
+    sa.Column('urgency', sa.Integer(), nullable=False),
     sa.Column('state', sa.String(length=20), nullable=False),
     sa.Column('provider_id', sa.Integer(), nullable=True),
     sa.Column('eta_minutes', sa.Integer(), nullable=True),
     sa.Column('offer_expires_at', store.types.UTCDateTime(timezone=True), nullable=True),
     sa.Column('note', sa.Text(), nullable=True),
+    sa.Column('created_by', sa.Integer(), nullable=True),
+    sa.Column('accepted_at', store.types.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('arrived_at', store.types.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('finished_at', store.types.UTCDateTime(timezone=True), nullable=True),
     sa.Column('version', sa.Integer(), nullable=False),
     sa.Column('created_at', store.types.UTCDateTime(timezone=True), nullable=False),
     sa.Column('updated_at', store.types.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['claim_id'], ['claims.id'], name=op.f('fk_rescue_jobs_claim_id_claims')),
+    sa.ForeignKeyConstraint(['created_by'], ['users.id'], name=op.f('fk_rescue_jobs_created_by_users')),
     sa.ForeignKeyConstraint(['customer_id'], ['customers.customer_id'], name=op.f('fk_rescue_jobs_customer_id_customers')),
     sa.ForeignKeyConstraint(['provider_id'], ['rescue_providers.id'], name=op.f('fk_rescue_jobs_provider_id_rescue_providers')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_rescue_jobs'))
@@ -392,14 +418,29 @@ def upgrade() -> None:
     with op.batch_alter_table('rescue_jobs', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_rescue_jobs_claim_id'), ['claim_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_rescue_jobs_state'), ['state'], unique=False)
+        batch_op.create_index('uq_rescue_jobs_one_live_per_claim', ['claim_id'], unique=True, postgresql_where=sa.text("claim_id IS NOT NULL AND state NOT IN ('completed', 'cancelled', 'gone_on_arrival')"), sqlite_where=sa.text("claim_id IS NOT NULL AND state NOT IN ('completed', 'cancelled', 'gone_on_arrival')"))
 
+    op.create_table('payment_outbox',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('payment_id', sa.Integer(), nullable=False),
+    sa.Column('customer_id', sa.String(length=64), nullable=False),
+    sa.Column('amount', store.types.Money(precision=16, scale=2), nullable=False),
+    sa.Column('reference', sa.String(length=100), nullable=False),
+    sa.Column('created_at', store.types.UTCDateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['customer_id'], ['customers.customer_id'], name=op.f('fk_payment_outbox_customer_id_customers')),
+    sa.ForeignKeyConstraint(['payment_id'], ['payments.id'], name=op.f('fk_payment_outbox_payment_id_payments')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_payment_outbox')),
+    sa.UniqueConstraint('payment_id', name=op.f('uq_payment_outbox_payment_id'))
+    )
     op.create_table('rescue_offers',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('job_id', sa.Integer(), nullable=False),
     sa.Column('attempt', sa.Integer(), nullable=False),
     sa.Column('provider_id', sa.Integer(), nullable=False),
     sa.Column('state', sa.String(length=16), nullable=False),
+    sa.Column('mode', sa.String(length=16), nullable=False),
     sa.Column('distance_km', sa.Float(), nullable=True),
+    sa.Column('eta_minutes', sa.Integer(), nullable=True),
     sa.Column('offered_at', store.types.UTCDateTime(timezone=True), nullable=False),
     sa.Column('expires_at', store.types.UTCDateTime(timezone=True), nullable=False),
     sa.Column('responded_at', store.types.UTCDateTime(timezone=True), nullable=True),
@@ -409,8 +450,11 @@ def upgrade() -> None:
     sa.UniqueConstraint('job_id', 'attempt', name=op.f('uq_rescue_offers_job_id_attempt'))
     )
     with op.batch_alter_table('rescue_offers', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_rescue_offers_expires_at'), ['expires_at'], unique=False)
         batch_op.create_index(batch_op.f('ix_rescue_offers_job_id'), ['job_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_rescue_offers_provider_id'), ['provider_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_rescue_offers_state'), ['state'], unique=False)
+        batch_op.create_index('uq_rescue_offers_one_live_per_job', ['job_id'], unique=True, postgresql_where=sa.text("state IN ('offered', 'accepted')"), sqlite_where=sa.text("state IN ('offered', 'accepted')"))
 
     # ### end Alembic commands ###
 
@@ -418,11 +462,16 @@ def upgrade() -> None:
 def downgrade() -> None:
     # ### commands auto generated by Alembic - please adjust! ###
     with op.batch_alter_table('rescue_offers', schema=None) as batch_op:
+        batch_op.drop_index('uq_rescue_offers_one_live_per_job', postgresql_where=sa.text("state IN ('offered', 'accepted')"), sqlite_where=sa.text("state IN ('offered', 'accepted')"))
+        batch_op.drop_index(batch_op.f('ix_rescue_offers_state'))
         batch_op.drop_index(batch_op.f('ix_rescue_offers_provider_id'))
         batch_op.drop_index(batch_op.f('ix_rescue_offers_job_id'))
+        batch_op.drop_index(batch_op.f('ix_rescue_offers_expires_at'))
 
     op.drop_table('rescue_offers')
+    op.drop_table('payment_outbox')
     with op.batch_alter_table('rescue_jobs', schema=None) as batch_op:
+        batch_op.drop_index('uq_rescue_jobs_one_live_per_claim', postgresql_where=sa.text("claim_id IS NOT NULL AND state NOT IN ('completed', 'cancelled', 'gone_on_arrival')"), sqlite_where=sa.text("claim_id IS NOT NULL AND state NOT IN ('completed', 'cancelled', 'gone_on_arrival')"))
         batch_op.drop_index(batch_op.f('ix_rescue_jobs_state'))
         batch_op.drop_index(batch_op.f('ix_rescue_jobs_claim_id'))
 
@@ -453,6 +502,9 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_notifications_alert_id'))
 
     op.drop_table('notifications')
+    with op.batch_alter_table('cat_events', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_cat_events_status'))
+
     op.drop_table('cat_events')
     with op.batch_alter_table('audit_events', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_audit_events_entity_id'))
