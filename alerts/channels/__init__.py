@@ -1,0 +1,78 @@
+"""Where a notification goes: Twilio SMS, an HTTP push gateway, or the outbox (DESIGN.md, Channels).
+
+A channel hands a batch to its provider and reports, per message, what the provider said (`Outcome`).
+It never decides what happens next: alerts/delivery.py classifies the outcome (retry, failed) and moves
+the notification's state. `slots` (from alerts/ratelimit.py) spaces the hand-overs for a rate limit.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol
+
+from alerts.ratelimit import Slots
+
+
+class ChannelConfigError(RuntimeError):
+    """The channel cannot send with the current settings (names the variable to set)."""
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    notification_id: int
+    idempotency_key: str
+    customer_id: str
+    channel: str
+    kind: str
+    recipient: str
+    body: str
+    language: str | None = None
+    alert_id: int | None = None
+    chain_id: int | None = None
+    expires_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What the provider answered for one message.
+
+    result: "accepted" (handed over; receipts will tell the rest), "delivered" (handing over is the end
+    of the road: outbox, push gateway) or "error" (see http_status, error_code, transport_error).
+    """
+
+    notification_id: int
+    result: str
+    provider: str
+    provider_message_id: str | None = None
+    http_status: int | None = None
+    error_code: str | None = None
+    error: str | None = None
+    transport_error: bool = False  # timeout, refused or reset connection: nobody answered
+    # The request may have reached the provider before the answer was lost (timeout, reset):
+    # a retry may then be a second message, and is counted as a possible duplicate.
+    maybe_handed_over: bool = False
+
+
+class Channel(Protocol):
+    provider: str
+    rate_limited: bool
+
+    def send(self, messages: list[Outgoing], slots: Slots | None) -> list[Outcome]: ...
+
+
+def channel_for(channel: str, settings) -> Channel:
+    """The configured provider for a channel ("sms" or "push")."""
+    from alerts.channels.outbox import Outbox
+
+    if channel == "sms" and settings.sms_channel == "twilio":
+        from alerts.channels.twilio_sms import TwilioSms
+
+        return TwilioSms.from_settings(settings)
+    if channel == "push" and settings.push_channel == "http":
+        from alerts.channels.push import HttpPush
+
+        return HttpPush.from_settings(settings)
+    if channel not in ("sms", "push"):
+        raise ValueError(f"unknown channel {channel!r}")
+    return Outbox()

@@ -1,0 +1,42 @@
+"""Send a batch concurrently, each message at its rate-limit slot, and turn network failures into outcomes."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+
+import aiohttp
+
+from alerts.channels import Outcome, Outgoing
+from alerts.ratelimit import Slots
+
+# No connection was made: the provider certainly does not have the message.
+NOT_CONNECTED = (aiohttp.ClientConnectorError,)
+# The answer never came or never completed: the provider may or may not have the message.
+TRANSPORT_ERRORS = (asyncio.TimeoutError, aiohttp.ClientError, OSError)
+
+
+async def send_paced(messages: list[Outgoing], slots: Slots | None,
+                     send_one: Callable[[Outgoing], Awaitable[Outcome]], provider: str) -> list[Outcome]:
+    """Each message waits for its slot, then all round trips overlap: 100 ms each doesn't serialise a batch."""
+
+    async def at_slot(index: int, message: Outgoing) -> Outcome:
+        if slots is not None:
+            delay = slots.at(index) - time.monotonic()
+            if delay > 0:
+                await asyncio.sleep(delay)
+        try:
+            return await send_one(message)
+        except NOT_CONNECTED as exc:
+            return Outcome(message.notification_id, "error", provider, error=_describe(exc), transport_error=True)
+        except TRANSPORT_ERRORS as exc:
+            return Outcome(message.notification_id, "error", provider, error=_describe(exc), transport_error=True,
+                           maybe_handed_over=True)
+
+    return list(await asyncio.gather(*(at_slot(i, m) for i, m in enumerate(messages))))
+
+
+def _describe(exc: BaseException) -> str:
+    name = type(exc).__name__
+    return f"{name}: {exc}" if str(exc) else name

@@ -1,0 +1,108 @@
+"""SMS through Twilio with the official SDK (DESIGN.md, Channels: twilio).
+
+The SDK's async client (`AsyncTwilioHttpClient`) sends a whole batch concurrently, so a 100 ms round
+trip per message does not serialise it. A Messaging Service SID is used when set (Twilio picks the
+sender and applies the validity period), else the From number. Every message asks for status
+callbacks at HAVEN_PUBLIC_BASE_URL/webhooks/twilio/status. HAVEN_TWILIO_API_BASE_URL points the SDK at
+another API host (a regional edge, or the Twilio-compatible server the tests run) through the SDK's
+own per-domain `base_url`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from twilio.base.exceptions import TwilioRestException
+from twilio.http.async_http_client import AsyncTwilioHttpClient
+from twilio.rest import Client
+
+from alerts.channels import ChannelConfigError, Outcome, Outgoing
+from alerts.channels.pacing import send_paced
+from alerts.ratelimit import Slots
+
+STATUS_CALLBACK_PATH = "/webhooks/twilio/status"
+REQUEST_TIMEOUT_S = 10.0
+MAX_VALIDITY_S = 36_000  # Twilio's upper bound for ValidityPeriod
+
+
+class _TimedAsyncHttpClient(AsyncTwilioHttpClient):
+    """The SDK's async client, applying its own timeout to every request.
+
+    (The synchronous TwilioHttpClient falls back to the client-wide timeout; the async one passes
+    timeout=None through to aiohttp, which means no timeout at all.)
+    """
+
+    async def request(self, method, url, params=None, data=None, headers=None, auth=None, timeout=None,
+                      allow_redirects=False):
+        return await super().request(method, url, params=params, data=data, headers=headers, auth=auth,
+                                     timeout=timeout or self.timeout, allow_redirects=allow_redirects)
+
+
+@dataclass(frozen=True)
+class TwilioSms:
+    account_sid: str
+    auth_token: str
+    status_callback: str | None
+    messaging_service_sid: str | None = None
+    from_number: str | None = None
+    api_base_url: str | None = None
+    timeout_s: float = REQUEST_TIMEOUT_S
+
+    provider = "twilio"
+    rate_limited = True
+
+    @classmethod
+    def from_settings(cls, settings) -> TwilioSms:
+        missing = [name for name, value in (("TWILIO_ACCOUNT_SID", settings.twilio_account_sid),
+                                            ("TWILIO_AUTH_TOKEN", settings.twilio_auth_token)) if not value]
+        if not (settings.twilio_messaging_service_sid or settings.twilio_from):
+            missing.append("TWILIO_MESSAGING_SERVICE_SID or TWILIO_FROM")
+        if missing:
+            raise ChannelConfigError(f"HAVEN_SMS_CHANNEL=twilio needs {', '.join(missing)}")
+        base = settings.public_base_url.rstrip("/")
+        return cls(settings.twilio_account_sid, settings.twilio_auth_token,
+                   status_callback=base + STATUS_CALLBACK_PATH if base else None,
+                   messaging_service_sid=settings.twilio_messaging_service_sid or None,
+                   from_number=None if settings.twilio_messaging_service_sid else settings.twilio_from,
+                   api_base_url=settings.twilio_api_base_url or None)
+
+    def send(self, messages: list[Outgoing], slots: Slots | None = None) -> list[Outcome]:
+        return asyncio.run(self._send_batch(messages, slots))
+
+    async def _send_batch(self, messages: list[Outgoing], slots: Slots | None) -> list[Outcome]:
+        http = _TimedAsyncHttpClient(timeout=self.timeout_s)
+        client = Client(self.account_sid, self.auth_token, http_client=http)
+        if self.api_base_url:
+            client.api.base_url = self.api_base_url.rstrip("/")
+        try:
+            return await send_paced(messages, slots, lambda m: self._send_one(client, m), self.provider)
+        finally:
+            await http.close()
+
+    async def _send_one(self, client: Client, message: Outgoing) -> Outcome:
+        options = {"to": message.recipient, "body": message.body}
+        if self.status_callback:
+            options["status_callback"] = self.status_callback
+        if self.messaging_service_sid:
+            options["messaging_service_sid"] = self.messaging_service_sid
+            validity = _validity_period(message.expires_at)
+            if validity:
+                options["validity_period"] = validity
+        else:
+            options["from_"] = self.from_number
+        try:
+            created = await client.messages.create_async(**options)
+        except TwilioRestException as exc:
+            return Outcome(message.notification_id, "error", self.provider, http_status=exc.status,
+                           error_code=str(exc.code) if exc.code else None, error=exc.msg)
+        return Outcome(message.notification_id, "accepted", self.provider, provider_message_id=created.sid)
+
+
+def _validity_period(expires_at: datetime | None) -> int | None:
+    """Seconds Twilio may keep the message queued: never past the warning's own expiry."""
+    if expires_at is None:
+        return None
+    seconds = int((expires_at - datetime.now(UTC)).total_seconds())
+    return max(1, min(seconds, MAX_VALIDITY_S))

@@ -1,0 +1,76 @@
+"""One entry point for every incoming format: `parse_message(raw, content_type)` (issue 3, Interfaces).
+
+Detects CAP XML, a CAP ATOM/RSS index, NWS GeoJSON, QWeather warning or storm-list JSON and typhoon
+track JSON, and returns a ParsedMessage: normalized alerts (DESIGN.md), or an index's entries, plus the
+parts set aside as invalid. A document that cannot be read at all raises MessageInvalid(path, reason).
+Pure: no database, no network, no settings read unless max_bytes is left out.
+"""
+
+from __future__ import annotations
+
+import json
+
+from alerts.cap import parse_cap_element, require_cap_root
+from alerts.errors import MessageInvalid
+from alerts.index import is_index, parse_index
+from alerts.nws import looks_like_nws, parse_nws
+from alerts.parsed import ParsedMessage
+from alerts.qweather import looks_like_storm_list, looks_like_warning_list, parse_storm_list, parse_warning_list
+from alerts.typhoon import looks_like_track, parse_track
+from alerts.xmlsafe import check_size, parse_xml
+
+_BLANK = b" \t\r\n"
+
+
+def _default_max_bytes() -> int:
+    from config import get_settings
+
+    return get_settings().max_body_bytes
+
+
+def parse_message(raw: bytes, content_type: str | None = None, *, admin_code: str | None = None,
+                  area_desc: str | None = None, storm_id: str | None = None, storm_name: str | None = None,
+                  max_bytes: int | None = None) -> ParsedMessage:
+    """Detect the format and parse; MessageInvalid carries the path and the reason.
+
+    admin_code / area_desc: where a QWeather warning applies (the polled location); storm_id / storm_name:
+    the typhoon a track belongs to. content_type is only a hint: the bytes decide.
+    """
+    if isinstance(raw, str):
+        raw = raw.encode("utf-8")
+    check_size(raw, max_bytes or _default_max_bytes())
+    start = raw.lstrip(b"\xef\xbb\xbf").lstrip(_BLANK)[:1]
+    if start in (b"{", b"["):
+        return _parse_json(raw, admin_code, area_desc, storm_id, storm_name)
+    if start == b"<" or raw.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return _parse_xml(raw, max_bytes)
+    kind = f" (Content-Type {content_type})" if content_type else ""
+    raise MessageInvalid("/", f"neither XML nor JSON{kind}: cannot be a CAP, GeoJSON or warning message")
+
+
+def _parse_xml(raw: bytes, max_bytes: int | None) -> ParsedMessage:
+    document = parse_xml(raw, max_bytes or _default_max_bytes())
+    if is_index(document.root):
+        return parse_index(document)
+    require_cap_root(document.root)
+    return ParsedMessage("cap", alerts=[parse_cap_element(document.root, document)], notes=document.notes)
+
+
+def _parse_json(raw: bytes, admin_code, area_desc, storm_id, storm_name) -> ParsedMessage:
+    try:
+        document = json.loads(raw.decode("utf-8-sig"))
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
+        raise MessageInvalid("/", f"not valid JSON: {exc}") from None
+    if looks_like_nws(document):
+        return parse_nws(document)
+    if looks_like_warning_list(document):
+        return parse_warning_list(document, admin_code, area_desc)
+    if looks_like_track(document):
+        return parse_track(document, storm_id, storm_name)
+    if looks_like_storm_list(document):
+        return parse_storm_list(document)
+    if isinstance(document, dict) and document.get("type") in ("FeatureCollection", "Feature"):
+        raise MessageInvalid("/", "GeoJSON that is not an NWS alert collection (features have no alert "
+                                  "properties such as messageType): not a supported alert format")
+    raise MessageInvalid("/", "JSON that is neither NWS alert GeoJSON, a QWeather warning list, a storm list "
+                              "nor a typhoon track")
