@@ -63,3 +63,6 @@ def after_match(alert_id: int, asset_count: int) -> None:
 
     The warnings-out and green-channel work each add their call here; keep it a flat list of steps.
     """
+    from workers.greenchannel import maybe_propose_cat_event
+
+    maybe_propose_cat_event(alert_id, asset_count)

@@ -1,0 +1,55 @@
+"""Customer texts for rescue updates, in the customer's language (zh-CN default, en).
+
+They travel as Notification rows through the same pipeline as warnings (DESIGN.md, Delivery
+pipeline): saved in the transaction that changes the job, queued by id after it commits.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from greenchannel import effects
+from store.models import Customer, Notification, RescueJob, RescueProvider
+
+TEXTS = {
+    ("rescue_assigned", "zh-CN"): "【Haven救援】{provider}已接单，约{eta}分钟到达。请留在安全处，不要涉水。"
+                                  "救援单号{job}。",
+    ("rescue_assigned", "en"): "Haven rescue: {provider} is on the way, ETA about {eta} min. Stay somewhere safe "
+                               "and out of the water. Job {job}.",
+    ("rescue_arrived", "zh-CN"): "【Haven救援】{provider}已到达现场。请确认车牌后再交车。救援单号{job}。",
+    ("rescue_arrived", "en"): "Haven rescue: {provider} has arrived. Check the plate before you hand over your "
+                              "car. Job {job}.",
+}
+KINDS = ("rescue_assigned", "rescue_arrived")
+
+
+def language_of(customer: Customer) -> str:
+    return "en" if (customer.locale or "").lower().startswith("en") else "zh-CN"
+
+
+def render(kind: str, language: str, provider: RescueProvider, job: RescueJob) -> str:
+    return TEXTS[(kind, language)].format(provider=provider.name, eta=job.eta_minutes or "?", job=job.id)
+
+
+def notify_customer(session: Session, job: RescueJob, provider: RescueProvider, kind: str,
+                    reassigned_offer_id: int | None = None) -> Notification | None:
+    """Save the SMS for this job event once. A truck reassigned after an acceptance is news (a new
+    truck, a new ETA), so it gets its own key."""
+    customer = session.get(Customer, job.customer_id) if job.customer_id else None
+    if customer is None or customer.sms_opt_out or not customer.phone:
+        return None
+    key = f"{customer.customer_id}:rescue-job-{job.id}:sms:{kind}"
+    if reassigned_offer_id is not None:
+        key = f"{key}:offer-{reassigned_offer_id}"
+    existing = session.scalar(select(Notification).where(Notification.idempotency_key == key))
+    if existing is not None:
+        return existing
+    language = language_of(customer)
+    notification = Notification(idempotency_key=key, customer_id=customer.customer_id, channel="sms", kind=kind,
+                                recipient=customer.phone, body=render(kind, language, provider, job),
+                                language=language, state="created")
+    session.add(notification)
+    session.flush()
+    effects.after_commit(session, effects.NOTIFICATIONS, [notification.id])
+    return notification

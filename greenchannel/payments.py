@@ -1,0 +1,303 @@
+"""Advance payments: caps, authority, approvals, exactly-once payout.
+
+See DESIGN.md, Domain rules: "Advance payment". Amounts are Decimal throughout.
+- Advances on a claim total at most HAVEN_ADVANCE_RATIO of its current estimate, and all payments
+  (advances and settlement) never more than the estimate. Rejected and failed payments do not count.
+- Authority: adjuster up to 10,000 CNY, supervisor up to 100,000, manager above. A request within
+  the requester's authority is approved at once; above it, it waits for a user whose authority
+  covers the amount (the next level up, or higher). Nobody approves or rejects their own request.
+  Admins administer the system and have no payment authority.
+- (claim, Idempotency-Key) is unique in the database: a retry, a double click or two concurrent
+  requests with the same key give one payment. Every decision locks the claim row, then the
+  payment row, so an approval racing a rejection leaves exactly one of them applied.
+- States: requested -> pending_approval -> approved -> paid, or rejected, or failed.
+- Money leaves through a PaymentGateway; the embedded default stores the payout instruction in an
+  outbox table, once per payment.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import ROUND_DOWN, Decimal
+from typing import Protocol
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from config import get_settings
+from greenchannel import effects, queue
+from greenchannel.errors import Conflict, Forbidden, Invalid, Malformed, NotFound
+from greenchannel.locking import lock_row
+from store import audit
+from store.models import Claim, Payment, PaymentInstruction
+from store.types import utcnow
+from store.users import Principal
+
+LEVELS = ("adjuster", "supervisor", "manager")
+AUTHORITY = {"adjuster": Decimal("10000.00"), "supervisor": Decimal("100000.00"), "manager": None}
+COUNTED_STATES = ("requested", "pending_approval", "approved", "paid")
+KINDS = ("advance", "settlement")
+CENT = Decimal("0.01")
+
+
+def required_role(amount: Decimal) -> str:
+    """The lowest role whose authority covers the amount."""
+    return next(role for role in LEVELS if AUTHORITY[role] is None or amount <= AUTHORITY[role])
+
+
+def covers(role: str, amount: Decimal) -> bool:
+    return role in LEVELS and LEVELS.index(role) >= LEVELS.index(required_role(amount))
+
+
+def advance_cap(estimate: Decimal) -> Decimal:
+    ratio = Decimal(str(get_settings().advance_ratio))
+    return (estimate * ratio).quantize(CENT, rounding=ROUND_DOWN)
+
+
+def _counted(session: Session, claim_id: int, exclude_id: int | None = None) -> list[Payment]:
+    return [p for p in session.scalars(select(Payment).where(Payment.claim_id == claim_id,
+                                                             Payment.state.in_(COUNTED_STATES)))
+            if p.id != exclude_id]
+
+
+def check_caps(session: Session, claim: Claim, amount: Decimal, kind: str, exclude_id: int | None = None) -> None:
+    """Raise if paying `amount` more would break the advance ratio or the estimate (sums in Python:
+    SQLite keeps money as text, and SUM would turn it into a float)."""
+    if claim.estimate is None:
+        raise Invalid("the claim has no estimate yet; assess it first", "amount", code="no_estimate")
+    others = _counted(session, claim.id, exclude_id)
+    total = sum((p.amount for p in others), Decimal("0.00"))
+    if total + amount > claim.estimate:
+        raise Invalid(f"payments would total {total + amount}, above the estimate of {claim.estimate}",
+                      "amount", code="above_estimate")
+    if kind == "advance":
+        advances = sum((p.amount for p in others if p.kind == "advance"), Decimal("0.00"))
+        cap = advance_cap(claim.estimate)
+        if advances + amount > cap:
+            raise Invalid(f"advances would total {advances + amount}, above {cap} "
+                          f"({get_settings().advance_ratio:.0%} of the estimate {claim.estimate})",
+                          "amount", code="above_advance_ratio")
+
+
+def _check_claim_accepts(claim: Claim, kind: str) -> None:
+    if claim.stage not in queue.OPEN_STAGES:
+        raise Conflict(f"claim {claim.id} is {claim.stage}; no more payments", code="claim_closed")
+    if kind == "settlement" and claim.stage != "adjudicated":
+        raise Conflict("a settlement is paid once the claim is adjudicated", code="not_adjudicated")
+
+
+def _record(session: Session, payment: Payment, action: str, actor: Principal | None, from_state: str | None,
+            note: str | None = None) -> None:
+    audit.record(session, "payment", payment.id, action, actor_id=actor and actor.user_id,
+                 actor_role=actor and actor.role, from_state=from_state, to_state=payment.state, note=note,
+                 data={"claim_id": payment.claim_id, "amount": str(payment.amount), "kind": payment.kind})
+
+
+def _advance_decided(session: Session, claim: Claim, payment: Payment, now: datetime) -> None:
+    if payment.kind == "advance" and claim.advance_decided_at is None:
+        claim.advance_decided_at = now
+        queue.refresh(session, claim, now)
+
+
+def _approve(session: Session, claim: Claim, payment: Payment, actor: Principal, action: str,
+             now: datetime, note: str | None) -> None:
+    previous = payment.state
+    payment.state, payment.updated_at = "approved", now
+    if action == "approved":
+        payment.decided_by, payment.decided_at = actor.user_id, now
+    _record(session, payment, action, actor, previous, note)
+    _advance_decided(session, claim, payment, now)
+    effects.after_commit(session, effects.PAYOUTS, [payment.id])
+
+
+def request_payment(session: Session, actor: Principal, claim_id: int, amount: Decimal, idempotency_key: str,
+                    kind: str = "advance", reason: str | None = None,
+                    now: datetime | None = None) -> tuple[Payment, bool]:
+    """Request a payment; returns (payment, created). The same key again returns the same payment."""
+    now = now or utcnow()
+    if kind not in KINDS:
+        raise Malformed(f"kind must be one of {', '.join(KINDS)}", "kind")
+    if actor.role not in LEVELS:
+        raise Forbidden(f"role {actor.role!r} has no payment authority")
+    claim = lock_row(session, Claim, claim_id)
+    if claim is None:
+        raise NotFound(f"claim {claim_id}")
+    earlier = session.scalar(select(Payment).where(Payment.claim_id == claim_id,
+                                                   Payment.idempotency_key == idempotency_key))
+    if earlier is not None:
+        if earlier.amount != amount or earlier.kind != kind:
+            raise Conflict(f"Idempotency-Key {idempotency_key!r} was used for a different request "
+                           f"({earlier.kind} of {earlier.amount})", "Idempotency-Key", code="idempotency_key_reused")
+        return earlier, False
+    _check_claim_accepts(claim, kind)
+    check_caps(session, claim, amount, kind)
+    payment = Payment(claim_id=claim_id, idempotency_key=idempotency_key, amount=amount, kind=kind,
+                      state="requested", required_role=required_role(amount), requested_by=actor.user_id,
+                      requester_role=actor.role, reason=reason, created_at=now, updated_at=now)
+    try:
+        with session.begin_nested():
+            session.add(payment)
+    except IntegrityError:  # belt and braces: the claim lock already serialises same-key requests
+        return session.scalar(select(Payment).where(Payment.claim_id == claim_id,
+                                                    Payment.idempotency_key == idempotency_key)), False
+    _record(session, payment, "requested", actor, None, reason)
+    if covers(actor.role, amount):
+        _approve(session, claim, payment, actor, "authorised", now, "within the requester's authority")
+    else:
+        payment.state = "pending_approval"
+        _record(session, payment, "pending_approval", actor, "requested",
+                f"needs a {payment.required_role}: above the {actor.role}'s authority")
+    return payment, True
+
+
+def _locked_pending(session: Session, actor: Principal, payment_id: int) -> tuple[Claim, Payment]:
+    found = session.get(Payment, payment_id)
+    if found is None:
+        raise NotFound(f"payment {payment_id}")
+    claim = lock_row(session, Claim, found.claim_id)  # claim first, then payment: one lock order everywhere
+    payment = lock_row(session, Payment, payment_id)
+    if payment.requested_by == actor.user_id:
+        raise Forbidden("nobody approves or rejects their own payment request", code="own_request")
+    if actor.role not in LEVELS or LEVELS.index(actor.role) < LEVELS.index(payment.required_role):
+        raise Forbidden(f"this payment of {payment.amount} needs a {payment.required_role} or above",
+                        code="above_authority")
+    if payment.state != "pending_approval":
+        raise Conflict(f"payment {payment_id} is {payment.state}, not pending approval", code="already_decided")
+    return claim, payment
+
+
+def approve(session: Session, actor: Principal, payment_id: int, note: str | None = None,
+            now: datetime | None = None) -> Payment:
+    now = now or utcnow()
+    claim, payment = _locked_pending(session, actor, payment_id)
+    _check_claim_accepts(claim, payment.kind)
+    check_caps(session, claim, payment.amount, payment.kind, exclude_id=payment.id)  # the estimate may have moved
+    _approve(session, claim, payment, actor, "approved", now, note)
+    return payment
+
+
+def reject(session: Session, actor: Principal, payment_id: int, reason: str | None = None,
+           now: datetime | None = None) -> Payment:
+    now = now or utcnow()
+    claim, payment = _locked_pending(session, actor, payment_id)
+    payment.state, payment.decided_by, payment.decided_at, payment.updated_at = "rejected", actor.user_id, now, now
+    _record(session, payment, "rejected", actor, "pending_approval", reason)
+    _advance_decided(session, claim, payment, now)
+    return payment
+
+
+def payments_for(session: Session, claim_id: int) -> list[Payment]:
+    return list(session.scalars(select(Payment).where(Payment.claim_id == claim_id).order_by(Payment.id)))
+
+
+def to_json(payment: Payment) -> dict:
+    return {
+        "id": payment.id, "claim_id": payment.claim_id, "kind": payment.kind, "amount": payment.amount,
+        "state": payment.state, "required_role": payment.required_role, "requested_by": payment.requested_by,
+        "requester_role": payment.requester_role, "decided_by": payment.decided_by,
+        "decided_at": payment.decided_at, "reason": payment.reason, "gateway_ref": payment.gateway_ref,
+        "failure": payment.failure, "paid_at": payment.paid_at, "created_at": payment.created_at,
+        "idempotency_key": payment.idempotency_key,
+    }
+
+
+# --- payout through the gateway ------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Payout:
+    payment_id: int
+    claim_id: int
+    customer_id: str
+    amount: Decimal
+    reference: str  # also the gateway's idempotency key: a resend never pays twice
+
+
+class GatewayDeclined(Exception):
+    """A permanent refusal (closed account, invalid payee): the payment fails, no retry."""
+
+
+class GatewayUnavailable(Exception):
+    """A transient failure: retry later; the reference keeps it to one payout."""
+
+
+class PaymentGateway(Protocol):
+    name: str
+
+    def submit(self, payout: Payout) -> str:
+        """Hand over the payout; return the gateway's reference. Same reference again -> same result."""
+
+
+SessionFactory = Callable[[], AbstractContextManager[Session]]
+
+
+class OutboxGateway:
+    """The embedded default: the payout instruction is stored for finance, once per payment."""
+
+    name = "outbox"
+
+    def __init__(self, session_factory: SessionFactory):
+        self.session_factory = session_factory
+
+    def submit(self, payout: Payout) -> str:
+        with self.session_factory() as session:
+            stored = session.scalar(select(PaymentInstruction).where(PaymentInstruction.payment_id == payout.payment_id))
+            if stored is None:
+                stored = PaymentInstruction(payment_id=payout.payment_id, customer_id=payout.customer_id,
+                                            amount=payout.amount, reference=payout.reference)
+                try:
+                    with session.begin_nested():
+                        session.add(stored)
+                except IntegrityError:
+                    stored = session.scalar(select(PaymentInstruction)
+                                            .where(PaymentInstruction.payment_id == payout.payment_id))
+            return f"outbox-{stored.id}"
+
+
+def payout_for(session: Session, payment_id: int) -> Payout | None:
+    """The payout to send, or None when the payment is not (or no longer) approved."""
+    payment = session.get(Payment, payment_id)
+    if payment is None or payment.state != "approved":
+        return None
+    claim = session.get(Claim, payment.claim_id)
+    return Payout(payment.id, claim.id, claim.customer_id, payment.amount, f"haven-payment-{payment.id}")
+
+
+def record_payout(session: Session, payment_id: int, *, gateway_ref: str | None = None,
+                  failure: str | None = None, now: datetime | None = None) -> Payment | None:
+    now = now or utcnow()
+    payment = session.get(Payment, payment_id)
+    if payment is None:
+        return None
+    lock_row(session, Claim, payment.claim_id)
+    payment = lock_row(session, Payment, payment_id)
+    if payment.state != "approved":
+        return payment  # another worker recorded it first
+    if failure is None:
+        payment.state, payment.gateway_ref, payment.paid_at = "paid", gateway_ref, now
+    else:
+        payment.state, payment.failure = "failed", failure[:2000]
+    payment.updated_at = now
+    _record(session, payment, payment.state, None, "approved", gateway_ref or failure)
+    return payment
+
+
+def pay_out(payment_id: int, gateway: PaymentGateway, session_factory: SessionFactory) -> str | None:
+    """Send an approved payment through the gateway and record the outcome. The database session is
+    closed during the gateway call. GatewayUnavailable propagates so the caller can retry."""
+    with session_factory() as session:
+        payout = payout_for(session, payment_id)
+    if payout is None:
+        return None
+    try:
+        reference = gateway.submit(payout)
+    except GatewayDeclined as exc:
+        with session_factory() as session:
+            record_payout(session, payment_id, failure=f"{gateway.name}: {exc}")
+        return None
+    with session_factory() as session:
+        record_payout(session, payment_id, gateway_ref=reference)
+    return reference

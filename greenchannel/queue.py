@@ -1,0 +1,224 @@
+"""The fast-track queue: priority, SLA clocks, and adjuster leases.
+
+See DESIGN.md, Domain rules: "Priority". The order, recomputed on every change to a claim:
+a person trapped or injured; then green-channel claims ahead of ordinary ones (they skip the
+ordinary queue); then a vehicle in water or in a travel lane that still needs rescue; then
+vulnerable customers (60 and over, or flagged); then flood depth L4 and above (presumptive total
+loss); then the estimated amount; then time waited against the SLA (the earliest due first).
+
+SLA clocks: first contact (30 min in the green channel), then for green-channel claims the
+advance decision (24 h from filing), then one clock per stage.
+
+`lease_next` gives the calling adjuster the top claim for HAVEN_CLAIM_LEASE_S: one UPDATE whose
+target is chosen by SELECT ... FOR UPDATE SKIP LOCKED on PostgreSQL, so two adjusters asking at
+once get two different claims and neither waits. On SQLite the same single UPDATE runs under the
+database's one writer lock, which gives the same guarantee.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from sqlalchemy import and_, exists, func, or_, select, update
+from sqlalchemy.orm import Session
+
+from config import get_settings
+from greenchannel.errors import Conflict, Forbidden, NotFound
+from greenchannel.locking import is_postgresql, lock_row, lock_rows_skip_locked
+from store import audit
+from store.models import Claim, Customer, RescueJob
+from store.types import utcnow
+from store.users import Principal
+
+STAGES = ("reported", "surveyed", "assessed", "documents_reviewed", "adjudicated", "closed_paid")
+OPEN_STAGES = STAGES[:-1]
+FIRST_CONTACT = {True: timedelta(minutes=30), False: timedelta(hours=4)}
+ADVANCE_DECISION = timedelta(hours=24)
+STAGE_TIME = {True: timedelta(hours=48), False: timedelta(days=5)}
+VULNERABLE_AGE = 60
+DEEP_FLOOD_LEVEL = 4
+SUPERVISING_ROLES = ("supervisor", "manager", "admin")
+
+# Tiers pack into one float so the database can order by it: tier bits above, the estimate (CNY,
+# capped) below. 31 * 1e10 + 1e10 stays far inside a double's exact integer range.
+TIER_SCALE = 1e10
+_TIERS = (("life", 16), ("green", 8), ("rescue", 4), ("vulnerable", 2), ("deep", 1))
+
+
+def _age(customer: Customer | None, now: datetime) -> int | None:
+    return now.year - customer.birth_year if customer is not None and customer.birth_year else None
+
+
+def priority_of(claim: Claim, customer: Customer | None, rescue_done: bool,
+                now: datetime) -> tuple[float, list[str]]:
+    """The claim's queue priority and the reasons for it, most important first."""
+    reasons: list[str] = []
+    tiers = set()
+    if claim.person_trapped or claim.person_injured:
+        tiers.add("life")
+        reasons.append(" and ".join(w for w, on in (("person trapped", claim.person_trapped),
+                                                    ("person injured", claim.person_injured)) if on))
+    if claim.fast_track:
+        tiers.add("green")
+        reasons.append(f"green channel {claim.cat_code}")
+    if (claim.vehicle_in_water or claim.in_travel_lane) and not rescue_done:
+        tiers.add("rescue")
+        reasons.append("vehicle in water, needs rescue" if claim.vehicle_in_water
+                       else "vehicle in a travel lane, needs rescue")
+    age = _age(customer, now)
+    if customer is not None and (customer.vulnerable or (age is not None and age >= VULNERABLE_AGE)):
+        tiers.add("vulnerable")
+        reasons.append(f"customer aged {age}" if age is not None and age >= VULNERABLE_AGE
+                       else "customer flagged vulnerable")
+    if (claim.flood_depth_level or 0) >= DEEP_FLOOD_LEVEL:
+        tiers.add("deep")
+        reasons.append(f"flood depth L{claim.flood_depth_level} (presumptive total loss)")
+    estimate = float(claim.estimate or 0)
+    if estimate:
+        reasons.append(f"estimate {claim.estimate:,} CNY")
+    major = sum(bit for name, bit in _TIERS if name in tiers)
+    return major * TIER_SCALE + min(estimate, TIER_SCALE - 1), reasons
+
+
+def sla_clock_of(claim: Claim) -> tuple[str | None, datetime | None]:
+    """Which clock runs now and when it is due (None for a closed claim)."""
+    if claim.stage not in OPEN_STAGES:
+        return None, None
+    if claim.first_contact_at is None:
+        return "first_contact", claim.created_at + FIRST_CONTACT[claim.fast_track]
+    if claim.fast_track and claim.advance_decided_at is None and claim.stage != "adjudicated":
+        return "advance_decision", claim.created_at + ADVANCE_DECISION
+    return f"stage:{claim.stage}", (claim.stage_entered_at or claim.created_at) + STAGE_TIME[claim.fast_track]
+
+
+def refresh(session: Session, claim: Claim, now: datetime | None = None) -> None:
+    """Recompute priority, reasons and SLA clock after any change to the claim."""
+    now = now or utcnow()
+    rescue_done = bool(session.scalar(select(exists().where(RescueJob.claim_id == claim.id,
+                                                            RescueJob.state == "completed"))))
+    claim.priority, claim.priority_reasons = priority_of(claim, session.get(Customer, claim.customer_id),
+                                                         rescue_done, now)
+    clock, due = sla_clock_of(claim)
+    if clock != claim.sla_clock:
+        claim.sla_breached_at = None  # a new clock starts unbreached; the old breach stays in the audit
+    claim.sla_clock, claim.sla_due_at = clock, due
+    if claim.stage not in OPEN_STAGES:
+        claim.lease_holder_id = claim.lease_expires_at = None
+
+
+def lease_free(now: datetime):
+    return and_(Claim.stage.in_(OPEN_STAGES),
+                or_(Claim.lease_holder_id.is_(None), Claim.lease_expires_at <= now))
+
+
+QUEUE_ORDER = (Claim.priority.desc(), Claim.sla_due_at.asc().nulls_last(), Claim.created_at.asc(),
+               Claim.id.asc())
+
+
+def lease_next(session: Session, actor: Principal, now: datetime | None = None,
+               fast_track_only: bool = False) -> Claim | None:
+    """Lease the top free claim to the caller; None when the queue is empty."""
+    now = now or utcnow()
+    conditions = [lease_free(now)] + ([Claim.fast_track.is_(True)] if fast_track_only else [])
+    pick = select(Claim.id).where(*conditions).order_by(*QUEUE_ORDER).limit(1)
+    if is_postgresql(session):
+        pick = pick.with_for_update(skip_locked=True)
+    expires = now + timedelta(seconds=get_settings().claim_lease_s)
+    leased_id = session.execute(
+        update(Claim)
+        .where(Claim.id == pick.scalar_subquery(), *conditions)
+        .values(lease_holder_id=actor.user_id, lease_expires_at=expires,
+                first_contact_at=func.coalesce(Claim.first_contact_at, now))
+        .returning(Claim.id)
+        .execution_options(synchronize_session=False)
+    ).scalar_one_or_none()
+    if leased_id is None:
+        return None
+    claim = session.scalars(select(Claim).where(Claim.id == leased_id)
+                            .execution_options(populate_existing=True)).one()
+    refresh(session, claim, now)
+    audit.record(session, "claim", claim.id, "leased", actor_id=actor.user_id, actor_role=actor.role,
+                 note=f"until {expires.isoformat()}", data={"priority_reasons": claim.priority_reasons})
+    return claim
+
+
+def lease_is_live(claim: Claim, now: datetime) -> bool:
+    return claim.lease_holder_id is not None and claim.lease_expires_at is not None \
+        and claim.lease_expires_at > now
+
+
+def ensure_may_work(claim: Claim, actor: Principal, now: datetime) -> None:
+    """Staff may change a claim only when nobody else holds a live lease on it."""
+    if lease_is_live(claim, now) and claim.lease_holder_id != actor.user_id:
+        raise Conflict(f"claim {claim.id} is leased to user {claim.lease_holder_id} until "
+                       f"{claim.lease_expires_at.isoformat()}", code="leased")
+
+
+def release(session: Session, actor: Principal, claim_id: int, now: datetime | None = None) -> Claim:
+    """Give a leased claim back to the queue (its holder, or a supervisor for anyone's lease)."""
+    now = now or utcnow()
+    claim = lock_row(session, Claim, claim_id)
+    if claim is None:
+        raise NotFound(f"claim {claim_id}")
+    if not lease_is_live(claim, now):
+        raise Conflict(f"claim {claim_id} is not leased", code="not_leased")
+    if claim.lease_holder_id != actor.user_id and actor.role not in SUPERVISING_ROLES:
+        raise Forbidden(f"claim {claim_id} is leased to another adjuster; only a supervisor may release it")
+    holder = claim.lease_holder_id
+    claim.lease_holder_id = claim.lease_expires_at = None
+    refresh(session, claim, now)
+    audit.record(session, "claim", claim.id, "released", actor_id=actor.user_id, actor_role=actor.role,
+                 data={"holder_id": holder})
+    return claim
+
+
+def expire_leases(session: Session, now: datetime | None = None) -> int:
+    """Return claims whose lease ran out to the queue (they are already leasable; this records it)."""
+    now = now or utcnow()
+    expired = lock_rows_skip_locked(session, Claim, [Claim.lease_holder_id.is_not(None),
+                                                     Claim.lease_expires_at <= now])
+    for claim in expired:
+        audit.record(session, "claim", claim.id, "lease_expired", data={"holder_id": claim.lease_holder_id})
+        claim.lease_holder_id = claim.lease_expires_at = None
+        refresh(session, claim, now)
+    return len(expired)
+
+
+def flag_breaches(session: Session, now: datetime | None = None) -> int:
+    """Mark open claims whose SLA clock ran out, once per clock, with an audit entry."""
+    now = now or utcnow()
+    late = lock_rows_skip_locked(session, Claim, [Claim.stage.in_(OPEN_STAGES), Claim.sla_due_at < now,
+                                                  Claim.sla_breached_at.is_(None)])
+    for claim in late:
+        claim.sla_breached_at = now
+        audit.record(session, "claim", claim.id, "sla_breached", note=claim.sla_clock,
+                     data={"due_at": claim.sla_due_at.isoformat()})
+    return len(late)
+
+
+def listing(session: Session, now: datetime | None = None, *, fast_track: bool | None = None,
+            include_leased: bool = True, limit: int = 100) -> list[Claim]:
+    now = now or utcnow()
+    conditions = [Claim.stage.in_(OPEN_STAGES)]
+    if not include_leased:
+        conditions.append(lease_free(now))
+    if fast_track is not None:
+        conditions.append(Claim.fast_track.is_(fast_track))
+    return list(session.scalars(select(Claim).where(*conditions).order_by(*QUEUE_ORDER).limit(limit)))
+
+
+def sla_json(claim: Claim, now: datetime) -> dict:
+    return {"clock": claim.sla_clock, "due_at": claim.sla_due_at,
+            "breached": claim.sla_due_at is not None and claim.sla_due_at < now,
+            "flagged_at": claim.sla_breached_at}
+
+
+def entry_json(claim: Claim, now: datetime) -> dict:
+    return {
+        "claim_id": claim.id, "customer_id": claim.customer_id, "stage": claim.stage,
+        "fast_track": claim.fast_track, "cat_code": claim.cat_code, "priority": claim.priority,
+        "reasons": claim.priority_reasons or [], "sla": sla_json(claim, now),
+        "lease": ({"holder_id": claim.lease_holder_id, "expires_at": claim.lease_expires_at}
+                  if lease_is_live(claim, now) else None),
+        "filed_at": claim.created_at,
+    }

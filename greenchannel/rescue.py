@@ -1,0 +1,646 @@
+"""Rescue dispatch: providers, offers and their cascade, surge batches, job states.
+
+See DESIGN.md, Domain rules: "Rescue". A job goes created -> offered -> accepted (with an ETA) ->
+en_route -> on_scene -> towing -> completed; an offer that is rejected or expires
+(HAVEN_RESCUE_OFFER_TIMEOUT) cascades to the next best provider; a job may end cancelled or
+gone_on_arrival instead. An offer goes to the nearest provider that is available, has a free slot
+(capacity), can do the job (a flooded car needs a flatbed) and reported its location within
+HAVEN_PROVIDER_LOCATION_MAX_AGE_S. During a surge (more pending jobs than free slots) new jobs wait
+for the batch, which assigns all pending jobs at once with minimum total distance
+(scipy.optimize.linear_sum_assignment), people at risk first.
+
+What holds under concurrent requests, and where:
+- one offer at a time per job, and never two trucks on one job: a partial unique index allows one
+  live (offered or accepted) offer per job, and the job row is locked (and versioned) for every move;
+- one live job per claim: a partial unique index;
+- a provider never holds more jobs than its capacity: slots are taken with a conditional UPDATE.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+import numpy as np
+from scipy.optimize import linear_sum_assignment
+from sqlalchemy import func, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from config import get_settings
+from greenchannel import claims as claims_module
+from greenchannel import inputs, messages, queue
+from greenchannel.errors import Conflict, Forbidden, Invalid, Malformed, NotFound
+from greenchannel.locking import lock_row, lock_rows_skip_locked
+from store import audit
+from store.models import Claim, RescueJob, RescueOffer, RescueProvider
+from store.models.greenchannel import FINAL_JOB_STATES, LIVE_OFFER_STATES
+from store.types import utcnow
+from store.users import Principal
+
+NEEDS = ("tow", "flatbed", "boat")
+DEFAULT_CAPABILITIES = {"tow": ["tow"], "flatbed": ["flatbed", "tow"], "boat": ["boat"]}
+MAX_OFFER_DISTANCE_KM = 100.0
+FLOOD_SPEED_KMH = 30.0  # for the ETA shown with an offer; the provider gives the real one on accepting
+EARTH_RADIUS_KM = 6371.0088
+# In a batch, a job with a person at risk costs this many km less, so it is served before any
+# vehicle-only job (then the total distance is minimised among the rest).
+URGENCY_BONUS_KM = 10_000.0
+INFEASIBLE = 1e9
+DISPATCH_ROLES = ("dispatcher", "admin")
+JOB_STATES = ("created", "offered", "accepted", "en_route", "on_scene", "towing", *FINAL_JOB_STATES)
+STATUS_FROM = {
+    "en_route": ("accepted",),
+    "on_scene": ("en_route",),
+    "towing": ("on_scene",),
+    "completed": ("towing", "on_scene"),
+    "gone_on_arrival": ("en_route", "on_scene"),
+    "cancelled": ("created", "offered", "accepted", "en_route", "on_scene"),
+}
+HOLDS_SLOT = ("offered", "accepted", "en_route", "on_scene", "towing")
+
+
+# --- providers -----------------------------------------------------------------------------------
+
+def provider_of_user(session: Session, actor: Principal) -> RescueProvider | None:
+    """A provider's own staff log in as dispatchers linked to their provider; they act for it only."""
+    return session.scalar(select(RescueProvider).where(RescueProvider.user_id == actor.user_id))
+
+
+def _capabilities(value, kind: str) -> list[str]:
+    if value is None:
+        return list(DEFAULT_CAPABILITIES[kind])
+    if not isinstance(value, list) or not value or any(c not in NEEDS for c in value):
+        raise Malformed(f"capabilities must be a non-empty list of {', '.join(NEEDS)}", "capabilities")
+    return sorted(set(value) | {kind})
+
+
+def register_provider(session: Session, actor: Principal, body: dict, now: datetime | None = None) -> RescueProvider:
+    now = now or utcnow()
+    kind = body.get("kind")
+    if kind not in NEEDS:
+        raise Malformed(f"kind must be one of {', '.join(NEEDS)}", "kind")
+    provider = RescueProvider(
+        name=inputs.text(body.get("name"), "name", max_length=200, required=True),
+        phone=inputs.text(body.get("phone"), "phone", max_length=20), kind=kind,
+        capabilities=_capabilities(body.get("capabilities"), kind),
+        capacity=inputs.integer(body.get("capacity", 1), "capacity", minimum=1, maximum=50),
+        available=body.get("available", True) is not False, active_jobs=0,
+        user_id=inputs.integer(body.get("user_id"), "user_id", minimum=1), created_at=now, updated_at=now,
+    )
+    location = body.get("location")
+    if location is not None:
+        provider.lon, provider.lat = _location(location)
+        provider.location_at = now
+    session.add(provider)
+    session.flush()
+    audit.record(session, "rescue_provider", provider.id, "registered", actor_id=actor.user_id,
+                 actor_role=actor.role, note=provider.name)
+    return provider
+
+
+def _location(value) -> tuple[float, float]:
+    if isinstance(value, dict):
+        return inputs.point(value.get("lon"), value.get("lat"))
+    if isinstance(value, list) and len(value) == 2:
+        return inputs.point(value[0], value[1])
+    raise Malformed("location must be {\"lon\": .., \"lat\": ..} or [lon, lat]", "location")
+
+
+def update_provider(session: Session, actor: Principal, provider_id: int, changes: dict,
+                    now: datetime | None = None) -> RescueProvider:
+    """PATCH: location (stamped now), availability, capacity, capabilities, name, phone."""
+    now = now or utcnow()
+    allowed = {"location", "available", "capacity", "capabilities", "name", "phone"}
+    unknown = sorted(set(changes) - allowed)
+    if unknown:
+        raise Malformed(f"{unknown[0]} cannot be changed; allowed: {', '.join(sorted(allowed))}", unknown[0])
+    own = provider_of_user(session, actor)
+    if own is not None and own.id != provider_id:
+        raise Forbidden("you may update your own provider only")
+    provider = lock_row(session, RescueProvider, provider_id)
+    if provider is None:
+        raise NotFound(f"rescue provider {provider_id}")
+    if "location" in changes:
+        provider.lon, provider.lat = _location(changes["location"])
+        provider.location_at = now
+    if "available" in changes:
+        provider.available = inputs.flag(changes["available"], "available")
+    if "capacity" in changes:
+        provider.capacity = inputs.integer(changes["capacity"], "capacity", minimum=1, maximum=50, required=True)
+    if "capabilities" in changes:
+        provider.capabilities = _capabilities(changes["capabilities"], provider.kind)
+    if "name" in changes:
+        provider.name = inputs.text(changes["name"], "name", max_length=200, required=True)
+    if "phone" in changes:
+        provider.phone = inputs.text(changes["phone"], "phone", max_length=20)
+    provider.updated_at = now
+    return provider
+
+
+def _fresh_since(now: datetime) -> datetime:
+    return now - timedelta(seconds=get_settings().provider_location_max_age_s)
+
+
+def _offerable(now: datetime) -> list:
+    return [RescueProvider.available.is_(True), RescueProvider.active_jobs < RescueProvider.capacity,
+            RescueProvider.location_at >= _fresh_since(now), RescueProvider.lon.is_not(None)]
+
+
+def _take_slot(session: Session, provider_id: int, now: datetime) -> bool:
+    taken = session.execute(update(RescueProvider).where(RescueProvider.id == provider_id, *_offerable(now))
+                            .values(active_jobs=RescueProvider.active_jobs + 1)
+                            .execution_options(synchronize_session=False))
+    return taken.rowcount == 1
+
+
+def _free_slot(session: Session, provider_id: int) -> None:
+    session.execute(update(RescueProvider).where(RescueProvider.id == provider_id, RescueProvider.active_jobs > 0)
+                    .values(active_jobs=RescueProvider.active_jobs - 1)
+                    .execution_options(synchronize_session=False))
+
+
+def provider_json(provider: RescueProvider, now: datetime | None = None) -> dict:
+    now = now or utcnow()
+    fresh = provider.location_at is not None and provider.location_at >= _fresh_since(now)
+    return {"id": provider.id, "name": provider.name, "phone": provider.phone, "kind": provider.kind,
+            "capabilities": provider.capabilities, "capacity": provider.capacity,
+            "active_jobs": provider.active_jobs, "available": provider.available,
+            "location": {"lon": provider.lon, "lat": provider.lat} if provider.lon is not None else None,
+            "location_at": provider.location_at, "location_fresh": fresh, "user_id": provider.user_id}
+
+
+def list_providers(session: Session) -> list[RescueProvider]:
+    return list(session.scalars(select(RescueProvider).order_by(RescueProvider.id)))
+
+
+# --- distances and choice ------------------------------------------------------------------------
+
+def haversine_km(lon1, lat1, lon2, lat2) -> np.ndarray:
+    """Great-circle distances; broadcasts (jobs as a column against providers as a row)."""
+    lon1, lat1, lon2, lat2 = (np.radians(np.asarray(v, dtype=float)) for v in (lon1, lat1, lon2, lat2))
+    a = np.sin((lat2 - lat1) / 2) ** 2 + np.cos(lat1) * np.cos(lat2) * np.sin((lon2 - lon1) / 2) ** 2
+    return 2 * EARTH_RADIUS_KM * np.arcsin(np.sqrt(np.clip(a, 0, 1)))
+
+
+def eta_estimate(distance_km: float) -> int:
+    return int(round(5 + distance_km / FLOOD_SPEED_KMH * 60))
+
+
+def needs_for(claim: Claim) -> str:
+    """A flooded car goes on a flatbed: towing it on its wheels wrecks the engine and gearbox."""
+    return "flatbed" if claims_module.is_flooded(claim) else "tow"
+
+
+def urgency_of(claim: Claim | None) -> int:
+    if claim is None:
+        return 0
+    if claim.person_trapped or claim.person_injured:
+        return 2
+    return 1 if claim.vehicle_in_water or claim.in_travel_lane else 0
+
+
+def _tried_providers(session: Session, job_ids: list[int]) -> dict[int, set[int]]:
+    tried: dict[int, set[int]] = {}
+    for job_id, provider_id in session.execute(select(RescueOffer.job_id, RescueOffer.provider_id)
+                                               .where(RescueOffer.job_id.in_(job_ids))):
+        tried.setdefault(job_id, set()).add(provider_id)
+    return tried
+
+
+def _make_offer(session: Session, job: RescueJob, provider: RescueProvider, distance_km: float, mode: str,
+                now: datetime, actor: Principal | None = None) -> RescueOffer:
+    attempt = (session.scalar(select(func.max(RescueOffer.attempt)).where(RescueOffer.job_id == job.id)) or 0) + 1
+    offer = RescueOffer(job_id=job.id, attempt=attempt, provider_id=provider.id, state="offered", mode=mode,
+                        distance_km=round(distance_km, 3), eta_minutes=eta_estimate(distance_km), offered_at=now,
+                        expires_at=now + timedelta(seconds=get_settings().rescue_offer_timeout))
+    session.add(offer)
+    previous = job.state
+    job.state, job.provider_id, job.offer_expires_at, job.eta_minutes = "offered", provider.id, offer.expires_at, None
+    job.updated_at = now
+    session.flush()  # the live-offer index speaks here if someone else offered this job first
+    audit.record(session, "rescue_job", job.id, "offered", actor_id=actor and actor.user_id,
+                 actor_role=actor and actor.role, from_state=previous, to_state="offered",
+                 note=f"{provider.name} ({distance_km:.1f} km, {mode})",
+                 data={"offer_id": offer.id, "provider_id": provider.id, "attempt": attempt})
+    return offer
+
+
+def offer_to_nearest(session: Session, job: RescueJob, now: datetime) -> RescueOffer | None:
+    """Offer the (locked, unoffered) job to the nearest provider that fits and has not had it yet."""
+    tried = _tried_providers(session, [job.id]).get(job.id, set())
+    candidates = [p for p in session.scalars(select(RescueProvider).where(*_offerable(now)))
+                  if job.needs in (p.capabilities or []) and p.id not in tried]
+    if not candidates:
+        return None
+    distances = haversine_km(job.lon, job.lat, [p.lon for p in candidates], [p.lat for p in candidates])
+    for index in np.argsort(distances, kind="stable"):
+        if distances[index] > MAX_OFFER_DISTANCE_KM:
+            break
+        if _take_slot(session, candidates[index].id, now):
+            return _make_offer(session, job, candidates[index], float(distances[index]), "nearest", now)
+    return None
+
+
+def _cascade(session: Session, job: RescueJob, now: datetime) -> RescueOffer | None:
+    """After a rejection or expiry: the next best provider, or back to pending for the next batch."""
+    job.state, job.provider_id, job.offer_expires_at = "created", None, None
+    offer = offer_to_nearest(session, job, now)
+    if offer is None:
+        audit.record(session, "rescue_job", job.id, "waiting", from_state="offered", to_state="created",
+                     note="no free provider fits; waiting for the next batch")
+    return offer
+
+
+# --- jobs ----------------------------------------------------------------------------------------
+
+def _in_surge(session: Session, now: datetime) -> bool:
+    pending = session.scalar(select(func.count()).select_from(RescueJob).where(RescueJob.state == "created")) or 0
+    free = session.scalar(select(func.coalesce(func.sum(RescueProvider.capacity - RescueProvider.active_jobs), 0))
+                          .where(*_offerable(now))) or 0
+    return pending > free
+
+
+def create_job(session: Session, actor: Principal, body: dict, now: datetime | None = None) -> tuple[RescueJob, bool]:
+    """Open a rescue job (for a claim, or for a location). Returns (job, created); a second request for
+    a claim whose job is still live returns that job. Offers it at once unless a surge is on."""
+    now = now or utcnow()
+    claim = None
+    if body.get("claim_id") is not None:
+        claim_id = inputs.integer(body.get("claim_id"), "claim_id", minimum=1)
+        claim = claims_module.visible_claim(session, actor, claim_id)
+        if claim.stage not in queue.OPEN_STAGES:
+            raise Conflict(f"claim {claim.id} is {claim.stage}", code="claim_closed")
+        lon, lat, customer_id = claim.loss_lon, claim.loss_lat, claim.customer_id
+        if body.get("location") is not None:
+            lon, lat = _location(body["location"])
+    else:
+        if actor.role == "customer":
+            raise Malformed("give the claim_id this rescue is for", "claim_id")
+        lon, lat = _location(body.get("location"))
+        customer_id = inputs.text(body.get("customer_id"), "customer_id", max_length=64)
+    needs = body.get("needs") or (needs_for(claim) if claim else "tow")
+    if needs not in NEEDS:
+        raise Malformed(f"needs must be one of {', '.join(NEEDS)}", "needs")
+    if claim is not None and needs == "tow" and needs_for(claim) == "flatbed":
+        raise Invalid("this vehicle is flooded: it needs a flatbed, not a tow on its wheels", "needs")
+    if claim is not None:
+        live = _live_job_for(session, claim.id)
+        if live is not None:
+            return live, False
+    job = RescueJob(claim_id=claim.id if claim else None, customer_id=customer_id, lon=lon, lat=lat, needs=needs,
+                    urgency=urgency_of(claim), state="created", created_by=actor.user_id,
+                    note=inputs.text(body.get("note"), "note"), created_at=now, updated_at=now)
+    try:
+        with session.begin_nested():
+            session.add(job)
+    except IntegrityError:  # a concurrent request opened this claim's job a moment ago
+        return _live_job_for(session, claim.id), False
+    audit.record(session, "rescue_job", job.id, "created", actor_id=actor.user_id, actor_role=actor.role,
+                 to_state="created", data={"claim_id": job.claim_id, "needs": needs})
+    if body.get("dispatch", True) is not False and not _in_surge(session, now):
+        offer_to_nearest(session, job, now)
+    return job, True
+
+
+def _live_job_for(session: Session, claim_id: int) -> RescueJob | None:
+    return session.scalar(select(RescueJob).where(RescueJob.claim_id == claim_id,
+                                                  RescueJob.state.not_in(FINAL_JOB_STATES)))
+
+
+def _locked_job(session: Session, job_id: int) -> RescueJob:
+    job = lock_row(session, RescueJob, job_id)
+    if job is None:
+        raise NotFound(f"rescue job {job_id}")
+    return job
+
+
+def live_offer(session: Session, job_id: int) -> RescueOffer | None:
+    return session.scalar(select(RescueOffer).where(RescueOffer.job_id == job_id,
+                                                    RescueOffer.state.in_(LIVE_OFFER_STATES)))
+
+
+def _dispatcher_only(session: Session, actor: Principal) -> None:
+    if actor.role not in DISPATCH_ROLES or provider_of_user(session, actor) is not None:
+        raise Forbidden("only Haven's dispatchers assign and take back jobs")
+
+
+def _acting_provider(session: Session, actor: Principal, provider_id: int | None) -> int | None:
+    own = provider_of_user(session, actor)
+    if own is not None:
+        if provider_id is not None and provider_id != own.id:
+            raise Forbidden("you may answer offers for your own provider only")
+        return own.id
+    return provider_id
+
+
+def assign(session: Session, actor: Principal, job_id: int, provider_id: int, now: datetime | None = None) -> RescueOffer:
+    """A dispatcher offers a pending job to a chosen provider (same fit rules as automatic offers)."""
+    now = now or utcnow()
+    _dispatcher_only(session, actor)
+    job = _locked_job(session, job_id)
+    if job.state != "created":
+        raise Conflict(f"job {job_id} is {job.state}; only a pending job can be offered", code="not_pending")
+    provider = session.get(RescueProvider, provider_id)
+    if provider is None:
+        raise NotFound(f"rescue provider {provider_id}")
+    if job.needs not in (provider.capabilities or []):
+        raise Invalid(f"{provider.name} cannot do a {job.needs} job", "provider_id", code="capability")
+    if not _take_slot(session, provider.id, now):
+        raise Conflict(f"{provider.name} is unavailable, full, or its location is older than "
+                       f"{get_settings().provider_location_max_age_s:.0f} s", code="provider_unavailable")
+    distance = float(haversine_km(job.lon, job.lat, provider.lon, provider.lat))
+    return _make_offer(session, job, provider, distance, "manual", now, actor)
+
+
+def _end_offer(session: Session, job: RescueJob, offer: RescueOffer, state: str, now: datetime,
+               actor: Principal | None, note: str | None = None) -> None:
+    previous_job_state = job.state
+    offer.state, offer.responded_at = state, offer.responded_at or (now if state != "withdrawn" else None)
+    _free_slot(session, offer.provider_id)
+    audit.record(session, "rescue_job", job.id, f"offer_{state}", actor_id=actor and actor.user_id,
+                 actor_role=actor and actor.role, from_state=previous_job_state, to_state=previous_job_state,
+                 note=note, data={"offer_id": offer.id, "provider_id": offer.provider_id})
+
+
+def _expired(session: Session, job: RescueJob, offer: RescueOffer, now: datetime) -> None:
+    _end_offer(session, job, offer, "expired", now, None,
+               f"no answer within {get_settings().rescue_offer_timeout:.0f} s")
+    _cascade(session, job, now)
+
+
+def respond(session: Session, actor: Principal, job_id: int, accept: bool, *, provider_id: int | None = None,
+            eta_minutes: int | None = None, note: str | None = None, now: datetime | None = None) -> RescueJob:
+    """The provider accepts (with an ETA) or rejects the live offer; a rejection cascades."""
+    now = now or utcnow()
+    provider_id = _acting_provider(session, actor, provider_id)
+    if accept:
+        eta_minutes = inputs.integer(eta_minutes, "eta_minutes", minimum=1, maximum=24 * 60, required=True)
+    job = _locked_job(session, job_id)
+    offer = live_offer(session, job_id)
+    if job.state != "offered" or offer is None or offer.state != "offered":
+        raise Conflict(f"job {job_id} has no open offer (it is {job.state})", code="no_open_offer")
+    if provider_id is not None and provider_id != offer.provider_id:
+        raise Conflict(f"job {job_id} is offered to provider {offer.provider_id}, not {provider_id}",
+                       code="not_your_offer")
+    if offer.expires_at <= now:
+        _expired(session, job, offer, now)
+        raise Conflict(f"the offer expired at {offer.expires_at.isoformat()}", code="offer_expired",
+                       keep_changes=True)
+    if not accept:
+        _end_offer(session, job, offer, "rejected", now, actor, note)
+        _cascade(session, job, now)
+        return job
+    offer.state, offer.responded_at = "accepted", now
+    job.state, job.eta_minutes, job.accepted_at, job.offer_expires_at, job.updated_at = \
+        "accepted", eta_minutes, now, None, now
+    provider = session.get(RescueProvider, offer.provider_id)
+    audit.record(session, "rescue_job", job.id, "accepted", actor_id=actor.user_id, actor_role=actor.role,
+                 from_state="offered", to_state="accepted", note=f"{provider.name}, ETA {eta_minutes} min",
+                 data={"offer_id": offer.id, "provider_id": provider.id})
+    reassigned = session.scalar(select(func.count()).select_from(RescueOffer).where(
+        RescueOffer.job_id == job.id, RescueOffer.state == "withdrawn", RescueOffer.responded_at.is_not(None)))
+    messages.notify_customer(session, job, provider, "rescue_assigned", offer.id if reassigned else None)
+    return job
+
+
+def advance(session: Session, actor: Principal, job_id: int, status: str, note: str | None = None,
+            now: datetime | None = None) -> RescueJob:
+    """en_route, on_scene (the customer is told), towing, completed, gone_on_arrival, cancelled."""
+    now = now or utcnow()
+    if status not in STATUS_FROM:
+        raise Malformed(f"status must be accepted, rejected or one of {', '.join(STATUS_FROM)}", "status")
+    job = _locked_job(session, job_id)
+    if actor.role == "customer":
+        claims_module.visible_claim(session, actor, job.claim_id or 0)
+        if status != "cancelled":
+            raise Forbidden("a customer can only cancel their rescue")
+    own = provider_of_user(session, actor)
+    if own is not None and job.provider_id != own.id:
+        raise Forbidden("this job is not assigned to your provider")
+    if job.state not in STATUS_FROM[status]:
+        raise Conflict(f"job {job_id} is {job.state}; {status} comes after {' or '.join(STATUS_FROM[status])}",
+                       code="illegal_transition")
+    previous = job.state
+    offer = live_offer(session, job.id)
+    if status in FINAL_JOB_STATES and previous in HOLDS_SLOT and offer is not None:
+        if offer.state == "offered":
+            offer.state = "withdrawn"
+        _free_slot(session, offer.provider_id)
+    job.state, job.updated_at = status, now
+    if status == "on_scene":
+        job.arrived_at = now
+    if status in FINAL_JOB_STATES:
+        job.finished_at, job.offer_expires_at = now, None
+    audit.record(session, "rescue_job", job.id, status, actor_id=actor.user_id, actor_role=actor.role,
+                 from_state=previous, to_state=status, note=note)
+    if status == "on_scene":
+        messages.notify_customer(session, job, session.get(RescueProvider, job.provider_id), "rescue_arrived")
+    if status == "completed" and job.claim_id is not None:
+        queue.refresh(session, session.get(Claim, job.claim_id), now)  # the car is out of the water
+    return job
+
+
+def reoffer(session: Session, actor: Principal, job_id: int, note: str | None = None,
+            now: datetime | None = None) -> RescueJob:
+    """A dispatcher takes the job back from its provider (no answer by phone, truck broke down) and
+    offers it to the next best one."""
+    now = now or utcnow()
+    _dispatcher_only(session, actor)
+    job = _locked_job(session, job_id)
+    if job.state not in ("offered", "accepted", "en_route"):
+        raise Conflict(f"job {job_id} is {job.state}; only an offered or assigned job can be re-offered",
+                       code="illegal_transition")
+    offer = live_offer(session, job.id)
+    _end_offer(session, job, offer, "withdrawn", now, actor, note or "taken back by the dispatcher")
+    _cascade(session, job, now)
+    return job
+
+
+def expire_offers(session: Session, now: datetime | None = None) -> int:
+    """Expire offers past their time and cascade each job to the next provider."""
+    now = now or utcnow()
+    jobs = lock_rows_skip_locked(session, RescueJob, [RescueJob.state == "offered",
+                                                      RescueJob.offer_expires_at <= now],
+                                 order_by=[RescueJob.offer_expires_at])
+    for job in jobs:
+        offer = live_offer(session, job.id)
+        if offer is not None and offer.state == "offered":
+            _expired(session, job, offer, now)
+    return len(jobs)
+
+
+# --- surge batch ---------------------------------------------------------------------------------
+
+@dataclass
+class BatchPlan:
+    """A batch assignment: pairs of (job index, provider index) and their distances."""
+
+    pairs: list[tuple[int, int]] = field(default_factory=list)
+    distances_km: list[float] = field(default_factory=list)
+
+    @property
+    def total_km(self) -> float:
+        return float(sum(self.distances_km))
+
+
+def _cost_matrix(job_lon, job_lat, job_needs, job_urgency, provider_lon, provider_lat, provider_caps,
+                 slots_per_provider, excluded=None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Distances jobs x slots (a provider with n free slots is n columns) and the cost LSA minimises."""
+    distance = haversine_km(np.asarray(job_lon)[:, None], np.asarray(job_lat)[:, None],
+                            np.asarray(provider_lon)[None, :], np.asarray(provider_lat)[None, :])
+    fits = np.array([[need in caps for caps in provider_caps] for need in job_needs], dtype=bool) \
+        if len(job_needs) else np.zeros((0, len(provider_caps)), dtype=bool)
+    feasible = fits & (distance <= MAX_OFFER_DISTANCE_KM)
+    if excluded is not None:
+        feasible &= ~excluded
+    slot_provider = np.repeat(np.arange(len(provider_caps)), slots_per_provider)
+    distance, feasible = distance[:, slot_provider], feasible[:, slot_provider]
+    cost = np.where(feasible, distance - URGENCY_BONUS_KM * np.asarray(job_urgency, dtype=float)[:, None], INFEASIBLE)
+    return distance, cost, slot_provider
+
+
+def plan_batch(job_lon, job_lat, job_needs, job_urgency, provider_lon, provider_lat, provider_caps,
+               slots_per_provider, excluded=None) -> BatchPlan:
+    """Minimum total distance over all feasible (job, provider slot) pairs, people at risk first."""
+    distance, cost, slot_provider = _cost_matrix(job_lon, job_lat, job_needs, job_urgency, provider_lon,
+                                                 provider_lat, provider_caps, slots_per_provider, excluded)
+    rows = np.flatnonzero((cost < INFEASIBLE).any(axis=1))
+    cols = np.flatnonzero((cost < INFEASIBLE).any(axis=0))
+    plan = BatchPlan()
+    if len(rows) == 0 or len(cols) == 0:
+        return plan
+    sub = cost[np.ix_(rows, cols)]
+    picked_rows, picked_cols = linear_sum_assignment(sub)
+    for r, c in zip(picked_rows, picked_cols, strict=True):
+        if sub[r, c] < INFEASIBLE:
+            job, slot = rows[r], cols[c]
+            plan.pairs.append((int(job), int(slot_provider[slot])))
+            plan.distances_km.append(float(distance[job, slot]))
+    return plan
+
+
+def plan_greedy(job_lon, job_lat, job_needs, job_urgency, provider_lon, provider_lat, provider_caps,
+                slots_per_provider, excluded=None) -> BatchPlan:
+    """The baseline: jobs in urgency order, each takes the nearest free slot that fits."""
+    distance, cost, slot_provider = _cost_matrix(job_lon, job_lat, job_needs, job_urgency, provider_lon,
+                                                 provider_lat, provider_caps, slots_per_provider, excluded)
+    free = np.ones(len(slot_provider), dtype=bool)
+    plan = BatchPlan()
+    for job in np.argsort(-np.asarray(job_urgency), kind="stable"):
+        options = np.where(free & (cost[job] < INFEASIBLE), distance[job], np.inf)
+        if options.size == 0 or not np.isfinite(options.min()):
+            continue
+        slot = int(np.argmin(options))
+        free[slot] = False
+        plan.pairs.append((int(job), int(slot_provider[slot])))
+        plan.distances_km.append(float(distance[job, slot]))
+    return plan
+
+
+@dataclass
+class BatchResult:
+    pending: int = 0
+    free_slots: int = 0
+    surge: bool = False
+    offered: int = 0
+    total_km: float = 0.0
+    plan_seconds: float = 0.0
+    offer_ids: list[int] = field(default_factory=list)
+
+
+def dispatch_pending(session: Session, now: datetime | None = None) -> BatchResult:
+    """Offer every pending job in one batch. Jobs and providers another transaction holds are skipped
+    (SKIP LOCKED), so the batch never waits on, nor races with, a dispatcher working one job."""
+    now = now or utcnow()
+    jobs = lock_rows_skip_locked(session, RescueJob, [RescueJob.state == "created"],
+                                 order_by=[RescueJob.urgency.desc(), RescueJob.created_at, RescueJob.id])
+    result = BatchResult(pending=len(jobs))
+    if not jobs:
+        return result
+    providers = lock_rows_skip_locked(session, RescueProvider, _offerable(now), order_by=[RescueProvider.id])
+    slots = np.array([p.capacity - p.active_jobs for p in providers], dtype=int)
+    result.free_slots, result.surge = int(slots.sum()), len(jobs) > int(slots.sum())
+    if not providers:
+        return result
+    tried = _tried_providers(session, [j.id for j in jobs])
+    provider_index = {p.id: i for i, p in enumerate(providers)}
+    excluded = np.zeros((len(jobs), len(providers)), dtype=bool)
+    for j, job in enumerate(jobs):
+        for provider_id in tried.get(job.id, ()):
+            if provider_id in provider_index:
+                excluded[j, provider_index[provider_id]] = True
+    started = time.perf_counter()
+    plan = plan_batch([j.lon for j in jobs], [j.lat for j in jobs], [j.needs for j in jobs],
+                      [j.urgency for j in jobs], [p.lon for p in providers], [p.lat for p in providers],
+                      [p.capabilities or [] for p in providers], slots, excluded)
+    result.plan_seconds = time.perf_counter() - started
+    _write_batch(session, jobs, providers, plan, now, result)
+    return result
+
+
+def _write_batch(session: Session, jobs: list[RescueJob], providers: list[RescueProvider], plan: BatchPlan,
+                 now: datetime, result: BatchResult) -> None:
+    expires = now + timedelta(seconds=get_settings().rescue_offer_timeout)
+    attempts = dict(session.execute(select(RescueOffer.job_id, func.max(RescueOffer.attempt))
+                                    .where(RescueOffer.job_id.in_([jobs[j].id for j, _ in plan.pairs]))
+                                    .group_by(RescueOffer.job_id)).all())
+    offers = []
+    for (j, p), km in zip(plan.pairs, plan.distances_km, strict=True):
+        job, provider = jobs[j], providers[p]
+        provider.active_jobs += 1  # rows locked above: no one else can take these slots meanwhile
+        job.state, job.provider_id, job.offer_expires_at, job.updated_at = "offered", provider.id, expires, now
+        offers.append(RescueOffer(job_id=job.id, attempt=attempts.get(job.id, 0) + 1, provider_id=provider.id,
+                                  state="offered", mode="batch", distance_km=round(km, 3),
+                                  eta_minutes=eta_estimate(km), offered_at=now, expires_at=expires))
+    session.add_all(offers)
+    session.flush()
+    for offer in offers:
+        audit.record(session, "rescue_job", offer.job_id, "offered", from_state="created", to_state="offered",
+                     note=f"batch ({offer.distance_km:.1f} km)",
+                     data={"offer_id": offer.id, "provider_id": offer.provider_id, "attempt": offer.attempt})
+    result.offered, result.total_km = len(offers), plan.total_km
+    result.offer_ids = [o.id for o in offers]
+
+
+# --- reading -------------------------------------------------------------------------------------
+
+def get_job(session: Session, actor: Principal, job_id: int) -> RescueJob:
+    job = session.get(RescueJob, job_id)
+    if job is None or (actor.role == "customer" and job.customer_id != actor.customer_id):
+        raise NotFound(f"rescue job {job_id}")
+    return job
+
+
+def list_jobs(session: Session, actor: Principal, state: str | None = None, limit: int = 200) -> list[RescueJob]:
+    if state is not None and state not in JOB_STATES:
+        raise Malformed(f"state must be one of {', '.join(JOB_STATES)}", "state")
+    statement = select(RescueJob).order_by(RescueJob.urgency.desc(), RescueJob.created_at, RescueJob.id).limit(limit)
+    if state:
+        statement = statement.where(RescueJob.state == state)
+    if actor.role == "customer":
+        statement = statement.where(RescueJob.customer_id == actor.customer_id)
+    own = provider_of_user(session, actor)
+    if own is not None:
+        statement = statement.where(RescueJob.provider_id == own.id)
+    return list(session.scalars(statement))
+
+
+def job_json(session: Session, job: RescueJob) -> dict:
+    offer = live_offer(session, job.id)
+    provider = session.get(RescueProvider, job.provider_id) if job.provider_id else None
+    return {
+        "id": job.id, "claim_id": job.claim_id, "customer_id": job.customer_id,
+        "location": {"lon": job.lon, "lat": job.lat}, "needs": job.needs, "urgency": job.urgency,
+        "state": job.state, "eta_minutes": job.eta_minutes,
+        "provider": {"id": provider.id, "name": provider.name, "kind": provider.kind, "phone": provider.phone}
+        if provider else None,
+        "offer": {"id": offer.id, "attempt": offer.attempt, "provider_id": offer.provider_id, "state": offer.state,
+                  "mode": offer.mode, "distance_km": offer.distance_km, "expires_at": offer.expires_at}
+        if offer else None,
+        "attempts": session.scalar(select(func.count()).select_from(RescueOffer)
+                                   .where(RescueOffer.job_id == job.id)) or 0,
+        "note": job.note, "created_at": job.created_at, "accepted_at": job.accepted_at,
+        "arrived_at": job.arrived_at, "finished_at": job.finished_at,
+    }
