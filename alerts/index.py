@@ -128,7 +128,7 @@ def _swap_flags(entry: dict, author: str | None) -> list[dict]:
 def _atom_cap_url(entry) -> str | None:
     links = [(link.get("rel") or "alternate", link.get("type") or "", link.get("href"))
              for link in entry.findall(f"{{{ATOM_NS}}}link") if link.get("href")]
-    for rel, mime, href in links:
+    for _rel, mime, href in links:
         if mime == CAP_MIME:
             return href
     for rel, mime, href in links:

@@ -15,7 +15,12 @@ from alerts.errors import MessageInvalid
 from alerts.index import is_index, parse_index
 from alerts.nws import looks_like_nws, parse_nws
 from alerts.parsed import ParsedMessage
-from alerts.qweather import looks_like_storm_list, looks_like_warning_list, parse_storm_list, parse_warning_list
+from alerts.qweather import (
+    looks_like_storm_list,
+    looks_like_warning_list,
+    parse_storm_list,
+    parse_warning_list,
+)
 from alerts.typhoon import looks_like_track, parse_track
 from alerts.xmlsafe import check_size, parse_xml
 

@@ -31,6 +31,7 @@ class Outgoing:
     alert_id: int | None = None
     chain_id: int | None = None
     expires_at: datetime | None = None
+    attempt: int = 1
 
 
 @dataclass(frozen=True)

@@ -31,6 +31,24 @@ class Feed(Base):
     alerts_seen: Mapped[int] = mapped_column(Integer, default=0)
     next_poll_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    name: Mapped[str | None] = mapped_column(String(200))  # also the storm name of a typhoon-track feed
+    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime)  # per-feed lock: one poll at a time
+    last_status: Mapped[int | None] = mapped_column(Integer)  # HTTP status of the last answer
+    last_duration_s: Mapped[float | None] = mapped_column(Float)
+    last_changed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # last answer with new content
+
+
+class FeedEntry(Base):
+    """An index entry already handled (by id and updated), so a poll fetches only new or changed entries."""
+
+    __tablename__ = "feed_entries"
+    __table_args__ = (UniqueConstraint("feed_id", "digest"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    feed_id: Mapped[int] = mapped_column(ForeignKey("feeds.id", ondelete="CASCADE"), index=True)
+    digest: Mapped[str] = mapped_column(String(64))  # sha256 of entry id + updated
+    entry_id: Mapped[str | None] = mapped_column(String(2000))
+    seen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
 class AlertChain(Base):
@@ -44,6 +62,10 @@ class AlertChain(Base):
     max_severity: Mapped[str | None] = mapped_column(String(16))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+    # The latest message that is not itself a cancellation: its area and severity are the chain's.
+    effective_alert_id: Mapped[int | None] = mapped_column(Integer)
+    cancelled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
 
 
 class Alert(Base):
@@ -72,6 +94,7 @@ class Alert(Base):
     signature: Mapped[str] = mapped_column(String(16), default="unsigned")  # unsigned, verified
     matched_assets: Mapped[int | None] = mapped_column(Integer)
     matched_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    ends_chain: Mapped[bool] = mapped_column(Boolean, default=False)  # Cancel, or an all-clear Update
 
 
 class AlertReference(Base):
@@ -100,3 +123,6 @@ class QuarantinedMessage(Base):
     reason: Mapped[str] = mapped_column(Text)
     raw: Mapped[bytes] = mapped_column(LargeBinary)
     content_type: Mapped[str | None] = mapped_column(String(200))
+    digest: Mapped[str | None] = mapped_column(String(64), index=True)  # sha256 of raw: same bytes, same row
+    occurrences: Mapped[int] = mapped_column(Integer, default=1)
+    last_seen_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-24 14:52:54.578630
+Create Date: 2026-11-24 14:59:20.726072
 """
 from alembic import op
 import sqlalchemy as sa
@@ -24,8 +24,14 @@ def upgrade() -> None:
     sa.Column('max_severity', sa.String(length=16), nullable=True),
     sa.Column('created_at', store.types.UTCDateTime(timezone=True), nullable=False),
     sa.Column('updated_at', store.types.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('effective_alert_id', sa.Integer(), nullable=True),
+    sa.Column('cancelled_at', store.types.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('expires_at', store.types.UTCDateTime(timezone=True), nullable=True),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_alert_chains'))
     )
+    with op.batch_alter_table('alert_chains', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_alert_chains_expires_at'), ['expires_at'], unique=False)
+
     op.create_table('customers',
     sa.Column('customer_id', sa.String(length=64), nullable=False),
     sa.Column('name', sa.String(length=200), nullable=True),
@@ -62,9 +68,31 @@ def upgrade() -> None:
     sa.Column('alerts_seen', sa.Integer(), nullable=False),
     sa.Column('next_poll_at', store.types.UTCDateTime(timezone=True), nullable=True),
     sa.Column('created_at', store.types.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('name', sa.String(length=200), nullable=True),
+    sa.Column('lease_until', store.types.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('last_status', sa.Integer(), nullable=True),
+    sa.Column('last_duration_s', sa.Float(), nullable=True),
+    sa.Column('last_changed_at', store.types.UTCDateTime(timezone=True), nullable=True),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_feeds')),
     sa.UniqueConstraint('url', name=op.f('uq_feeds_url'))
     )
+    op.create_table('inbound_messages',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('provider', sa.String(length=16), nullable=False),
+    sa.Column('provider_message_id', sa.String(length=64), nullable=False),
+    sa.Column('from_number', sa.String(length=32), nullable=False),
+    sa.Column('to_number', sa.String(length=32), nullable=True),
+    sa.Column('body', sa.Text(), nullable=False),
+    sa.Column('action', sa.String(length=16), nullable=False),
+    sa.Column('customers_changed', sa.Integer(), nullable=False),
+    sa.Column('payload', sa.JSON(), nullable=False),
+    sa.Column('received_at', store.types.UTCDateTime(timezone=True), nullable=False),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_inbound_messages')),
+    sa.UniqueConstraint('provider_message_id', name=op.f('uq_inbound_messages_provider_message_id'))
+    )
+    with op.batch_alter_table('inbound_messages', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_inbound_messages_from_number'), ['from_number'], unique=False)
+
     op.create_table('receipts',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('provider', sa.String(length=16), nullable=False),
@@ -74,6 +102,8 @@ def upgrade() -> None:
     sa.Column('payload', sa.JSON(), nullable=False),
     sa.Column('received_at', store.types.UTCDateTime(timezone=True), nullable=False),
     sa.Column('processed_at', store.types.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('outcome', sa.String(length=32), nullable=True),
+    sa.Column('notification_id', sa.Integer(), nullable=True),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_receipts'))
     )
     with op.batch_alter_table('receipts', schema=None) as batch_op:
@@ -103,6 +133,7 @@ def upgrade() -> None:
     sa.Column('signature', sa.String(length=16), nullable=False),
     sa.Column('matched_assets', sa.Integer(), nullable=True),
     sa.Column('matched_at', store.types.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('ends_chain', sa.Boolean(), nullable=False),
     sa.ForeignKeyConstraint(['chain_id'], ['alert_chains.id'], name=op.f('fk_alerts_chain_id_alert_chains')),
     sa.ForeignKeyConstraint(['feed_id'], ['feeds.id'], name=op.f('fk_alerts_feed_id_feeds')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_alerts')),
@@ -131,6 +162,19 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_assets_customer_id'), ['customer_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_assets_updated_at'), ['updated_at'], unique=False)
 
+    op.create_table('feed_entries',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('feed_id', sa.Integer(), nullable=False),
+    sa.Column('digest', sa.String(length=64), nullable=False),
+    sa.Column('entry_id', sa.String(length=2000), nullable=True),
+    sa.Column('seen_at', store.types.UTCDateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['feed_id'], ['feeds.id'], name=op.f('fk_feed_entries_feed_id_feeds'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_feed_entries')),
+    sa.UniqueConstraint('feed_id', 'digest', name=op.f('uq_feed_entries_feed_id_digest'))
+    )
+    with op.batch_alter_table('feed_entries', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_feed_entries_feed_id'), ['feed_id'], unique=False)
+
     op.create_table('quarantine',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('received_at', store.types.UTCDateTime(timezone=True), nullable=False),
@@ -140,10 +184,14 @@ def upgrade() -> None:
     sa.Column('reason', sa.Text(), nullable=False),
     sa.Column('raw', sa.LargeBinary(), nullable=False),
     sa.Column('content_type', sa.String(length=200), nullable=True),
+    sa.Column('digest', sa.String(length=64), nullable=True),
+    sa.Column('occurrences', sa.Integer(), nullable=False),
+    sa.Column('last_seen_at', store.types.UTCDateTime(timezone=True), nullable=True),
     sa.ForeignKeyConstraint(['feed_id'], ['feeds.id'], name=op.f('fk_quarantine_feed_id_feeds')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_quarantine'))
     )
     with op.batch_alter_table('quarantine', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_quarantine_digest'), ['digest'], unique=False)
         batch_op.create_index(batch_op.f('ix_quarantine_received_at'), ['received_at'], unique=False)
 
     op.create_table('users',
@@ -246,11 +294,15 @@ def upgrade() -> None:
     sa.Column('severity', sa.String(length=16), nullable=True),
     sa.Column('segments', sa.Integer(), nullable=True),
     sa.Column('asset_count', sa.Integer(), nullable=True),
+    sa.Column('vehicle_count', sa.Integer(), nullable=True),
     sa.Column('state', sa.String(length=16), nullable=False),
     sa.Column('not_before', store.types.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('retry_at', store.types.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('expires_at', store.types.UTCDateTime(timezone=True), nullable=True),
     sa.Column('provider', sa.String(length=16), nullable=True),
     sa.Column('provider_message_id', sa.String(length=64), nullable=True),
     sa.Column('attempts', sa.Integer(), nullable=False),
+    sa.Column('possible_duplicates', sa.Integer(), nullable=False),
     sa.Column('error_code', sa.String(length=32), nullable=True),
     sa.Column('last_error', sa.Text(), nullable=True),
     sa.Column('created_at', store.types.UTCDateTime(timezone=True), nullable=False),
@@ -524,8 +576,13 @@ def downgrade() -> None:
     op.drop_table('users')
     with op.batch_alter_table('quarantine', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_quarantine_received_at'))
+        batch_op.drop_index(batch_op.f('ix_quarantine_digest'))
 
     op.drop_table('quarantine')
+    with op.batch_alter_table('feed_entries', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_feed_entries_feed_id'))
+
+    op.drop_table('feed_entries')
     with op.batch_alter_table('assets', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_assets_updated_at'))
         batch_op.drop_index(batch_op.f('ix_assets_customer_id'))
@@ -543,10 +600,17 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_receipts_processed_at'))
 
     op.drop_table('receipts')
+    with op.batch_alter_table('inbound_messages', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_inbound_messages_from_number'))
+
+    op.drop_table('inbound_messages')
     op.drop_table('feeds')
     with op.batch_alter_table('customers', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_customers_phone'))
 
     op.drop_table('customers')
+    with op.batch_alter_table('alert_chains', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_alert_chains_expires_at'))
+
     op.drop_table('alert_chains')
     # ### end Alembic commands ###

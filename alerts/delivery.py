@@ -1,0 +1,371 @@
+"""The delivery pipeline: states, claims, provider outcomes, retries and the sweep.
+
+DESIGN.md, Delivery pipeline. A notification row is saved before any task is queued; only its id
+travels. Its state moves
+
+    created -> queued -> sending -> sent -> delivered | undelivered | failed
+                     \\-> cancelled | expired        \\-> queued (retry)   \\-> expired (no receipt)
+
+and every move is one conditional UPDATE decided in the database, so two workers holding the same id
+can never both hand it to the provider: only the one whose UPDATE moved it queued -> sending does.
+The session is closed before the network call. Errors are classified here, not in the channels:
+429, 5xx, timeouts and connection failures are retried with exponential backoff and jitter;
+Twilio's permanent errors (21211 invalid number, 21610 unsubscribed, 21614 not mobile, ...) never are.
+The periodic sweep re-queues what is stuck and expires what can no longer be sent, so nothing stays
+in limbo.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+import redis
+from sqlalchemy import bindparam, exists, or_, select, update
+from sqlalchemy.orm import Session
+
+from alerts.channels import ChannelConfigError, Outcome, Outgoing, channel_for
+from alerts.ratelimit import limiter_for
+from config import get_settings
+from store.audit import record
+from store.db import session_scope
+from store.models import Customer, Notification
+from store.types import utcnow
+
+log = logging.getLogger(__name__)
+
+TRANSITIONS = {
+    "created": {"queued", "cancelled", "expired"},
+    "queued": {"queued", "sending", "cancelled", "expired"},
+    "sending": {"sent", "delivered", "failed", "queued"},
+    "sent": {"delivered", "undelivered", "failed", "expired"},
+    "delivered": set(), "undelivered": set(), "failed": set(), "expired": set(), "cancelled": set(),
+}
+PENDING = ("created", "queued")
+MAX_BATCH = 100  # notifications per send task: one task per SMS caps near 950/s on 2 cores
+MAX_ATTEMPTS = 10
+BACKOFF_BASE_S = 1.0
+BACKOFF_CAP_S = 120.0  # stays below the broker's visibility timeout (600 s), so a delayed task is never re-delivered
+EARLY_GRACE = timedelta(seconds=2)  # a retry task may run this much before the row's retry_at
+
+# Twilio errors that no retry can fix (https://www.twilio.com/docs/api/errors).
+PERMANENT_TWILIO_ERRORS = {
+    "21211": "invalid 'To' phone number",
+    "21214": "'To' phone number cannot be reached",
+    "21217": "phone number does not appear to be valid",
+    "21401": "invalid phone number",
+    "21408": "permission to send to this region is not enabled",
+    "21602": "message body is required",
+    "21604": "'To' phone number is required",
+    "21606": "the 'From' number is not a valid message-capable number",
+    "21610": "the recipient has unsubscribed (replied STOP)",
+    "21612": "the 'To' number cannot be reached from this sender",
+    "21614": "'To' number is not a valid mobile number",
+    "21617": "message body exceeds the 1600 character limit",
+    "21635": "'To' number is a landline",
+}
+UNSUBSCRIBED = "21610"
+RETRY_HTTP = {408, 425, 429}
+# Credentials or signature refused: a configuration problem the operator fixes; the message itself is fine.
+RETRY_AUTH_HTTP = {401, 403}
+
+
+def can_move(from_state: str, to_state: str) -> bool:
+    return to_state in TRANSITIONS.get(from_state, set())
+
+
+def classify(outcome: Outcome) -> str:
+    """accepted | delivered | retry | failed."""
+    if outcome.result in ("accepted", "delivered"):
+        return outcome.result
+    if outcome.transport_error:
+        return "retry"
+    if outcome.error_code in PERMANENT_TWILIO_ERRORS:
+        return "failed"
+    status = outcome.http_status or 0
+    if status in RETRY_HTTP or status in RETRY_AUTH_HTTP or status >= 500:
+        return "retry"
+    return "failed"
+
+
+def backoff_s(attempt: int, rng: random.Random | None = None) -> float:
+    """Exponential backoff with equal jitter: attempt 1 waits 0.5-1 s, attempt 2 1-2 s, ... up to the cap."""
+    ceiling = min(BACKOFF_CAP_S, BACKOFF_BASE_S * 2 ** max(attempt - 1, 0))
+    return ceiling / 2 + (rng or random).random() * ceiling / 2
+
+
+def batch_size(channel: str, settings) -> int:
+    """About 100 a task; at a low SMS rate fewer, so one batch never waits long for its rate-limit slots."""
+    if channel == "sms" and settings.sms_channel == "twilio":
+        return max(1, min(MAX_BATCH, int(settings.sms_rate_per_s * 2)))
+    return MAX_BATCH
+
+
+def chunks(ids: Sequence[int], size: int) -> Iterable[list[int]]:
+    for start in range(0, len(ids), size):
+        yield list(ids[start:start + size])
+
+
+@dataclass
+class BatchResult:
+    claimed: int = 0
+    accepted: int = 0
+    delivered: int = 0
+    failed: int = 0
+    retry_ids: list[int] = field(default_factory=list)
+    retry_in_s: float = 0.0
+    accepted_message_ids: list[str] = field(default_factory=list)
+
+
+TABLE = Notification.__table__
+
+
+def mark_queued(session: Session, ids: Sequence[int], now: datetime) -> list[tuple[int, str]]:
+    """created -> queued for those due now; returns (id, channel) of the rows to hand to a send task."""
+    if not ids:
+        return []
+    rows = session.execute(
+        update(TABLE)
+        .where(TABLE.c.id.in_(list(ids)), TABLE.c.state == "created",
+               or_(TABLE.c.not_before.is_(None), TABLE.c.not_before <= now))
+        .values(state="queued", queued_at=now, updated_at=now)
+        .returning(TABLE.c.id, TABLE.c.channel)
+    ).all()
+    return [(row.id, row.channel) for row in rows]
+
+
+_OPT_OUT = {"sms": Customer.sms_opt_out, "push": Customer.push_opt_out}
+
+
+def claim(session: Session, ids: Sequence[int], channel: str, now: datetime) -> list[Outgoing]:
+    """queued -> sending, atomically: the rows returned are this caller's to hand over, and no one else's.
+
+    On the way, rows whose warning expired become `expired`, and rows of customers who opted out of
+    the channel since they were planned become `cancelled`.
+    """
+    ids = list(ids)
+    mine = (TABLE.c.id.in_(ids), TABLE.c.channel == channel)
+    session.execute(
+        update(TABLE).where(*mine, TABLE.c.state.in_(PENDING), TABLE.c.expires_at <= now)
+        .values(state="expired", final_at=now, updated_at=now, last_error="the warning expired before it could be sent")
+    )
+    opted_out = exists().where(Customer.customer_id == TABLE.c.customer_id, _OPT_OUT[channel].is_(True))
+    session.execute(
+        update(TABLE).where(*mine, TABLE.c.state == "queued", opted_out)
+        .values(state="cancelled", final_at=now, updated_at=now, last_error=f"the customer opted out of {channel}")
+    )
+    due = now + EARLY_GRACE
+    rows = session.execute(
+        update(TABLE)
+        .where(*mine, TABLE.c.state == "queued",
+               or_(TABLE.c.not_before.is_(None), TABLE.c.not_before <= due),
+               or_(TABLE.c.retry_at.is_(None), TABLE.c.retry_at <= due))
+        .values(state="sending", sending_at=now, attempts=TABLE.c.attempts + 1, updated_at=now)
+        .returning(TABLE.c.id, TABLE.c.idempotency_key, TABLE.c.customer_id, TABLE.c.kind, TABLE.c.recipient,
+                   TABLE.c.body, TABLE.c.language, TABLE.c.alert_id, TABLE.c.chain_id, TABLE.c.expires_at,
+                   TABLE.c.attempts)
+    ).all()
+    return [Outgoing(notification_id=r.id, idempotency_key=r.idempotency_key, customer_id=r.customer_id,
+                     channel=channel, kind=r.kind, recipient=r.recipient, body=r.body, language=r.language,
+                     alert_id=r.alert_id, chain_id=r.chain_id, expires_at=r.expires_at, attempt=r.attempts)
+            for r in rows]
+
+
+def record_outcomes(session: Session, outcomes: Sequence[Outcome], attempts: dict[int, int],
+                    now: datetime, rng: random.Random | None = None) -> BatchResult:
+    """sending -> sent | delivered | failed | queued (retry), one executemany, guarded by state = sending."""
+    result = BatchResult(claimed=len(outcomes))
+    retry_in = backoff_s(max((attempts.get(o.notification_id, 1) for o in outcomes), default=1), rng)
+    changes, unsubscribed = [], []
+    for outcome in outcomes:
+        verdict = classify(outcome)
+        if verdict == "retry" and attempts.get(outcome.notification_id, 1) >= MAX_ATTEMPTS:
+            verdict = "failed"
+        change = {"b_id": outcome.notification_id, "b_state": verdict, "b_provider": outcome.provider,
+                  "b_message_id": outcome.provider_message_id, "b_sent_at": None, "b_final_at": None,
+                  "b_error_code": outcome.error_code, "b_error": _error_text(outcome), "b_retry_at": None,
+                  "b_queued_at": None, "b_duplicates": 0}
+        if verdict == "accepted":
+            change.update(b_state="sent", b_sent_at=now)
+            result.accepted += 1
+            result.accepted_message_ids.append(outcome.provider_message_id)
+        elif verdict == "delivered":
+            change.update(b_sent_at=now, b_final_at=now)
+            result.delivered += 1
+        elif verdict == "retry":
+            change.update(b_state="queued", b_retry_at=now + timedelta(seconds=retry_in), b_queued_at=now,
+                          b_duplicates=1 if outcome.maybe_handed_over else 0)
+            result.retry_ids.append(outcome.notification_id)
+        else:
+            change.update(b_final_at=now)
+            result.failed += 1
+            if outcome.error_code == UNSUBSCRIBED:
+                unsubscribed.append(outcome.notification_id)
+        changes.append(change)
+    if changes:
+        session.execute(
+            update(TABLE).where(TABLE.c.id == bindparam("b_id"), TABLE.c.state == "sending").values(
+                state=bindparam("b_state"), provider=bindparam("b_provider"),
+                provider_message_id=bindparam("b_message_id"), sent_at=bindparam("b_sent_at"),
+                final_at=bindparam("b_final_at"), error_code=bindparam("b_error_code"),
+                last_error=bindparam("b_error"), retry_at=bindparam("b_retry_at"),
+                queued_at=bindparam("b_queued_at"),
+                possible_duplicates=TABLE.c.possible_duplicates + bindparam("b_duplicates"), updated_at=now),
+            changes,
+        )
+    for change in changes:
+        if change["b_state"] == "failed":
+            record(session, "notification", change["b_id"], "send_failed", from_state="sending", to_state="failed",
+                   note=change["b_error"], data={"error_code": change["b_error_code"]})
+    if unsubscribed:
+        opt_out_recipients_of(session, unsubscribed, "provider reported the number unsubscribed (21610)")
+    result.retry_in_s = retry_in if result.retry_ids else 0.0
+    return result
+
+
+def _error_text(outcome: Outcome) -> str | None:
+    if outcome.result != "error":
+        return None
+    known = PERMANENT_TWILIO_ERRORS.get(outcome.error_code or "")
+    parts = [f"HTTP {outcome.http_status}" if outcome.http_status else None,
+             f"error {outcome.error_code}" if outcome.error_code else None, outcome.error or known]
+    return "; ".join(p for p in parts if p)[:2000]
+
+
+def opt_out_recipients_of(session: Session, notification_ids: Sequence[int], why: str) -> int:
+    """Mark the customers behind these SMS notifications as opted out (the provider says they are)."""
+    customer_ids = session.execute(
+        select(Notification.customer_id).where(Notification.id.in_(list(notification_ids)))
+    ).scalars().all()
+    changed = 0
+    for customer_id in set(customer_ids):
+        customer = session.get(Customer, customer_id)
+        if customer is not None and not customer.sms_opt_out:
+            customer.sms_opt_out = True
+            record(session, "customer", customer_id, "sms_opt_out", from_state="in", to_state="out", note=why)
+            changed += 1
+    return changed
+
+
+def deliver_batch(notification_ids: Sequence[int], channel: str, settings=None) -> BatchResult:
+    """The send step of one task: claim (DB, closed) -> hand over (network) -> record (DB)."""
+    settings = settings or get_settings()
+    with session_scope() as session:
+        claimed = claim(session, notification_ids, channel, utcnow())
+    if not claimed:
+        return BatchResult()
+    outcomes = _hand_over(claimed, channel, settings)
+    attempts = {m.notification_id: m.attempt for m in claimed}
+    with session_scope() as session:
+        return record_outcomes(session, outcomes, attempts, utcnow())
+
+
+def _hand_over(claimed: list[Outgoing], channel: str, settings) -> list[Outcome]:
+    """Never raises: whatever goes wrong becomes an outcome for every message, so none stays `sending`."""
+
+    def everyone(error: str, maybe_handed_over: bool) -> list[Outcome]:
+        return [Outcome(m.notification_id, "error", channel, error=error, transport_error=True,
+                        maybe_handed_over=maybe_handed_over) for m in claimed]
+
+    try:
+        provider = channel_for(channel, settings)
+    except ChannelConfigError as exc:
+        log.error("cannot send %s: %s", channel, exc)
+        return everyone(str(exc), maybe_handed_over=False)
+    slots = None
+    if provider.rate_limited:
+        try:
+            slots = limiter_for(provider.provider, settings.sms_rate_per_s, settings.redis_url,
+                                settings.redis_key_prefix).reserve(len(claimed))
+        except redis.RedisError as exc:
+            log.warning("rate limiter unavailable, retrying the batch later: %s", exc)
+            return everyone(f"rate limiter unavailable: {exc}", maybe_handed_over=False)
+    try:
+        outcomes = provider.send(claimed, slots)
+    except Exception as exc:  # a bug in a channel must not strand the batch in `sending`
+        log.exception("channel %s failed on a batch of %d", provider.provider, len(claimed))
+        return everyone(f"{type(exc).__name__}: {exc}", maybe_handed_over=True)
+    answered = {o.notification_id for o in outcomes}
+    missing = [m for m in claimed if m.notification_id not in answered]
+    return list(outcomes) + [Outcome(m.notification_id, "error", provider.provider, transport_error=True,
+                                     error="the channel gave no outcome", maybe_handed_over=True)
+                             for m in missing]
+
+
+# --- the sweep -----------------------------------------------------------------------------------
+
+@dataclass
+class SweepResult:
+    expired: int = 0
+    released: list[tuple[int, str]] = field(default_factory=list)  # created -> queued (quiet hours over)
+    requeued: list[tuple[int, str]] = field(default_factory=list)  # queued too long: the task was lost
+    recovered: list[tuple[int, str]] = field(default_factory=list)  # sending too long: the worker died
+    receipts_overdue: int = 0  # sent, but no final receipt came: expired
+
+    @property
+    def to_enqueue(self) -> list[tuple[int, str]]:
+        return self.released + self.requeued + self.recovered
+
+
+@dataclass(frozen=True)
+class SweepTimeouts:
+    created_s: float = 30.0  # saved but never queued (the process died between the two)
+    queued_s: float = 600.0  # the broker's visibility timeout: after it a lost task is certain
+    retry_grace_s: float = 30.0  # a retry's delayed task should have run this long after its retry_at
+    sending_s: float = 300.0  # a batch's hand-over takes seconds; 5 minutes means its worker died
+    receipt_s: float = 12 * 3600.0  # Twilio settles a message within hours
+
+
+def sweep(session: Session, now: datetime, timeouts: SweepTimeouts = SweepTimeouts()) -> SweepResult:
+    """Re-queue what is stuck, expire what can no longer be sent. Returns the ids to enqueue again."""
+    result = SweepResult()
+    result.expired = session.execute(
+        update(TABLE).where(TABLE.c.state.in_(PENDING), TABLE.c.expires_at <= now)
+        .values(state="expired", final_at=now, updated_at=now, last_error="the warning expired before it could be sent")
+    ).rowcount
+    stale_sending = now - timedelta(seconds=timeouts.sending_s)
+    recovered = session.execute(
+        update(TABLE).where(TABLE.c.state == "sending", TABLE.c.sending_at < stale_sending)
+        .values(state="queued", queued_at=now, retry_at=None, updated_at=now,
+                possible_duplicates=TABLE.c.possible_duplicates + 1,
+                last_error="its worker died while handing it over; sent again")
+        .returning(TABLE.c.id, TABLE.c.channel)
+    ).all()
+    for row in recovered:
+        record(session, "notification", row.id, "resent_after_lost_outcome", from_state="sending",
+               to_state="queued", note="the previous hand-over may have reached the provider")
+    result.recovered = [(r.id, r.channel) for r in recovered]
+    created_cutoff = now - timedelta(seconds=timeouts.created_s)
+    result.released = [(r.id, r.channel) for r in session.execute(
+        update(TABLE).where(TABLE.c.state == "created",
+                            or_(TABLE.c.not_before <= now,
+                                (TABLE.c.not_before.is_(None)) & (TABLE.c.created_at < created_cutoff)))
+        .values(state="queued", queued_at=now, updated_at=now)
+        .returning(TABLE.c.id, TABLE.c.channel)
+    ).all()]
+    lost_task = TABLE.c.retry_at.is_(None) & (TABLE.c.queued_at < now - timedelta(seconds=timeouts.queued_s))
+    lost_retry = TABLE.c.retry_at < now - timedelta(seconds=timeouts.retry_grace_s)
+    result.requeued = [(r.id, r.channel) for r in session.execute(
+        update(TABLE).where(TABLE.c.state == "queued", or_(lost_task, lost_retry))
+        .values(queued_at=now, retry_at=None, updated_at=now)
+        .returning(TABLE.c.id, TABLE.c.channel)
+    ).all()]
+    result.receipts_overdue = session.execute(
+        update(TABLE).where(TABLE.c.state == "sent", TABLE.c.sent_at < now - timedelta(seconds=timeouts.receipt_s))
+        .values(state="expired", final_at=now, updated_at=now,
+                last_error=f"no delivery receipt within {timeouts.receipt_s / 3600:g} h")
+    ).rowcount
+    return result
+
+
+def cancel_pending(session: Session, ids: Sequence[int], now: datetime, why: str) -> int:
+    """created/queued -> cancelled (a Cancel stops what is pending; a newer message supersedes it)."""
+    if not ids:
+        return 0
+    return session.execute(
+        update(TABLE).where(TABLE.c.id.in_(list(ids)), TABLE.c.state.in_(PENDING))
+        .values(state="cancelled", final_at=now, updated_at=now, last_error=why)
+    ).rowcount
