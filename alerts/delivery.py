@@ -189,11 +189,11 @@ def record_outcomes(session: Session, outcomes: Sequence[Outcome], attempts: dic
                   "b_error_code": outcome.error_code, "b_error": _error_text(outcome), "b_retry_at": None,
                   "b_queued_at": None, "b_duplicates": 0}
         if verdict == "accepted":
-            change.update(b_state="sent", b_sent_at=now)
+            change.update(b_state="sent", b_sent_at=outcome.at or now)
             result.accepted += 1
             result.accepted_message_ids.append(outcome.provider_message_id)
         elif verdict == "delivered":
-            change.update(b_sent_at=now, b_final_at=now)
+            change.update(b_sent_at=outcome.at or now, b_final_at=now)
             result.delivered += 1
         elif verdict == "retry":
             change.update(b_state="queued", b_retry_at=now + timedelta(seconds=retry_in), b_queued_at=now,

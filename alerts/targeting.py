@@ -21,8 +21,8 @@ from datetime import UTC, datetime, time, timedelta
 from functools import cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from alerts import messages
-from alerts.messages import AssetCount
+from alerts import texts
+from alerts.texts import AssetCount
 from config.settings import parse_quiet_hours
 
 SEVERITY_RANK = {"Minor": 1, "Moderate": 2, "Severe": 3, "Extreme": 4}
@@ -208,11 +208,11 @@ def _closed_reason(customer: CustomerInArea, channel: str) -> str:
 
 
 def _compose(alert: AlertFacts, customer: CustomerInArea, kind: str, severity: str | None,
-             infos: tuple[dict, ...], assets: AssetCount, address: str | None) -> messages.Message:
-    language = messages.choose_language(customer.locale, [info.get("language") for info in infos])
-    info = messages.pick_info(list(infos), language)
-    return messages.render(kind, messages.hazard_of(info), severity or "Moderate", language, assets,
-                           address=address, area=messages.area_name(info, language))
+             infos: tuple[dict, ...], assets: AssetCount, address: str | None) -> texts.Text:
+    language = texts.choose_language(customer.locale, [info.get("language") for info in infos])
+    info = texts.pick_info(list(infos), language)
+    return texts.render(kind, texts.hazard_of(info), severity or "Moderate", language, assets,
+                        address=address, area=texts.area_name(info, language))
 
 
 def plan_warnings(alert: AlertFacts, customers: Iterable[CustomerInArea], earlier: Iterable[EarlierMessage],

@@ -63,6 +63,9 @@ def after_match(alert_id: int, asset_count: int) -> None:
 
     The warnings-out and green-channel work each add their call here; keep it a flat list of steps.
     """
+    from workers.app import enqueue
     from workers.greenchannel import maybe_propose_cat_event
+    from workers.notify import notify_customers
 
+    enqueue(notify_customers, alert_id)  # also for 0 assets: a Cancel's all-clear goes to those warned before
     maybe_propose_cat_event(alert_id, asset_count)

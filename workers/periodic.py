@@ -1,3 +1,36 @@
-"""Tasks for the periodic queue (thin wrappers; business rules live outside workers/)."""
+"""Tasks for the periodic queue: the delivery sweep (DESIGN.md, Delivery pipeline: self-healing)."""
 
-from workers.app import app  # noqa: F401
+from __future__ import annotations
+
+import logging
+
+from alerts import delivery
+from store.db import session_scope
+from store.types import utcnow
+from workers.app import app
+from workers.notify import apply_waiting_receipts, enqueue_batches
+
+log = logging.getLogger(__name__)
+
+SWEEP_EVERY_S = 15.0
+
+
+@app.task(name="haven.periodic.sweep_notifications")
+def sweep_notifications(**timeouts: float) -> dict:
+    """Re-queue stuck notifications, release those past quiet hours, expire the rest; apply late receipts.
+
+    Keyword arguments override delivery.SweepTimeouts (seconds), e.g. sending_s=5 in a recovery drill.
+    """
+    with session_scope() as session:
+        result = delivery.sweep(session, utcnow(), delivery.SweepTimeouts(**timeouts))
+    enqueued = enqueue_batches(result.to_enqueue)
+    applied = apply_waiting_receipts()
+    figures = {"expired": result.expired, "released": len(result.released), "requeued": len(result.requeued),
+               "recovered": len(result.recovered), "receipts_overdue": result.receipts_overdue,
+               "enqueued": enqueued, "receipts_applied": applied}
+    if result.recovered or result.requeued:
+        log.warning("notification sweep: %s", figures)
+    return figures
+
+
+app.conf.beat_schedule["notify-sweep"] = {"task": "haven.periodic.sweep_notifications", "schedule": SWEEP_EVERY_S}

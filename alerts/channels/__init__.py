@@ -53,6 +53,7 @@ class Outcome:
     # The request may have reached the provider before the answer was lost (timeout, reset):
     # a retry may then be a second message, and is counted as a possible duplicate.
     maybe_handed_over: bool = False
+    at: datetime | None = None  # when the provider answered (the hand-over time of an accepted message)
 
 
 class Channel(Protocol):

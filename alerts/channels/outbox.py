@@ -17,3 +17,25 @@ class Outbox:
     def send(self, messages: list[Outgoing], slots: Slots | None = None) -> list[Outcome]:
         return [Outcome(m.notification_id, "delivered", self.provider, f"outbox-{m.notification_id}")
                 for m in messages]
+
+
+def list_outbox(session, channel: str | None = None, alert_id: int | None = None, customer_id: str | None = None,
+                limit: int = 50, before_id: int | None = None) -> list[dict]:
+    """What the outbox holds, newest first (the console's list of messages that would have gone out)."""
+    from sqlalchemy import select
+
+    from store.models import Notification
+
+    query = select(Notification).where(Notification.provider == "outbox").order_by(Notification.id.desc()).limit(limit)
+    for column, value in ((Notification.channel, channel), (Notification.alert_id, alert_id),
+                          (Notification.customer_id, customer_id)):
+        if value is not None:
+            query = query.where(column == value)
+    if before_id is not None:
+        query = query.where(Notification.id < before_id)
+    return [{
+        "id": n.id, "channel": n.channel, "kind": n.kind, "customer_id": n.customer_id, "recipient": n.recipient,
+        "body": n.body, "language": n.language, "severity": n.severity, "segments": n.segments,
+        "asset_count": n.asset_count, "alert_id": n.alert_id, "chain_id": n.chain_id, "state": n.state,
+        "created_at": n.created_at, "sent_at": n.sent_at,
+    } for n in session.execute(query).scalars()]

@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
+from datetime import UTC, datetime
 
 import aiohttp
 
@@ -27,12 +29,13 @@ async def send_paced(messages: list[Outgoing], slots: Slots | None,
             if delay > 0:
                 await asyncio.sleep(delay)
         try:
-            return await send_one(message)
+            outcome = await send_one(message)
         except NOT_CONNECTED as exc:
             return Outcome(message.notification_id, "error", provider, error=_describe(exc), transport_error=True)
         except TRANSPORT_ERRORS as exc:
             return Outcome(message.notification_id, "error", provider, error=_describe(exc), transport_error=True,
                            maybe_handed_over=True)
+        return replace(outcome, at=datetime.now(UTC))
 
     return list(await asyncio.gather(*(at_slot(i, m) for i, m in enumerate(messages))))
 

@@ -14,11 +14,17 @@ from store.models.greenchannel import (
     RescueOffer,
     RescueProvider,
 )
-from store.models.notifications import FINAL_STATES, NOTIFICATION_STATES, Notification, Receipt
+from store.models.notifications import (
+    FINAL_STATES,
+    NOTIFICATION_STATES,
+    InboundMessage,
+    Notification,
+    Receipt,
+)
 
 __all__ = [
     "ROLES", "FINAL_STATES", "NOTIFICATION_STATES",
     "Alert", "AlertChain", "AlertReference", "ApiKey", "Asset", "AuditEvent", "Base", "CatEvent",
-    "Claim", "ClaimDocument", "Customer", "Feed", "Notification", "Payment", "PaymentInstruction", "QuarantinedMessage",
+    "Claim", "ClaimDocument", "Customer", "Feed", "InboundMessage", "Notification", "Payment", "PaymentInstruction", "QuarantinedMessage",
     "Receipt", "RescueJob", "RescueOffer", "RescueProvider", "User",
 ]

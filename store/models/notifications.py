@@ -35,11 +35,17 @@ class Notification(Base):
     severity: Mapped[str | None] = mapped_column(String(16))
     segments: Mapped[int | None] = mapped_column(Integer)
     asset_count: Mapped[int | None] = mapped_column(Integer)
+    vehicle_count: Mapped[int | None] = mapped_column(Integer)  # the rest of asset_count are properties
     state: Mapped[str] = mapped_column(String(16), default="created", index=True)
-    not_before: Mapped[datetime | None] = mapped_column(UTCDateTime)  # quiet hours
+    not_before: Mapped[datetime | None] = mapped_column(UTCDateTime)  # quiet hours: held until then
+    retry_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # backoff: next attempt not before
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # the alert's: never sent after this
     provider: Mapped[str | None] = mapped_column(String(16))  # outbox, twilio, push
     provider_message_id: Mapped[str | None] = mapped_column(String(64), index=True)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
+    # Times it was handed over again after a send whose outcome was lost (a worker died mid-batch):
+    # each one may have reached the customer twice, and is counted in the reach report.
+    possible_duplicates: Mapped[int] = mapped_column(Integer, default=0)
     error_code: Mapped[str | None] = mapped_column(String(32))
     last_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
@@ -63,3 +69,22 @@ class Receipt(Base):
     payload: Mapped[dict] = mapped_column(JSON)
     received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     processed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
+    outcome: Mapped[str | None] = mapped_column(String(32))  # applied, stale, orphan
+    notification_id: Mapped[int | None] = mapped_column(Integer)
+
+
+class InboundMessage(Base):
+    """A message a customer sent us (STOP/START keywords change their SMS opt-out)."""
+
+    __tablename__ = "inbound_messages"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    provider: Mapped[str] = mapped_column(String(16))
+    provider_message_id: Mapped[str] = mapped_column(String(64), unique=True)  # a retried webhook adds nothing
+    from_number: Mapped[str] = mapped_column(String(32), index=True)
+    to_number: Mapped[str | None] = mapped_column(String(32))
+    body: Mapped[str] = mapped_column(Text)
+    action: Mapped[str] = mapped_column(String(16))  # opt_out, opt_in, none
+    customers_changed: Mapped[int] = mapped_column(Integer, default=0)
+    payload: Mapped[dict] = mapped_column(JSON)
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
