@@ -15,6 +15,7 @@ import functools
 import re
 from pathlib import Path
 
+import numpy as np
 from lxml import etree
 
 from alerts.errors import MessageInvalid, Problem
@@ -40,6 +41,8 @@ CERTAINTY = ("Observed", "Likely", "Possible", "Unlikely", "Unknown", "Very Like
 
 _NUMBER = r"[-]?\d+(?:\.\d+)?"
 _PAIR = re.compile(rf"^({_NUMBER}),({_NUMBER})$")
+_POLYGON = re.compile(rf"\s*{_NUMBER},{_NUMBER}(?:\s+{_NUMBER},{_NUMBER})*\s*")
+_SEPARATORS = re.compile(r"[,\s]+")
 _CIRCLE = re.compile(rf"^({_NUMBER}),({_NUMBER})\s+(\d+(?:\.\d+)?)$")
 _FORBIDDEN_ID_CHARS = re.compile(r"[\s,<&]")
 
@@ -244,21 +247,44 @@ def _rule_problems(cap: _Cap) -> list[Problem]:
     return problems
 
 
-def _polygon_problem(text: str) -> str | None:
+def parse_polygon(text: str) -> tuple[list[list[float]] | None, str | None]:
+    """CAP `lat,lon lat,lon ...` -> ([[lon, lat], ...], None), or (None, the reason it is invalid)."""
+    cached = _POLYGONS.get(text)
+    if cached is not None:
+        return cached
+    if _POLYGON.fullmatch(text):
+        numbers = np.array(_SEPARATORS.split(text.strip()), dtype=float).reshape(-1, 2)
+        result = (numbers[:, ::-1].tolist(), _ring_problem(numbers))
+    else:
+        result = (None, _first_bad_token(text))
+    if len(_POLYGONS) > 256:
+        _POLYGONS.clear()
+    _POLYGONS[text] = result
+    return result
+
+
+_POLYGONS: dict[str, tuple] = {}  # validation and normalization read each polygon once
+
+
+def _first_bad_token(text: str) -> str:
     tokens = text.split()
     if not tokens:
         return "polygon is empty; it needs at least 4 lat,lon pairs, first equal to last"
-    pairs = []
-    for token in tokens:
-        match = _PAIR.match(token)
-        if not match:
-            return f"{token!r} is not a lat,lon pair (decimal degrees, no '+' sign, no trailing comma)"
-        pairs.append((float(match.group(1)), float(match.group(2))))
-    if len(pairs) < 4:
-        return f"polygon has {len(pairs)} points; CAP needs at least 4 (first equal to last)"
-    if pairs[0] != pairs[-1]:
-        return f"polygon is not closed: first point {tokens[0]} differs from last {tokens[-1]}"
-    return _range_problem(pairs)
+    bad = next((t for t in tokens if not _PAIR.match(t)), tokens[0])
+    return f"{bad!r} is not a lat,lon pair (decimal degrees, no '+' sign, no trailing comma)"
+
+
+def _ring_problem(lat_lon: np.ndarray) -> str | None:
+    if len(lat_lon) < 4:
+        return f"polygon has {len(lat_lon)} points; CAP needs at least 4 (first equal to last)"
+    if not np.array_equal(lat_lon[0], lat_lon[-1]):
+        return (f"polygon is not closed: first point {lat_lon[0][0]:g},{lat_lon[0][1]:g} differs from last "
+                f"{lat_lon[-1][0]:g},{lat_lon[-1][1]:g}")
+    return _range_problem(lat_lon)
+
+
+def _polygon_problem(text: str) -> str | None:
+    return parse_polygon(text)[1]
 
 
 def _circle_problem(text: str) -> str | None:
@@ -268,21 +294,23 @@ def _circle_problem(text: str) -> str | None:
     return _range_problem([(float(match.group(1)), float(match.group(2)))])
 
 
-def _range_problem(pairs_lat_lon) -> str | None:
-    for lat, lon in pairs_lat_lon:
-        if not -90 <= lat <= 90:
-            hint = " (lat,lon look swapped)" if -90 <= lon <= 90 and -180 <= lat <= 180 else ""
-            return f"latitude {lat:g} is outside [-90, 90]{hint}"
-        if not -180 <= lon <= 180:
-            return f"longitude {lon:g} is outside [-180, 180]"
+def _range_problem(lat_lon) -> str | None:
+    lat_lon = np.asarray(lat_lon, dtype=float).reshape(-1, 2)
+    bad_lat = np.flatnonzero(np.abs(lat_lon[:, 0]) > 90)
+    if bad_lat.size:
+        lat, lon = lat_lon[bad_lat[0]]
+        hint = " (lat,lon look swapped)" if abs(lon) <= 90 and abs(lat) <= 180 else ""
+        return f"latitude {lat:g} is outside [-90, 90]{hint}"
+    bad_lon = np.flatnonzero(np.abs(lat_lon[:, 1]) > 180)
+    if bad_lon.size:
+        return f"longitude {lat_lon[bad_lon[0], 1]:g} is outside [-180, 180]"
     return None
 
 
 def polygon_lon_lat(text: str) -> list[list[float]]:
-    ring = []
-    for token in text.split():
-        lat, lon = token.split(",")
-        ring.append([float(lon), float(lat)])
+    ring, problem = parse_polygon(text)
+    if ring is None:
+        raise ValueError(problem)
     return ring
 
 

@@ -48,8 +48,11 @@ def country_hints(sender: str | None, languages: Iterable[str | None] = (), geoc
     return {hint for hint in hints if _country_boxes(hint)}
 
 
-def _inside(lon: float, lat: float, boxes) -> bool:
-    return any(west - MARGIN_DEG <= lon <= east + MARGIN_DEG and south - MARGIN_DEG <= lat <= north + MARGIN_DEG
+def _all_inside(lons, lats, boxes) -> bool:
+    """Every point inside one of the country's boxes (checked on the points' own bounding box)."""
+    lon_min, lon_max, lat_min, lat_max = min(lons), max(lons), min(lats), max(lats)
+    return any(west - MARGIN_DEG <= lon_min and lon_max <= east + MARGIN_DEG
+               and south - MARGIN_DEG <= lat_min and lat_max <= north + MARGIN_DEG
                for west, south, east, north in boxes)
 
 
@@ -57,10 +60,12 @@ def evidently_swapped(points_lon_lat: list[tuple[float, float]], hints: set[str]
     """The country the points land in once swapped, when as published they land outside every hinted one."""
     if not points_lon_lat or not hints:
         return None
+    lons = [p[0] for p in points_lon_lat]
+    lats = [p[1] for p in points_lon_lat]
     for country in sorted(hints):
         boxes = _country_boxes(country)
-        published_inside = all(_inside(lon, lat, boxes) for lon, lat in points_lon_lat)
-        swapped_inside = all(-90 <= lon <= 90 and _inside(lat, lon, boxes) for lon, lat in points_lon_lat)
+        published_inside = _all_inside(lons, lats, boxes)
+        swapped_inside = max(abs(x) for x in lons) <= 90 and _all_inside(lats, lons, boxes)
         if not published_inside and swapped_inside:
             return country
     return None

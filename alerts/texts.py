@@ -46,6 +46,7 @@ HAZARD_PATTERNS = [
     ("earthquake", r"地震|earthquake"),
 ]
 HAZARDS = tuple(name for name, _ in HAZARD_PATTERNS) + ("other",)
+_BRACKETED = re.compile(r"\s*[（(][^（）()]*[）)]")
 _HAZARD_RE = [(name, re.compile(pattern, re.IGNORECASE)) for name, pattern in HAZARD_PATTERNS]
 
 
@@ -190,6 +191,13 @@ def _fit_place(text: str, fields: dict, place_form: str, key: str, place: str, m
     full = body_with(place)
     if sms_size(full).segments <= max_segments:
         return full
+    # "浙江全省沿海（杭州、嘉兴、...）": the list in brackets is the first thing to go.
+    without_list = _BRACKETED.sub("", place).strip()
+    if without_list and without_list != place:
+        shorter = body_with(without_list)
+        if sms_size(shorter).segments <= max_segments:
+            return shorter
+        place = without_list
     ellipsis = "..." if is_gsm7(full) else "…"
     low, high, best = 4, len(place) - 1, None
     while low <= high:  # the longest prefix that fits

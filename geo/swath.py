@@ -27,38 +27,48 @@ class Fix:
     radii_km: dict[str, float]  # ne, se, sw, nw; a missing or zero quadrant adds nothing
 
 
+def footprints(fixes: Sequence[Fix], step_deg: float = 10.0) -> list[Polygon]:
+    """Each fix's four geodesic quarter-discs as one star-shaped (so simple) polygon; one pyproj call for all."""
+    if not fixes:
+        return []
+    arcs = [np.arange(start, start + 90.0 + 1e-9, step_deg) for _, start in QUADRANTS]
+    per_fix = sum(arc.size for arc in arcs)
+    radii_m = np.array([[max(float(f.radii_km.get(q) or 0.0), 0.0) * 1000.0 for q, _ in QUADRANTS] for f in fixes])
+    lon0 = np.repeat([f.lon for f in fixes], per_fix)
+    lat0 = np.repeat([f.lat for f in fixes], per_fix)
+    azimuths = np.tile(np.concatenate(arcs), len(fixes))
+    distances = np.repeat(radii_m, [arc.size for arc in arcs], axis=1).reshape(-1)
+    lons, lats, _ = GEOD.fwd(lon0, lat0, azimuths, distances)
+    lons, lats = lons.reshape(len(fixes), per_fix), lats.reshape(len(fixes), per_fix)
+    shapes = []
+    for i, fix in enumerate(fixes):
+        points, offset = [], 0
+        for q, arc in enumerate(arcs):
+            if radii_m[i, q] == 0.0:
+                points.append((fix.lon, fix.lat))  # a quadrant without gale winds adds nothing
+            else:
+                points.extend(zip(lons[i, offset:offset + arc.size], lats[i, offset:offset + arc.size], strict=True))
+            offset += arc.size
+        polygon = Polygon(points) if len(set(points)) >= 3 else Polygon()
+        shapes.append(polygon if polygon.is_valid else polygon.buffer(0))
+    return shapes
+
+
 def footprint(fix: Fix, step_deg: float = 10.0) -> Polygon:
-    """The four geodesic quarter-discs around one fix, as one star-shaped (so simple) polygon."""
-    lons: list[float] = []
-    lats: list[float] = []
-    for quadrant, start in QUADRANTS:
-        radius_m = max(float(fix.radii_km.get(quadrant) or 0.0), 0.0) * 1000.0
-        if radius_m == 0.0:
-            lons.append(fix.lon)
-            lats.append(fix.lat)
-            continue
-        azimuths = np.arange(start, start + 90.0 + 1e-9, step_deg)
-        end_lons, end_lats, _ = GEOD.fwd(np.full(azimuths.size, fix.lon), np.full(azimuths.size, fix.lat),
-                                         azimuths, np.full(azimuths.size, radius_m))
-        lons.extend(end_lons.tolist())
-        lats.extend(end_lats.tolist())
-    if len(set(zip(lons, lats, strict=True))) < 3:
-        return Polygon()
-    polygon = Polygon(zip(lons, lats, strict=True))
-    return polygon if polygon.is_valid else polygon.buffer(0)
+    return footprints([fix], step_deg)[0]
 
 
 def wind_swath(fixes: Sequence[Fix], step_deg: float = 10.0) -> Polygon | MultiPolygon:
     """Union of the hulls of consecutive footprints (each hull holds both footprints and the ground between)."""
-    shapes = [shape for shape in (footprint(fix, step_deg) for fix in fixes) if not shape.is_empty]
+    shapes = [shape for shape in footprints(fixes, step_deg) if not shape.is_empty]
     if len(shapes) == 1:
         return shapes[0]
-    pieces = [shapely.MultiPolygon([first, second]).convex_hull for first, second in zip(shapes, shapes[1:], strict=False)
+    pieces = [MultiPolygon([first, second]).convex_hull for first, second in zip(shapes, shapes[1:], strict=False)
               if isinstance(first, Polygon) and isinstance(second, Polygon)]
     pieces += [shape for shape in shapes if not isinstance(shape, Polygon)]
     if not pieces:
         return Polygon()
-    return shapely.union_all(pieces).buffer(0)
+    return shapely.union_all(pieces)
 
 
 def polygons_lon_lat(geometry: Polygon | MultiPolygon, tolerance_deg: float = 0.01) -> list[list[list[float]]]:

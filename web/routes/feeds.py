@@ -1,5 +1,101 @@
-"""Routes: feeds (see DESIGN.md, Interfaces: HTTP)."""
+"""Routes: feeds and their health (DESIGN.md, Interfaces: HTTP), plus feed gauges for /metrics."""
+
+from __future__ import annotations
 
 from aiohttp import web
+from prometheus_client.core import GaugeMetricFamily
+
+from alerts import feedstate
+from store.db import session_scope
+from store.models.alerts import QuarantinedMessage
+from store.types import utcnow
+from web.common import in_thread, json_body, json_response, principal_of, requires
+from web.errors import bad_request, not_found, unprocessable
 
 routes = web.RouteTableDef()
+
+HEALTH_STATES = ("ok", "failing", "silent", "pending", "disabled")
+
+
+def _add(body: dict, actor_id: int) -> dict:
+    with session_scope() as session:
+        feed = feedstate.add_feed(session, body.get("url"), body.get("kind"), body.get("every", 60),
+                                  enabled=bool(body.get("enabled", True)),
+                                  require_signature=bool(body.get("require_signature", False)),
+                                  admin_code=body.get("admin_code"), name=body.get("name"), actor_id=actor_id)
+        return feedstate.feed_json(feed, utcnow())
+
+
+@routes.post("/v1/feeds")
+@requires("supervisor", "manager")
+async def add_feed(request: web.Request) -> web.Response:
+    """Register a feed to poll: url, kind, every (e.g. "60s"), optional admin_code, require_signature."""
+    body = await json_body(request)
+    for name in ("url", "kind"):
+        if not isinstance(body.get(name), str) or not body[name].strip():
+            raise bad_request(f"{name} is required", field=name)
+    try:
+        created = await in_thread(_add, body, principal_of(request).user_id)
+    except feedstate.FeedRejected as exc:
+        raise unprocessable(str(exc), field=exc.field) from None
+    return json_response(created, status=201)
+
+
+def _list() -> list[dict]:
+    now = utcnow()
+    with session_scope() as session:
+        return [feedstate.feed_json(feed, now) for feed in feedstate.list_feeds(session)]
+
+
+@routes.get("/v1/feeds")
+@requires("dispatcher", "supervisor", "manager")
+async def list_feeds(request: web.Request) -> web.Response:
+    """Every feed with its health: status, last success, last error, consecutive failures, alerts seen."""
+    return json_response({"feeds": await in_thread(_list)})
+
+
+def _poll(feed_id: int) -> list[dict]:
+    from workers.ingest import poll_feeds_now
+
+    return poll_feeds_now(feed_ids=[feed_id], force=True)
+
+
+@routes.post("/v1/feeds/{id}/poll")
+@requires("supervisor", "manager")
+async def poll_feed(request: web.Request) -> web.Response:
+    """Poll one feed now (unless a poll of it is already running)."""
+    raw_id = request.match_info["id"]
+    if not raw_id.isdigit():
+        raise not_found(f"feed {raw_id}")
+    results = await in_thread(_poll, int(raw_id))
+    if not results:
+        raise not_found(f"feed {raw_id} (or it is disabled, or being polled right now)")
+    return json_response(results[0])
+
+
+def collect_metrics():
+    """Feed health gauges and the quarantine size, read at scrape time."""
+    from sqlalchemy import func, select
+
+    now = utcnow()
+    up = GaugeMetricFamily("haven_feed_up", "1 when the feed's health is ok", labels=["feed_id", "kind"])
+    state = GaugeMetricFamily("haven_feed_health", "1 for the feed's current health state",
+                              labels=["feed_id", "state"])
+    failures = GaugeMetricFamily("haven_feed_consecutive_failures", "Failed polls in a row", labels=["feed_id"])
+    silent = GaugeMetricFamily("haven_feed_seconds_since_success", "Seconds since the last successful poll",
+                               labels=["feed_id"])
+    seen = GaugeMetricFamily("haven_feed_alerts_seen", "New alerts stored from the feed", labels=["feed_id"])
+    with session_scope() as session:
+        feeds = feedstate.list_feeds(session)
+        quarantined = session.execute(select(func.count(QuarantinedMessage.id))).scalar_one()
+        for feed in feeds:
+            health = feedstate.health(feed, now)
+            key = str(feed.id)
+            up.add_metric([key, feed.kind], 1.0 if health["status"] == "ok" else 0.0)
+            for name in HEALTH_STATES:
+                state.add_metric([key, name], 1.0 if health["status"] == name else 0.0)
+            failures.add_metric([key], float(feed.consecutive_failures or 0))
+            silent.add_metric([key], float(health["silent_for_s"]))
+            seen.add_metric([key], float(feed.alerts_seen or 0))
+    yield from (up, state, failures, silent, seen)
+    yield GaugeMetricFamily("haven_quarantined_messages", "Messages refused at ingest and kept", value=quarantined)
