@@ -75,7 +75,7 @@ def priority_of(claim: Claim, customer: Customer | None, rescue_done: bool,
         reasons.append(f"flood depth L{claim.flood_depth_level} (presumptive total loss)")
     estimate = float(claim.estimate or 0)
     if estimate:
-        reasons.append(f"estimate {claim.estimate:,} CNY")
+        reasons.append(f"estimate {claim.estimate:,.2f} CNY")
     major = sum(bit for name, bit in _TIERS if name in tiers)
     return major * TIER_SCALE + min(estimate, TIER_SCALE - 1), reasons
 

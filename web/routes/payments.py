@@ -1,5 +1,94 @@
-"""Routes: payments (see DESIGN.md, Interfaces: HTTP)."""
+"""Routes: advance payments, approvals, rejections (see DESIGN.md, Interfaces: HTTP)."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from decimal import Decimal
 
 from aiohttp import web
+from prometheus_client.core import GaugeMetricFamily, Metric
+from sqlalchemy import select
+
+from greenchannel import claims, inputs, payments
+from store.db import session_scope
+from store.models import Payment
+from web.common import json_response, principal_of, requires
+from web.routes.greenchannel import call, decimal_body, idempotency_key, path_id
 
 routes = web.RouteTableDef()
+
+PAYERS = ("adjuster", "supervisor", "manager")
+APPROVERS = ("supervisor", "manager")
+
+
+def _request(session, actor, claim_id: int, body: dict, key: str) -> tuple[dict, bool]:
+    payment, created = payments.request_payment(
+        session, actor, claim_id, inputs.money(body.get("amount"), "amount"), key,
+        kind=body.get("kind") or "advance", reason=inputs.text(body.get("reason"), "reason"))
+    return payments.to_json(payment), created
+
+
+@routes.post("/v1/claims/{id}/payments")
+@requires(*PAYERS)
+async def request_payment(request: web.Request) -> web.Response:
+    """Request a payment (amount as a decimal string, kind advance|settlement); needs Idempotency-Key."""
+    claim_id = path_id(request)
+    key = idempotency_key(request, required=True)
+    body = await decimal_body(request)
+    payment, created = await call(_request, principal_of(request), claim_id, body, key)
+    return json_response(payment, status=201 if created else 200,
+                         headers=None if created else {"Idempotent-Replayed": "true"})
+
+
+def _decide(session, actor, payment_id: int, approve: bool, body: dict) -> dict:
+    note = inputs.text(body.get("note") or body.get("reason"), "note")
+    decide = payments.approve if approve else payments.reject
+    return payments.to_json(decide(session, actor, payment_id, note))
+
+
+async def _decision(request: web.Request, approve: bool) -> web.Response:
+    payment_id, body = path_id(request), await decimal_body(request)
+    return json_response(await call(_decide, principal_of(request), payment_id, approve, body))
+
+
+@routes.post("/v1/payments/{id}/approve")
+@requires(*APPROVERS)
+async def approve_payment(request: web.Request) -> web.Response:
+    """Approve a payment waiting for your level (never your own request)."""
+    return await _decision(request, approve=True)
+
+
+@routes.post("/v1/payments/{id}/reject")
+@requires(*APPROVERS)
+async def reject_payment(request: web.Request) -> web.Response:
+    """Reject a payment waiting for your level (never your own request)."""
+    return await _decision(request, approve=False)
+
+
+def _list(session, actor, claim_id: int) -> dict:
+    claims.visible_claim(session, actor, claim_id)
+    return {"payments": [payments.to_json(p) for p in payments.payments_for(session, claim_id)]}
+
+
+@routes.get("/v1/claims/{id}/payments")
+@requires("customer", *PAYERS)
+async def list_payments(request: web.Request) -> web.Response:
+    """A claim's payments and their states (a customer sees their own claims')."""
+    return json_response(await call(_list, principal_of(request), path_id(request)))
+
+
+def collect_metrics() -> Iterable[Metric]:
+    with session_scope() as session:
+        rows = session.execute(select(Payment.state, Payment.kind, Payment.amount)).all()
+    counts, amounts = defaultdict(int), defaultdict(lambda: Decimal("0.00"))
+    for state, kind, amount in rows:
+        counts[(state, kind)] += 1
+        amounts[(state, kind)] += amount
+    number = GaugeMetricFamily("haven_payments", "Payments by state and kind", labels=["state", "kind"])
+    total = GaugeMetricFamily("haven_payments_amount_cny", "Sum of payments by state and kind (CNY)",
+                              labels=["state", "kind"])
+    for key in sorted(counts):
+        number.add_metric(list(key), counts[key])
+        total.add_metric(list(key), float(amounts[key]))  # Prometheus samples are floats by definition
+    yield from (number, total)

@@ -1,5 +1,155 @@
-"""Routes: rescue (see DESIGN.md, Interfaces: HTTP)."""
+"""Routes: rescue providers and jobs, the dispatcher's board (see DESIGN.md, Interfaces: HTTP)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
 
 from aiohttp import web
+from prometheus_client.core import GaugeMetricFamily, Metric
+from sqlalchemy import func, select
+
+from greenchannel import inputs, rescue
+from greenchannel.errors import Malformed
+from store.db import session_scope
+from store.models import RescueJob, RescueProvider
+from store.types import utcnow
+from web.common import json_response, principal_of, requires
+from web.routes.greenchannel import call, decimal_body, path_id, query_limit
 
 routes = web.RouteTableDef()
+
+BOARD = ("dispatcher", "adjuster", "supervisor", "manager")
+
+
+@routes.post("/v1/rescue/providers")
+@requires("dispatcher")
+async def register_provider(request: web.Request) -> web.Response:
+    """Register a provider: name, kind (tow|flatbed|boat), capabilities, capacity, location, phone, user_id."""
+    body = await decimal_body(request)
+    provider = await call(rescue.register_provider, principal_of(request), body)
+    return json_response(rescue.provider_json(provider), status=201)
+
+
+@routes.get("/v1/rescue/providers")
+@requires(*BOARD)
+async def list_providers(request: web.Request) -> web.Response:
+    """All providers with location, freshness, capacity and slots in use."""
+    providers = await call(rescue.list_providers)
+    now = utcnow()
+    return json_response({"providers": [rescue.provider_json(p, now) for p in providers]})
+
+
+@routes.patch("/v1/rescue/providers/{id}")
+@requires("dispatcher")
+async def update_provider(request: web.Request) -> web.Response:
+    """Keep a provider current: location (stamped now), available, capacity, capabilities, name, phone."""
+    provider_id, body = path_id(request), await decimal_body(request)
+    provider = await call(rescue.update_provider, principal_of(request), provider_id, body)
+    return json_response(rescue.provider_json(provider))
+
+
+def _create(session, actor, body: dict) -> tuple[dict, bool]:
+    job, created = rescue.create_job(session, actor, body)
+    return rescue.job_json(session, job), created
+
+
+@routes.post("/v1/rescue/jobs")
+@requires("customer", *BOARD)
+async def create_job(request: web.Request) -> web.Response:
+    """Open a rescue job (claim_id, or location for staff; needs, note); offered at once unless in a surge."""
+    body = await decimal_body(request)
+    job, created = await call(_create, principal_of(request), body)
+    return json_response(job, status=201 if created else 200)
+
+
+def _list(session, actor, state, limit) -> dict:
+    return {"jobs": [rescue.job_json(session, j) for j in rescue.list_jobs(session, actor, state, limit)]}
+
+
+@routes.get("/v1/rescue/jobs")
+@requires("customer", *BOARD)
+async def list_jobs(request: web.Request) -> web.Response:
+    """Rescue jobs, most urgent first (?state=, ?limit=); a provider's staff see their own jobs."""
+    return json_response(await call(_list, principal_of(request), request.query.get("state"),
+                                    query_limit(request, 200, 5000)))
+
+
+@routes.get("/v1/rescue/jobs/{id}")
+@requires("customer", *BOARD)
+async def get_job(request: web.Request) -> web.Response:
+    """One rescue job with its live offer and provider."""
+    job_id, actor = path_id(request), principal_of(request)
+    return json_response(await call(lambda s: rescue.job_json(s, rescue.get_job(s, actor, job_id))))
+
+
+def _status(session, actor, job_id: int, body: dict) -> dict:
+    status = inputs.text(body.get("status"), "status", required=True)
+    note = inputs.text(body.get("note"), "note")
+    if status in ("accepted", "rejected"):
+        if actor.role == "customer":
+            raise Malformed("a customer can only cancel their rescue", "status")
+        job = rescue.respond(session, actor, job_id, status == "accepted",
+                             provider_id=inputs.integer(body.get("provider_id"), "provider_id", minimum=1),
+                             eta_minutes=body.get("eta_minutes"), note=note)
+    else:
+        job = rescue.advance(session, actor, job_id, status, note)
+    return rescue.job_json(session, job)
+
+
+@routes.post("/v1/rescue/jobs/{id}/status")
+@requires("customer", "dispatcher")
+async def job_status(request: web.Request) -> web.Response:
+    """Report progress: accepted (eta_minutes) | rejected | en_route | on_scene | towing | completed |
+    gone_on_arrival | cancelled."""
+    job_id, body = path_id(request), await decimal_body(request)
+    return json_response(await call(_status, principal_of(request), job_id, body))
+
+
+def _assign(session, actor, job_id: int, body: dict) -> dict:
+    rescue.assign(session, actor, job_id, inputs.integer(body.get("provider_id"), "provider_id", minimum=1,
+                                                         required=True))
+    return rescue.job_json(session, rescue.get_job(session, actor, job_id))
+
+
+@routes.post("/v1/rescue/jobs/{id}/assign")
+@requires("dispatcher")
+async def assign_job(request: web.Request) -> web.Response:
+    """Offer a pending job to a chosen provider (provider_id)."""
+    job_id, body = path_id(request), await decimal_body(request)
+    return json_response(await call(_assign, principal_of(request), job_id, body))
+
+
+def _reoffer(session, actor, job_id: int, body: dict) -> dict:
+    return rescue.job_json(session, rescue.reoffer(session, actor, job_id, inputs.text(body.get("note"), "note")))
+
+
+@routes.post("/v1/rescue/jobs/{id}/reoffer")
+@requires("dispatcher")
+async def reoffer_job(request: web.Request) -> web.Response:
+    """Take a job back from its provider and offer it to the next best one."""
+    job_id, body = path_id(request), await decimal_body(request)
+    return json_response(await call(_reoffer, principal_of(request), job_id, body))
+
+
+@routes.post("/v1/rescue/dispatch")
+@requires("dispatcher")
+async def dispatch_now(request: web.Request) -> web.Response:
+    """Run the batch assignment of pending jobs now (it also runs every few seconds)."""
+    result = await call(rescue.dispatch_pending)
+    return json_response({"pending": result.pending, "free_slots": result.free_slots, "surge": result.surge,
+                          "offered": result.offered, "total_km": round(result.total_km, 3)})
+
+
+def collect_metrics() -> Iterable[Metric]:
+    now = utcnow()
+    with session_scope() as session:
+        by_state = dict(session.execute(select(RescueJob.state, func.count()).group_by(RescueJob.state)).all())
+        providers = list(session.scalars(select(RescueProvider)))
+    jobs = GaugeMetricFamily("haven_rescue_jobs", "Rescue jobs by state", labels=["state"])
+    for state in rescue.JOB_STATES:
+        jobs.add_metric([state], by_state.get(state, 0))
+    offerable = GaugeMetricFamily("haven_rescue_providers_offerable",
+                                  "Providers that can be offered a job now (available, fresh location, free slot)")
+    offerable.add_metric([], sum(1 for p in providers if rescue.provider_json(p, now)["location_fresh"]
+                                 and p.available and p.active_jobs < p.capacity))
+    yield from (jobs, offerable)
