@@ -215,26 +215,26 @@ def _area_problems(cap: _Cap, area) -> list[Problem]:
     return problems
 
 
+def _enum_problems(cap: _Cap, parent, fields) -> list[Problem]:
+    problems = []
+    for name, allowed in fields:
+        value = cap.text(parent, name)
+        if value not in allowed:
+            reason = f"{value!r} is not one of {', '.join(allowed)}" if value is not None else "is required"
+            problems.append(Problem(f"{element_path(parent)}/{name}", reason))
+    return problems
+
+
 def _rule_problems(cap: _Cap) -> list[Problem]:
     alert = cap.alert
     problems = _identity_problems(cap)
     problem = _time_problem(cap, alert, "sent", required=True)
     if problem:
         problems.append(problem)
-    for name, allowed in (("status", STATUS), ("msgType", MSG_TYPES), ("scope", SCOPES)):
-        value = cap.text(alert, name)
-        if value not in allowed:
-            problems.append(Problem(f"{element_path(alert)}/{name}",
-                                    f"{value!r} is not one of {', '.join(allowed)}" if value is not None
-                                    else "is required"))
+    problems += _enum_problems(cap, alert, (("status", STATUS), ("msgType", MSG_TYPES), ("scope", SCOPES)))
     problems += _reference_problems(cap)
     for info in cap.findall(alert, "info"):
-        for name, allowed in (("urgency", URGENCY), ("severity", SEVERITY), ("certainty", CERTAINTY)):
-            value = cap.text(info, name)
-            if value not in allowed:
-                problems.append(Problem(f"{element_path(info)}/{name}",
-                                        f"{value!r} is not one of {', '.join(allowed)}" if value is not None
-                                        else "is required"))
+        problems += _enum_problems(cap, info, (("urgency", URGENCY), ("severity", SEVERITY), ("certainty", CERTAINTY)))
         for name in ("effective", "onset", "expires"):
             problem = _time_problem(cap, info, name)
             if problem:
