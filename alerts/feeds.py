@@ -163,7 +163,8 @@ async def poll_feed(http: aiohttp.ClientSession, snapshot: feedstate.FeedSnapsho
                 result.merge(more)
                 if link_errors and not error:
                     error = f"{len(link_errors)} linked CAP message(s) not fetched: {link_errors[0]}"
-            on_new_alerts(result.new_alert_ids)
+            if result.new_alert_ids:  # in the embedded default matching runs right here: keep it off the loop
+                await asyncio.to_thread(on_new_alerts, result.new_alert_ids)
         except Exception as exc:  # a broken feed must never take the poller down
             error = f"{type(exc).__name__}: {exc}"
     await asyncio.to_thread(_finish, db_url, snapshot, fetched, error, len(result.new_alert_ids), settings)
