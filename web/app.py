@@ -17,7 +17,8 @@ from web.errors import ApiError, error_response
 
 log = logging.getLogger(__name__)
 
-# Each module owns one part of the API and exposes `routes`; optionally `collect_metrics()` and `on_startup(app)`.
+# Each module owns one part of the API and exposes `routes`; optionally `collect_metrics()`, `on_startup(app)`
+# and `on_shutdown(app)`.
 ROUTE_MODULES = [
     "web.routes.system",
     "web.routes.alerts",
@@ -120,6 +121,8 @@ def create_app(settings: Settings | None = None, *, run_periodic: bool | None = 
             metric_sources.append(module.collect_metrics)
         if hasattr(module, "on_startup"):
             app.on_startup.append(module.on_startup)
+        if hasattr(module, "on_shutdown"):  # e.g. ending open event streams, so a stop is not held up
+            app.on_shutdown.append(module.on_shutdown)
     metrics.install_domain_sources(metric_sources)
     if run_periodic if run_periodic is not None else settings.embedded:
         app.cleanup_ctx.append(_start_periodic)
