@@ -161,3 +161,26 @@ def run(points: int, repeats: int = 7, sjoin_repeats: int = 3, seed: int = 7, pr
         same = np.array_equal(np.sort(found), np.sort(joined["asset"].to_numpy()))
         results.append(AreaResult(name, vertex_count(geometry), len(found), index_s, sjoin_s, same))
     return BenchResult(points, build_s, index.nbytes / 1e6, build_peak_mb, index_peak_rss, sjoin_setup_s, results)
+
+
+def write_book_csv(customers_path, assets_path, rows: int, customers: int = 10_000, seed: int = 5) -> None:
+    """A customers CSV and an assets CSV of `rows` clustered assets, with 5 deliberately bad rows."""
+    import pandas as pd
+
+    rng = np.random.default_rng(seed)
+    pd.DataFrame({"customer_id": [f"C{i}" for i in range(customers)],
+                  "phone": [f"+86170{i:08d}" for i in range(customers)]}).to_csv(customers_path, index=False)
+    lon, lat = synthetic_points(rows, seed)
+    frame = pd.DataFrame({"asset_id": [f"A{i:09d}" for i in range(rows)],
+                          "customer_id": [f"C{i}" for i in rng.integers(0, customers, rows)],
+                          "lon": np.round(lon, 6).astype(str), "lat": np.round(lat, 6).astype(str),
+                          "kind": rng.choice(["vehicle", "home", "shop", "factory"], rows),
+                          "insured_value": rng.integers(50_000, 5_000_000, rows).astype(str)})
+    bad = {"lon": "abc", "lat": "95", "customer_id": "NO-SUCH-CUSTOMER"}
+    for position, (column, value) in zip(range(5, 5 + 3 * 7, 7), bad.items(), strict=False):
+        if position < rows:
+            frame.loc[position, column] = value
+    if rows > 30:
+        frame.loc[30, "lon"] = "NaN"
+        frame.loc[31, "lat"] = ""
+    frame.to_csv(assets_path, index=False)

@@ -134,12 +134,26 @@ def _bd09_to_gcj02_raw(lon, lat):
     return _invert(_gcj02_to_bd09_raw, lon, lat, _bd09_to_gcj02_approx)
 
 
+def _masked_inverse(convert, lon, lat):
+    """Apply an inverse where its result lies in the GCJ-02 region, so that a point converted there and
+    back returns to itself even within a few hundred metres of the region's edge."""
+    lon, lat = _arrays(lon, lat)
+    x0, y0, x1, y1 = CHINA_BOX
+    candidate = (lon >= x0 - 0.1) & (lon <= x1 + 0.1) & (lat >= y0 - 0.1) & (lat <= y1 + 0.1)
+    if candidate.any():
+        new_lon, new_lat = convert(lon[candidate], lat[candidate])
+        keep = in_gcj02_region(new_lon, new_lat)
+        positions = np.nonzero(candidate)[0][keep]
+        lon[positions], lat[positions] = new_lon[keep], new_lat[keep]
+    return lon, lat
+
+
 def wgs84_to_gcj02(lon, lat):
     return _masked(_wgs84_to_gcj02_raw, lon, lat)
 
 
 def gcj02_to_wgs84(lon, lat):
-    return _masked(_gcj02_to_wgs84_raw, lon, lat)
+    return _masked_inverse(_gcj02_to_wgs84_raw, lon, lat)
 
 
 def gcj02_to_bd09(lon, lat):
@@ -147,7 +161,7 @@ def gcj02_to_bd09(lon, lat):
 
 
 def bd09_to_gcj02(lon, lat):
-    return _masked(_bd09_to_gcj02_raw, lon, lat)
+    return _masked_inverse(_bd09_to_gcj02_raw, lon, lat)
 
 
 def wgs84_to_bd09(lon, lat):
@@ -155,7 +169,7 @@ def wgs84_to_bd09(lon, lat):
 
 
 def bd09_to_wgs84(lon, lat):
-    return _masked(lambda x, y: _gcj02_to_wgs84_raw(*_bd09_to_gcj02_raw(x, y)), lon, lat)
+    return _masked_inverse(lambda x, y: _gcj02_to_wgs84_raw(*_bd09_to_gcj02_raw(x, y)), lon, lat)
 
 
 def to_wgs84(lon, lat, system: str):
