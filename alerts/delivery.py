@@ -49,7 +49,7 @@ MAX_BATCH = 100  # notifications per send task: one task per SMS caps near 950/s
 MAX_ATTEMPTS = 10
 BACKOFF_BASE_S = 1.0
 BACKOFF_CAP_S = 120.0  # stays below the broker's visibility timeout (600 s), so a delayed task is never re-delivered
-EARLY_GRACE = timedelta(seconds=2)  # a retry task may run this much before the row's retry_at
+EARLY_GRACE = timedelta(seconds=0.25)  # clock skew between the worker that set retry_at and the one claiming
 
 # Twilio errors that no retry can fix (https://www.twilio.com/docs/api/errors).
 PERMANENT_TWILIO_ERRORS = {

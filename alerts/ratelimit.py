@@ -16,6 +16,9 @@ from dataclasses import dataclass
 
 import redis
 
+# Slots are spaced for 98% of the configured rate: the network adds a millisecond or two of jitter
+# between a slot and the provider's clock, and that must not push a 1 s window over the ceiling.
+HEADROOM = 0.98
 # KEYS[1]: the schedule key. ARGV: count, interval (s). Returns {first slot wait in µs, interval in µs}.
 # The key expires once the schedule is in the past, so an idle limiter leaves nothing behind.
 RESERVE_LUA = """
@@ -54,7 +57,7 @@ class RedisRateLimiter:
         self._reserve = client.register_script(RESERVE_LUA)
 
     def reserve(self, count: int) -> Slots:
-        interval_us = round(1_000_000 / self.rate_per_s)
+        interval_us = round(1_000_000 / (self.rate_per_s * HEADROOM))
         wait_us, interval_us = (int(v) for v in self._reserve(keys=[self.key], args=[count, interval_us]))
         return Slots(time.monotonic() + wait_us / 1e6, interval_us / 1e6, count)
 
@@ -68,7 +71,7 @@ class LocalRateLimiter:
         self._lock = threading.Lock()
 
     def reserve(self, count: int) -> Slots:
-        interval = 1.0 / self.rate_per_s
+        interval = 1.0 / (self.rate_per_s * HEADROOM)
         with self._lock:
             now = time.monotonic()
             start = max(self._due, now)

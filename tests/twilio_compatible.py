@@ -70,6 +70,7 @@ class Accepted:
     sender: str | None
     messaging_service_sid: str | None
     status_callback: str | None
+    params: dict = field(default_factory=dict)  # the form as received
 
 
 def _error(code: int, detail: str | None = None) -> web.Response:
@@ -86,6 +87,8 @@ class TwilioCompatible:
         self.accepted: list[Accepted] = []
         self.attempts: list[tuple[float, int, str]] = []  # (time, HTTP status, To)
         self.callbacks_sent: list[tuple[str, str, int]] = []  # (MessageSid, status, HTTP status of our webhook)
+        self.in_flight = 0
+        self.max_in_flight = 0  # the most requests being answered at once: proof a batch is not serialised
         self._validator = RequestValidator(auth_token)
         self._callback_session: ClientSession | None = None
         self._pending: set[asyncio.Task] = set()
@@ -107,9 +110,14 @@ class TwilioCompatible:
 
     async def create_message(self, request: web.Request) -> web.Response:
         arrived = time.time()
-        form = await request.post()
-        to = form.get("To", "")
-        response = await self._answer(request, form, to, arrived)
+        self.in_flight += 1
+        self.max_in_flight = max(self.max_in_flight, self.in_flight)
+        try:
+            form = await request.post()
+            to = form.get("To", "")
+            response = await self._answer(request, form, to, arrived)
+        finally:
+            self.in_flight -= 1
         self.attempts.append((arrived, response.status, to))
         return response
 
@@ -139,7 +147,7 @@ class TwilioCompatible:
         if to in faults.permanent:
             return _error(faults.permanent[to])
         sid = "SM" + secrets.token_hex(16)
-        message = Accepted(sid, to, form["Body"], arrived, sender, service, form.get("StatusCallback"))
+        message = Accepted(sid, to, form["Body"], arrived, sender, service, form.get("StatusCallback"), dict(form))
         self.accepted.append(message)
         if message.status_callback and faults.callbacks:
             task = asyncio.create_task(self._send_callbacks(message))
@@ -239,12 +247,11 @@ def peak_in_window(times: list[float], window_s: float = 1.0) -> int:
 
 
 class RunningServer:
-    """The server in a background thread with its own event loop (for tests)."""
+    """An aiohttp application served on 127.0.0.1 from a background thread with its own loop (for tests)."""
 
-    def __init__(self, provider: TwilioCompatible, port: int = 0):
-        self.provider = provider
+    def __init__(self, app: web.Application, port: int = 0):
         self._loop = asyncio.new_event_loop()
-        self._runner = web.AppRunner(provider.app(), access_log=None)
+        self._runner = web.AppRunner(app, access_log=None)
         ready = threading.Event()
 
         async def serve():
@@ -258,7 +265,7 @@ class RunningServer:
                                                         self._loop.run_forever()), daemon=True)
         self._thread.start()
         if not ready.wait(20):
-            raise RuntimeError("the Twilio-compatible server did not start")
+            raise RuntimeError("the test server did not start")
 
     @property
     def base_url(self) -> str:

@@ -21,13 +21,13 @@ TRANSPORT_ERRORS = (asyncio.TimeoutError, aiohttp.ClientError, OSError)
 
 async def send_paced(messages: list[Outgoing], slots: Slots | None,
                      send_one: Callable[[Outgoing], Awaitable[Outcome]], provider: str) -> list[Outcome]:
-    """Each message waits for its slot, then all round trips overlap: 100 ms each doesn't serialise a batch."""
+    """Start each message at its slot, then let the round trips overlap (100 ms each doesn't serialise a batch).
 
-    async def at_slot(index: int, message: Outgoing) -> Outcome:
-        if slots is not None:
-            delay = slots.at(index) - time.monotonic()
-            if delay > 0:
-                await asyncio.sleep(delay)
+    The starts are launched in order from one loop, each at its slot or one interval after the one before,
+    whichever is later.
+    """
+
+    async def one(message: Outgoing) -> Outcome:
         try:
             outcome = await send_one(message)
         except NOT_CONNECTED as exc:
@@ -37,7 +37,18 @@ async def send_paced(messages: list[Outgoing], slots: Slots | None,
                            maybe_handed_over=True)
         return replace(outcome, at=datetime.now(UTC))
 
-    return list(await asyncio.gather(*(at_slot(i, m) for i, m in enumerate(messages))))
+    if slots is None:
+        return list(await asyncio.gather(*(one(m) for m in messages)))
+    started, planned = [], float("-inf")
+    for index, message in enumerate(messages):
+        # Planned, not actual, start times: a sleep's small overshoot must not add up over a batch and
+        # push its tail into the next batch's slots.
+        planned = max(slots.at(index), planned + slots.interval)
+        delay = planned - time.monotonic()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        started.append(asyncio.ensure_future(one(message)))
+    return list(await asyncio.gather(*started))
 
 
 def _describe(exc: BaseException) -> str:

@@ -11,6 +11,7 @@ own per-domain `base_url`.
 from __future__ import annotations
 
 import asyncio
+import base64
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -28,15 +29,18 @@ MAX_VALIDITY_S = 36_000  # Twilio's upper bound for ValidityPeriod
 
 
 class _TimedAsyncHttpClient(AsyncTwilioHttpClient):
-    """The SDK's async client, applying its own timeout to every request.
+    """The SDK's async client, with its own timeout applied and Basic auth sent as a plain header.
 
     (The synchronous TwilioHttpClient falls back to the client-wide timeout; the async one passes
-    timeout=None through to aiohttp, which means no timeout at all.)
+    timeout=None through to aiohttp, which means no timeout at all. And aiohttp deprecates its `auth=`.)
     """
 
     async def request(self, method, url, params=None, data=None, headers=None, auth=None, timeout=None,
                       allow_redirects=False):
-        return await super().request(method, url, params=params, data=data, headers=headers, auth=auth,
+        headers = dict(headers or {})
+        if auth is not None:
+            headers["Authorization"] = "Basic " + base64.b64encode(f"{auth[0]}:{auth[1]}".encode()).decode()
+        return await super().request(method, url, params=params, data=data, headers=headers, auth=None,
                                      timeout=timeout or self.timeout, allow_redirects=allow_redirects)
 
 
@@ -76,6 +80,7 @@ class TwilioSms:
         client = Client(self.account_sid, self.auth_token, http_client=http)
         if self.api_base_url:
             client.api.base_url = self.api_base_url.rstrip("/")
+        client.messages  # noqa: B018  (the SDK imports its resources lazily: not on the first slot's time)
         try:
             return await send_paced(messages, slots, lambda m: self._send_one(client, m), self.provider)
         finally:
