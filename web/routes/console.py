@@ -1,5 +1,335 @@
-"""Routes: console (see DESIGN.md, Interfaces: HTTP)."""
+"""Routes: the console (DESIGN.md, Who uses it; web/ serves the staff console as static pages).
+
+"/" serves the single-page console; /static/ its scripts and styles, and /static/vendor/leaflet/ the
+map library as npm installed it (package.json at the repository root, `make install`). The console
+reads the domain APIs of the other route modules; this module adds only what a screen needs and the
+API lacked: a login that keeps the key in an HttpOnly cookie, the offline base map, the operations
+map in one payload with affected assets counted into grid cells, the dispatch board with nearest free
+providers, the approver's inbox, and a Server-Sent Events stream of what changed.
+
+The stream polls the database once a second (one poller per server, shared by every open page), so
+it sees changes made by Celery workers in other processes as well as by in-process tasks.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import weakref
+from pathlib import Path
 
 from aiohttp import web
 
+from config import get_settings
+from store.db import session_scope
+from store.types import utcnow
+from store.users import Principal, principal_for_key
+from web import console_queries as queries
+from web.common import dumps, in_thread, json_body, json_response, principal_of, public, requires
+from web.errors import ApiError, bad_request
+
+log = logging.getLogger(__name__)
 routes = web.RouteTableDef()
+
+STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
+LEAFLET_DIR = Path(__file__).resolve().parent.parent.parent / "node_modules" / "leaflet" / "dist"
+COOKIE = "api_key"
+COOKIE_MAX_AGE_S = 12 * 3600  # one long shift
+POLL_S = 1.0
+KEEPALIVE_S = 15.0
+DEFAULT_HOTLINE = "400-000-0000"  # placeholder until an insurer sets its own (report: HAVEN_HOTLINE)
+
+MAP_ROLES = ("dispatcher", "supervisor", "manager")
+ALL_ROLES = ("customer", "dispatcher", "adjuster", "supervisor", "manager")
+# Which console pages each role sees; the API enforces the same roles on every call behind them.
+PAGES = {
+    "customer": ["claims"],
+    "dispatcher": ["map", "dispatch"],
+    "adjuster": ["queue"],
+    "supervisor": ["map", "queue", "approvals"],
+    "manager": ["map", "queue", "approvals"],
+    "admin": ["map", "dispatch", "queue"],
+}
+
+
+# --- pages and files -----------------------------------------------------------------------------
+
+@routes.get("/")
+@public
+async def console_page(request: web.Request) -> web.FileResponse:
+    """The console: sign in with an API key, then the pages of your role."""
+    return web.FileResponse(STATIC_DIR / "index.html", headers={"Cache-Control": "no-cache"})
+
+
+if LEAFLET_DIR.is_dir():
+    routes.static("/static/vendor/leaflet", LEAFLET_DIR)
+else:
+    @routes.get("/static/vendor/leaflet/{name:.*}")
+    @public
+    async def leaflet_missing(request: web.Request) -> web.Response:
+        """The map library is not installed."""
+        raise ApiError(503, "map_library_missing",
+                       "the map library is not installed: run `make install` (npm ci) in the repository root")
+
+routes.static("/static", STATIC_DIR)
+
+
+# --- signing in ----------------------------------------------------------------------------------
+
+def _principal(key: str) -> Principal | None:
+    with session_scope() as session:
+        return principal_for_key(session, key)
+
+
+def _me(principal: Principal) -> dict:
+    settings = get_settings()
+    return {"id": principal.user_id, "name": principal.name, "role": principal.role,
+            "customer_id": principal.customer_id, "pages": PAGES[principal.role],
+            "hotline": getattr(settings, "hotline", None) or DEFAULT_HOTLINE, "advance_ratio": settings.advance_ratio}
+
+
+@routes.post("/v1/console/session")
+@public
+async def sign_in(request: web.Request) -> web.Response:
+    """Sign in with an API key: it is kept in an HttpOnly, SameSite=Strict cookie for the console."""
+    body = await json_body(request)
+    key = body.get("api_key")
+    if not isinstance(key, str) or not key.strip():
+        raise bad_request("api_key is required", field="api_key")
+    principal = await in_thread(_principal, key.strip())
+    if principal is None:
+        raise ApiError(401, "unauthenticated", "this API key is unknown or revoked", field="api_key")
+    response = json_response(_me(principal))
+    response.set_cookie(COOKIE, key.strip(), max_age=COOKIE_MAX_AGE_S, path="/", httponly=True,
+                        samesite="Strict", secure=request.secure)
+    return response
+
+
+@routes.delete("/v1/console/session")
+@public
+async def sign_out(request: web.Request) -> web.Response:
+    """Sign out: forget the console's cookie."""
+    response = web.Response(status=204)
+    response.del_cookie(COOKIE, path="/")
+    return response
+
+
+@routes.get("/v1/console/me")
+@requires(*ALL_ROLES)
+async def console_me(request: web.Request) -> web.Response:
+    """Who is signed in, which console pages their role sees, and the customer hotline."""
+    return json_response(_me(principal_of(request)))
+
+
+# --- the operations map --------------------------------------------------------------------------
+
+@routes.get("/v1/console/basemap")
+@requires(*ALL_ROLES)
+async def basemap(request: web.Request) -> web.Response:
+    """Administrative boundaries of the gazetteer, simplified: the offline base layer of the map."""
+    layer = await in_thread(queries.base_layer, get_settings().gazetteer_path)
+    response = json_response(layer, headers={"Cache-Control": "private, max-age=3600"})
+    response.enable_compression()
+    return response
+
+
+def _overview() -> dict:
+    with session_scope() as session:
+        return queries.map_overview(session, utcnow())
+
+
+@routes.get("/v1/console/map")
+@requires(*MAP_ROLES)
+async def operations_map(request: web.Request) -> web.Response:
+    """Warning areas with chains and delivery counts, CAT event areas, rescue jobs, providers."""
+    return json_response(await in_thread(_overview))
+
+
+GRID = queries.AffectedAssetGrid()
+
+
+def _cells(cell_deg: float, chain_id: int | None) -> dict:
+    with session_scope() as session:
+        area = queries.active_area(session, utcnow(), chain_id)
+        return GRID.cells(session, area, cell_deg)
+
+
+@routes.get("/v1/console/map/assets")
+@requires(*MAP_ROLES)
+async def affected_assets(request: web.Request) -> web.Response:
+    """Insured assets inside the warnings in force, counted into grid cells (?cell=degrees, ?chain_id=)."""
+    try:
+        requested = float(request.query["cell"]) if "cell" in request.query else None
+    except ValueError:
+        raise bad_request("cell must be a size in degrees, e.g. 0.1", field="cell") from None
+    if requested is not None and not 0 < requested <= 10:
+        raise bad_request("cell must be more than 0 and at most 10 degrees", field="cell")
+    raw_chain = request.query.get("chain_id")
+    if raw_chain is not None and not raw_chain.isdigit():
+        raise bad_request("chain_id must be a whole number", field="chain_id")
+    cells = await in_thread(_cells, queries.cell_size(requested), int(raw_chain) if raw_chain else None)
+    return json_response(cells)
+
+
+# --- dispatch and approvals ----------------------------------------------------------------------
+
+def _board() -> dict:
+    with session_scope() as session:
+        return queries.dispatch_board(session, utcnow())
+
+
+@routes.get("/v1/console/dispatch")
+@requires("dispatcher")
+async def dispatch_board(request: web.Request) -> web.Response:
+    """Pending, offered, accepted and en-route jobs with their nearest free providers; every provider."""
+    return json_response(await in_thread(_board))
+
+
+def _inbox(actor: Principal) -> dict:
+    with session_scope() as session:
+        return {"payments": queries.approvals_inbox(session, actor)}
+
+
+@routes.get("/v1/console/approvals")
+@requires("supervisor", "manager")
+async def approvals(request: web.Request) -> web.Response:
+    """Payments waiting for your decision: your level or below, never your own requests."""
+    return json_response(await in_thread(_inbox, principal_of(request)))
+
+
+def _names(user_ids: set[int]) -> dict:
+    with session_scope() as session:
+        return queries.user_names(session, user_ids)
+
+
+@routes.get("/v1/console/users")
+@requires("dispatcher", "adjuster", "supervisor", "manager")
+async def staff_names(request: web.Request) -> web.Response:
+    """Names of the users whose ids a page shows (?ids=1,2,3): lease holders, requesters."""
+    raw = [part for part in request.query.get("ids", "").split(",") if part]
+    if not all(part.isdigit() for part in raw) or len(raw) > 500:
+        raise bad_request("ids must be up to 500 comma-separated user ids", field="ids")
+    names = await in_thread(_names, {int(part) for part in raw})
+    return json_response({"users": {str(k): v for k, v in names.items()}})
+
+
+# --- live updates --------------------------------------------------------------------------------
+
+class ChangeFeed:
+    """One database poller per server; every open console page gets its changes through a queue."""
+
+    def __init__(self):
+        self.subscribers: set[asyncio.Queue] = set()
+        self.task: asyncio.Task | None = None
+        self.watching = asyncio.Event()  # set once the poller holds a cursor: changes after it are seen
+        self.closed = False
+
+    def subscribe(self) -> asyncio.Queue:
+        queue: asyncio.Queue = asyncio.Queue(maxsize=256)
+        self.subscribers.add(queue)
+        if self.task is None or self.task.done():
+            self.watching.clear()
+            self.task = asyncio.get_running_loop().create_task(self._poll())
+        return queue
+
+    def unsubscribe(self, queue: asyncio.Queue) -> None:
+        self.subscribers.discard(queue)
+
+    async def _poll(self) -> None:
+        cursor = None
+        while self.subscribers and not self.closed:
+            try:
+                if cursor is None:
+                    cursor = await in_thread(_cursor_now)
+                    self.watching.set()
+                else:
+                    cursor, changes = await in_thread(_changes, cursor)
+                    self._publish(changes)
+            except Exception:  # a database hiccup must not end the stream for everyone
+                log.exception("console change feed: poll failed; retrying")
+            await asyncio.sleep(POLL_S)
+
+    def _publish(self, changes: list[dict]) -> None:
+        for change in changes:
+            for queue in list(self.subscribers):
+                if queue.full():
+                    queue.get_nowait()  # a stalled page loses the oldest hint, never the newest
+                queue.put_nowait(change)
+
+    def close(self) -> None:
+        self.closed = True
+        for queue in list(self.subscribers):
+            if queue.full():
+                queue.get_nowait()
+            queue.put_nowait(None)
+        if self.task is not None:
+            self.task.cancel()
+
+
+def _cursor_now() -> queries.Cursor:
+    with session_scope() as session:
+        return queries.current_cursor(session, utcnow())
+
+
+def _changes(cursor: queries.Cursor) -> tuple[queries.Cursor, list[dict]]:
+    with session_scope() as session:
+        return queries.changes_since(session, cursor, utcnow())
+
+
+_feeds: weakref.WeakKeyDictionary[web.Application, ChangeFeed] = weakref.WeakKeyDictionary()
+
+
+def _feed(app: web.Application) -> ChangeFeed:
+    return _feeds.setdefault(app, ChangeFeed())
+
+
+def visible_change(principal: Principal, change: dict) -> dict | None:
+    """What of a change this user may see: customers only hear about their own claims."""
+    if principal.role != "customer":
+        return change
+    own = [c["claim_id"] for c in change.get("claims", ()) if c["customer_id"] == principal.customer_id]
+    return {"topic": "claim", "claim_ids": own} if own else None
+
+
+def _sse(topic: str, data: dict) -> bytes:
+    return f"event: {topic}\ndata: {dumps(data)}\n\n".encode()
+
+
+@routes.get("/v1/console/events")
+@requires(*ALL_ROLES)
+async def events(request: web.Request) -> web.StreamResponse:
+    """Server-Sent Events: warnings, deliveries, rescue, queue, payments, cat_events (customers: claim)."""
+    principal = principal_of(request)
+    response = web.StreamResponse(headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache",
+                                           "X-Accel-Buffering": "no"})
+    await response.prepare(request)
+    feed = _feed(request.app)
+    queue = feed.subscribe()
+    try:
+        with contextlib.suppress(TimeoutError):  # a slow database: changes flow once it answers
+            await asyncio.wait_for(feed.watching.wait(), timeout=10)
+        await response.write(b"retry: 2000\n\n" + _sse("hello", {"role": principal.role}))
+        while True:
+            try:
+                change = await asyncio.wait_for(queue.get(), timeout=KEEPALIVE_S)
+            except TimeoutError:
+                await response.write(b": keep-alive\n\n")
+                continue
+            if change is None:
+                break
+            shown = visible_change(principal, change)
+            if shown is not None:
+                await response.write(_sse(shown["topic"], shown))
+    except (ConnectionResetError, ConnectionError):
+        pass  # the page went away
+    finally:
+        feed.unsubscribe(queue)
+    return response
+
+
+async def on_shutdown(app: web.Application) -> None:
+    """End every open event stream so the server stops at once instead of waiting for them."""
+    feed = _feeds.get(app)
+    if feed is not None:
+        feed.close()

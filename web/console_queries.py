@@ -1,0 +1,431 @@
+"""Read-only views the console needs beyond the REST API (DESIGN.md, Who uses it: dispatcher, claims staff).
+
+Everything here only reads. The operations map gets warning areas with their chains and delivery
+counts, CAT event areas, rescue jobs and providers in one payload, and the affected assets as grid
+cells counted on the server (a map never receives a million markers). The dispatch board gets each
+live job with its nearest free providers. Approvers get their inbox. `changes_since` tells the live
+event stream what moved since the last look, from the database alone, so it works whether the
+tasks run in the server process (embedded default) or in Celery workers elsewhere.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from functools import cache
+
+import numpy as np
+import shapely
+from shapely.geometry import mapping, shape
+from shapely.geometry.base import BaseGeometry
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from alerts.queries import area_geojson, chain_json
+from config import get_settings
+from geo.gazetteer import Gazetteer, load_gazetteer
+from geo.index import AssetIndex
+from greenchannel import catevents, payments, rescue
+from store.models import (
+    Alert,
+    AlertChain,
+    Asset,
+    AuditEvent,
+    Claim,
+    Notification,
+    Payment,
+    RescueJob,
+    RescueProvider,
+    User,
+)
+from store.models.greenchannel import FINAL_JOB_STATES
+from store.users import Principal
+
+# Notification states as the map counts them (alerts/delivery.py has the state machine).
+DELIVERED = ("delivered",)
+FAILED = ("failed", "undelivered", "expired")
+PENDING = ("created", "queued", "sending", "sent")
+ENDED_CHAINS_SHOWN_FOR = timedelta(hours=6)
+FINISHED_JOBS_SHOWN_FOR = timedelta(hours=1)
+AREA_SIMPLIFY_DEG = 0.002  # about 200 m: invisible at the zoom a region is watched at
+CELL_SIZES_DEG = (1.0, 0.5, 0.2, 0.1, 0.05, 0.02, 0.01)
+NEAREST_PROVIDERS = 3
+BOARD_STATES = ("created", "offered", "accepted", "en_route", "on_scene", "towing")
+
+
+# --- base layer ----------------------------------------------------------------------------------
+
+def _level_of(scheme: str, code: str) -> str:
+    if scheme != "CN-ADCODE" or len(code) != 6:
+        return "area"
+    return "province" if code.endswith("0000") else "city" if code.endswith("00") else "county"
+
+
+BASE_TOLERANCE_DEG = {"province": 0.01, "city": 0.006, "county": 0.008, "area": 0.005}
+
+
+@cache
+def base_layer(gazetteer_path: str | None) -> dict:
+    """The gazetteer's boundaries, simplified for drawing: the map's offline base layer."""
+    try:
+        gazetteer = load_gazetteer(gazetteer_path)
+    except (OSError, ValueError):
+        gazetteer = load_gazetteer(None)  # a broken operator file must not leave the map blank
+    return _boundaries_json(gazetteer)
+
+
+def _boundaries_json(gazetteer: Gazetteer) -> dict:
+    features = []
+    for scheme in ("CN-ADCODE", "UGC", "FIPS6"):
+        for code in gazetteer.codes(scheme):
+            boundary = gazetteer.boundary(scheme, code)
+            level = _level_of(scheme, code)
+            outline = shapely.set_precision(
+                boundary.geometry.simplify(BASE_TOLERANCE_DEG[level], preserve_topology=True), 1e-3)
+            if outline.is_empty:
+                continue
+            features.append({"type": "Feature", "geometry": mapping(outline),
+                             "properties": {"code": code, "name": boundary.name, "level": level}})
+    return {"type": "FeatureCollection", "features": features}
+
+
+# --- the operations map --------------------------------------------------------------------------
+
+def _simplified(geojson: dict | None) -> dict | None:
+    if not geojson:
+        return None
+    geometry = shape(geojson)
+    return mapping(geometry.simplify(AREA_SIMPLIFY_DEG, preserve_topology=True))
+
+
+def delivery_counts_by_chain(session: Session, chain_ids: list[int]) -> dict[int, dict]:
+    """Per chain: customers warned, and messages delivered, failed, pending (held ones included)."""
+    counts = {chain_id: {"warned": 0, "messages": 0, "delivered": 0, "failed": 0, "pending": 0, "cancelled": 0}
+              for chain_id in chain_ids}
+    if not chain_ids:
+        return counts
+    for chain_id, state, number in session.execute(
+            select(Notification.chain_id, Notification.state, func.count())
+            .where(Notification.chain_id.in_(chain_ids)).group_by(Notification.chain_id, Notification.state)):
+        bucket = ("delivered" if state in DELIVERED else "failed" if state in FAILED
+                  else "pending" if state in PENDING else "cancelled")
+        counts[chain_id][bucket] += number
+        counts[chain_id]["messages"] += number
+    for chain_id, customers in session.execute(
+            select(Notification.chain_id, func.count(func.distinct(Notification.customer_id)))
+            .where(Notification.chain_id.in_(chain_ids), Notification.state != "cancelled",
+                   Notification.kind != "all_clear")
+            .group_by(Notification.chain_id)):
+        counts[chain_id]["warned"] = customers
+    return counts
+
+
+def shown_chains(session: Session, now: datetime) -> list[AlertChain]:
+    """Active chains, and chains that ended recently (shown as outlines, so an all-clear is seen)."""
+    return list(session.scalars(
+        select(AlertChain).where((AlertChain.state == "active")
+                                 | (AlertChain.updated_at >= now - ENDED_CHAINS_SHOWN_FOR))
+        .order_by(AlertChain.updated_at.desc()).limit(200)))
+
+
+def _warning_json(session: Session, chain: AlertChain, counts: dict, now: datetime) -> dict | None:
+    alert = session.get(Alert, chain.effective_alert_id or chain.current_alert_id or 0)
+    if alert is None:
+        return None
+    current = session.get(Alert, chain.current_alert_id) if chain.current_alert_id else alert
+    info = ((alert.normalized or {}).get("infos") or [{}])[0]
+    active = chain.state == "active" and (alert.expires_at is None or alert.expires_at > now)
+    return {
+        "chain_id": chain.id, "state": chain.state if not (chain.state == "active" and not active) else "expired",
+        "active": active, "alert_id": alert.id, "current_msg_type": current.msg_type if current else None,
+        "severity": alert.max_severity, "max_severity": chain.max_severity, "event": info.get("event"),
+        "headline": info.get("headline"), "instruction": info.get("instruction"), "sender": alert.sender,
+        "sent": alert.sent, "expires_at": alert.expires_at, "received_at": alert.received_at,
+        "matched_assets": alert.matched_assets, "matched_at": alert.matched_at,
+        "counts": counts, "history": chain_json(session, chain)["alerts"],
+        "area": _simplified(area_geojson(alert)),
+    }
+
+
+def _job_point(session: Session, job: RescueJob, now: datetime) -> dict:
+    provider = session.get(RescueProvider, job.provider_id) if job.provider_id else None
+    return {"id": job.id, "claim_id": job.claim_id, "state": job.state, "needs": job.needs, "urgency": job.urgency,
+            "location": {"lon": job.lon, "lat": job.lat}, "eta_minutes": job.eta_minutes,
+            "provider": provider.name if provider else None, "offer_expires_at": job.offer_expires_at,
+            "created_at": job.created_at}
+
+
+def provider_with_age(provider: RescueProvider, now: datetime) -> dict:
+    body = rescue.provider_json(provider, now)
+    body["location_age_s"] = (round((now - provider.location_at).total_seconds())
+                              if provider.location_at is not None else None)
+    body["free_slots"] = max(provider.capacity - provider.active_jobs, 0)
+    return body
+
+
+def map_overview(session: Session, now: datetime) -> dict:
+    """Everything the operations map draws except the asset cells (see AffectedAssetGrid)."""
+    chains = shown_chains(session, now)
+    counts = delivery_counts_by_chain(session, [c.id for c in chains])
+    warnings = [w for w in (_warning_json(session, c, counts[c.id], now) for c in chains) if w is not None]
+    events = [catevents.to_json(e) for e in catevents.list_events(session) if e.status in ("proposed", "open")]
+    for event in events:
+        event["area"] = _simplified(event["area"])
+    jobs = session.scalars(select(RescueJob).where(
+        RescueJob.state.not_in(FINAL_JOB_STATES) | (RescueJob.finished_at >= now - FINISHED_JOBS_SHOWN_FOR))
+        .order_by(RescueJob.urgency.desc(), RescueJob.created_at).limit(2000))
+    return {
+        "server_time": now,
+        "warnings": warnings,
+        "cat_events": events,
+        "jobs": [_job_point(session, j, now) for j in jobs],
+        "providers": [provider_with_age(p, now) for p in rescue.list_providers(session)],
+        "provider_location_max_age_s": get_settings().provider_location_max_age_s,
+    }
+
+
+def active_area(session: Session, now: datetime, chain_id: int | None = None) -> BaseGeometry | None:
+    """The union of the areas in force (or of one chain's), as matching stored them."""
+    chains = [c for c in shown_chains(session, now) if c.state == "active" and (chain_id is None or c.id == chain_id)]
+    areas = []
+    for chain in chains:
+        alert = session.get(Alert, chain.effective_alert_id or 0)
+        if alert is None or (alert.expires_at is not None and alert.expires_at <= now):
+            continue
+        geojson = area_geojson(alert)
+        if geojson:
+            areas.append(shape(geojson))
+    return shapely.union_all(areas) if areas else None
+
+
+# --- affected assets as grid cells ---------------------------------------------------------------
+
+@dataclass
+class _Book:
+    version: tuple = ()
+    lon: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    lat: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    index: AssetIndex | None = None
+    checked_at: float = 0.0
+
+
+class AffectedAssetGrid:
+    """All insured points of the book in one AssetIndex, counted into grid cells inside an area.
+
+    The index holds positions, not ids: the console needs where the assets are, never which. It is
+    rebuilt when the book's size or newest change moves (checked at most every `recheck_s`).
+    """
+
+    def __init__(self, recheck_s: float = 10.0):
+        self.recheck_s = recheck_s
+        self._books: dict[str, _Book] = {}
+        self._lock = threading.Lock()
+
+    def _book(self, session: Session) -> _Book:
+        key = str(session.get_bind().url)
+        with self._lock:
+            book = self._books.setdefault(key, _Book())
+            if book.index is not None and time.monotonic() - book.checked_at < self.recheck_s:
+                return book
+            version = tuple(session.execute(select(func.count(), func.max(Asset.updated_at))).one())
+            book.checked_at = time.monotonic()
+            if book.index is None or version != book.version:
+                rows = session.execute(select(Asset.lon, Asset.lat)).all()
+                coords = np.array(rows, dtype=np.float64).reshape(-1, 2)
+                book.lon, book.lat, book.version = coords[:, 0], coords[:, 1], version
+                book.index = AssetIndex.from_arrays(np.arange(len(coords)), book.lon, book.lat)
+            return book
+
+    def cells(self, session: Session, area: BaseGeometry | None, cell_deg: float) -> dict:
+        """{"cell_deg", "total", "cells": [[lon, lat, count], ...]}: centroid and count of each cell."""
+        if area is None or area.is_empty:
+            return {"cell_deg": cell_deg, "total": 0, "cells": []}
+        book = self._book(session)
+        inside = np.asarray(book.index.query(area), dtype=np.int64)
+        if inside.size == 0:
+            return {"cell_deg": cell_deg, "total": 0, "cells": []}
+        lon, lat = book.lon[inside], book.lat[inside]
+        keys = np.stack([np.floor(lon / cell_deg), np.floor(lat / cell_deg)], axis=1)
+        _, which, counts = np.unique(keys, axis=0, return_inverse=True, return_counts=True)
+        which = which.ravel()
+        centre_lon = np.bincount(which, weights=lon) / counts
+        centre_lat = np.bincount(which, weights=lat) / counts
+        cells = [[round(float(x), 5), round(float(y), 5), int(n)]
+                 for x, y, n in zip(centre_lon, centre_lat, counts, strict=True)]
+        return {"cell_deg": cell_deg, "total": int(inside.size), "cells": cells}
+
+
+def cell_size(requested: float | None) -> float:
+    """The listed cell size nearest the one asked for (so cached answers are shared)."""
+    if requested is None:
+        return 0.1
+    return min(CELL_SIZES_DEG, key=lambda size: abs(np.log(size / requested)))
+
+
+# --- the dispatch board --------------------------------------------------------------------------
+
+def _nearest_free(job: RescueJob, providers: list[RescueProvider], now: datetime) -> list[dict]:
+    fits = [p for p in providers if job.needs in (p.capabilities or [])]
+    if not fits:
+        return []
+    distances = rescue.haversine_km(job.lon, job.lat, [p.lon for p in fits], [p.lat for p in fits])
+    nearest = []
+    for index in np.argsort(distances, kind="stable")[:NEAREST_PROVIDERS]:
+        km = float(distances[index])
+        if km > rescue.MAX_OFFER_DISTANCE_KM:
+            break
+        provider = fits[index]
+        nearest.append({"provider_id": provider.id, "name": provider.name, "kind": provider.kind,
+                        "distance_km": round(km, 1), "eta_minutes": rescue.eta_estimate(km),
+                        "free_slots": provider.capacity - provider.active_jobs,
+                        "location_age_s": round((now - provider.location_at).total_seconds())})
+    return nearest
+
+
+def dispatch_board(session: Session, now: datetime) -> dict:
+    """Live jobs by state, each with its nearest free providers (distance, ETA); all providers."""
+    settings = get_settings()
+    fresh_since = now - timedelta(seconds=settings.provider_location_max_age_s)
+    providers = rescue.list_providers(session)
+    free = [p for p in providers if p.available and p.active_jobs < p.capacity and p.lon is not None
+            and p.location_at is not None and p.location_at >= fresh_since]
+    jobs = list(session.scalars(select(RescueJob).where(RescueJob.state.in_(BOARD_STATES))
+                                .order_by(RescueJob.urgency.desc(), RescueJob.created_at, RescueJob.id).limit(500)))
+    finished = session.scalar(select(func.count()).select_from(RescueJob).where(
+        RescueJob.state.in_(FINAL_JOB_STATES), RescueJob.finished_at >= now - FINISHED_JOBS_SHOWN_FOR)) or 0
+    board = []
+    for job in jobs:
+        body = rescue.job_json(session, job)
+        body["nearest_free"] = _nearest_free(job, free, now)
+        board.append(body)
+    return {
+        "server_time": now, "offer_timeout_s": settings.rescue_offer_timeout,
+        "provider_location_max_age_s": settings.provider_location_max_age_s,
+        "jobs": board, "finished_last_hour": finished,
+        "providers": [provider_with_age(p, now) for p in providers],
+    }
+
+
+# --- the approver's inbox ------------------------------------------------------------------------
+
+def approvals_inbox(session: Session, actor: Principal) -> list[dict]:
+    """Payments waiting for a decision this user may take (their level or below, never their own)."""
+    if actor.role not in payments.LEVELS:
+        return []
+    level = payments.LEVELS.index(actor.role)
+    decidable = [role for role in payments.LEVELS if payments.LEVELS.index(role) <= level]
+    rows = session.execute(
+        select(Payment, Claim, User.name)
+        .join(Claim, Claim.id == Payment.claim_id).join(User, User.id == Payment.requested_by)
+        .where(Payment.state == "pending_approval", Payment.required_role.in_(decidable),
+               Payment.requested_by != actor.user_id)
+        .order_by(Payment.created_at, Payment.id)).all()
+    inbox = []
+    for payment, claim, requester in rows:
+        body = payments.to_json(payment)
+        body.update({"requester_name": requester, "claim": {
+            "id": claim.id, "stage": claim.stage, "customer_id": claim.customer_id, "cat_code": claim.cat_code,
+            "estimate": claim.estimate, "advance_cap": payments.advance_cap(claim.estimate) if claim.estimate else None,
+            "priority_reasons": claim.priority_reasons or []}})
+        inbox.append(body)
+    return inbox
+
+
+def user_names(session: Session, user_ids: set[int]) -> dict[int, str]:
+    if not user_ids:
+        return {}
+    return dict(session.execute(select(User.id, User.name).where(User.id.in_(user_ids))).all())
+
+
+# --- what changed (for the live event stream) ----------------------------------------------------
+
+@dataclass(frozen=True)
+class Cursor:
+    """Where the last look at the database stopped."""
+
+    audit_id: int = 0
+    alert_id: int = 0
+    alerts_matched: datetime | None = None
+    chains_updated: datetime | None = None
+    providers_updated: datetime | None = None
+    deliveries: tuple = ()
+
+
+AUDITED_TOPICS = {"claim": "queue", "payment": "payments", "rescue_job": "rescue", "rescue_provider": "rescue",
+                  "cat_event": "cat_events"}
+
+
+def _delivery_fingerprint(session: Session, now: datetime) -> tuple:
+    chain_ids = [c.id for c in shown_chains(session, now)]
+    if not chain_ids:
+        return ()
+    return tuple(session.execute(select(func.count(), func.max(Notification.updated_at))
+                                 .where(Notification.chain_id.in_(chain_ids))).one())
+
+
+def current_cursor(session: Session, now: datetime) -> Cursor:
+    return Cursor(
+        audit_id=session.scalar(select(func.max(AuditEvent.id))) or 0,
+        alert_id=session.scalar(select(func.max(Alert.id))) or 0,
+        alerts_matched=session.scalar(select(func.max(Alert.matched_at))),
+        chains_updated=session.scalar(select(func.max(AlertChain.updated_at))),
+        providers_updated=session.scalar(select(func.max(RescueProvider.updated_at))),
+        deliveries=_delivery_fingerprint(session, now),
+    )
+
+
+def _claim_ids_of(event: AuditEvent, job_claims: dict[int, int | None]) -> int | None:
+    if event.entity == "claim":
+        return int(event.entity_id)
+    if event.entity == "payment":
+        return (event.data or {}).get("claim_id")
+    if event.entity == "rescue_job":
+        return job_claims.get(int(event.entity_id))
+    return None
+
+
+def changes_since(session: Session, cursor: Cursor, now: datetime, limit: int = 1000) -> tuple[Cursor, list[dict]]:
+    """The topics that changed since `cursor`, and the new cursor.
+
+    Each change is {"topic", ...}: warnings (alerts, chains, matching), deliveries (a warned area's
+    counts), rescue, queue, payments, cat_events. Claim-related changes carry the claim and customer
+    ids so the stream can tell each customer about their own claims only.
+    """
+    latest = current_cursor(session, now)
+    changes: list[dict] = []
+    if (latest.alert_id, latest.alerts_matched, latest.chains_updated) != \
+            (cursor.alert_id, cursor.alerts_matched, cursor.chains_updated):
+        new_ids = list(session.scalars(select(Alert.id).where(Alert.id > cursor.alert_id).order_by(Alert.id)
+                                       .limit(50)))
+        changes.append({"topic": "warnings", "new_alert_ids": new_ids})
+    if latest.deliveries != cursor.deliveries:
+        changes.append({"topic": "deliveries"})
+    if latest.providers_updated != cursor.providers_updated:
+        changes.append({"topic": "rescue"})
+    audit_id = cursor.audit_id
+    if latest.audit_id > cursor.audit_id:
+        events = list(session.scalars(select(AuditEvent).where(AuditEvent.id > cursor.audit_id)
+                                      .order_by(AuditEvent.id).limit(limit)))
+        audit_id = events[-1].id if events else latest.audit_id
+        job_ids = {int(e.entity_id) for e in events if e.entity == "rescue_job"}
+        job_claims = dict(session.execute(select(RescueJob.id, RescueJob.claim_id)
+                                          .where(RescueJob.id.in_(job_ids))).all()) if job_ids else {}
+        claim_ids = {c for c in (_claim_ids_of(e, job_claims) for e in events) if c is not None}
+        owners = dict(session.execute(select(Claim.id, Claim.customer_id).where(Claim.id.in_(claim_ids))).all()) \
+            if claim_ids else {}
+        topics: dict[str, set] = {}
+        for event in events:
+            topic = AUDITED_TOPICS.get(event.entity)
+            if topic is not None:
+                topics.setdefault(topic, set())
+            claim_id = _claim_ids_of(event, job_claims)
+            if claim_id is not None and topic is not None:
+                topics[topic].add(claim_id)
+        for topic, ids in topics.items():
+            changes.append({"topic": topic, "claims": [{"claim_id": c, "customer_id": owners.get(c)}
+                                                       for c in sorted(ids)]})
+    return Cursor(audit_id=audit_id, alert_id=latest.alert_id, alerts_matched=latest.alerts_matched,
+                  chains_updated=latest.chains_updated, providers_updated=latest.providers_updated,
+                  deliveries=latest.deliveries), changes

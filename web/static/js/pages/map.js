@@ -1,0 +1,300 @@
+// Operations map: warning areas by severity, affected assets as server-side clusters, CAT event areas,
+// rescue jobs by state, providers with the age of their position. Offline: the base layer is the
+// gazetteer's boundaries, no tile server.
+import { api, get } from "../api.js";
+import { t } from "../i18n.js";
+import { debounce, duration, h, number, replace, showError, syncClock, time, toast } from "../ui.js";
+
+export const SEVERITY_COLOURS = {
+  Extreme: "#b71c1c", Severe: "#e65100", Moderate: "#f9a825", Minor: "#1e88e5", Unknown: "#78909c",
+};
+const SEVERITY_RANK = { Unknown: 0, Minor: 1, Moderate: 2, Severe: 3, Extreme: 4 };
+export const JOB_COLOURS = {
+  created: "#d50000", offered: "#ff8f00", accepted: "#1565c0", en_route: "#5e35b1", on_scene: "#00897b",
+  towing: "#00897b", completed: "#9e9e9e", cancelled: "#bdbdbd", gone_on_arrival: "#bdbdbd",
+};
+const BASE_STYLE = {
+  province: { color: "#4e5d6c", weight: 1.6, fill: false },
+  city: { color: "#8d9aa6", weight: 0.8, fill: false },
+  county: { color: "#c3ccd4", weight: 0.5, fill: false },
+  area: { color: "#8d9aa6", weight: 0.8, fill: false },
+};
+const LAND = "#f6f3ec";
+const START_VIEW = [[18.2, 108.6], [31.2, 122.6]]; // Hainan to Zhejiang: the bundled gazetteer's coast
+const CLUSTER_PX = 56;
+const KIND_LETTER = { tow: "T", flatbed: "F", boat: "B" };
+
+function severityOf(warning) {
+  return SEVERITY_COLOURS[warning.severity] ? warning.severity : "Unknown";
+}
+
+function countsBlock(warning) {
+  const c = warning.counts;
+  const cell = (key, value, testid) => h("div", { class: `count ${key}` },
+    h("span", { class: "value", "data-testid": testid }, number(value)), h("span", { class: "label" }, t(`map.${key}`)));
+  return h("div", { class: "counts", "data-testid": "area-counts", "data-chain-id": warning.chain_id },
+    cell("assetsInside", warning.matched_assets, "count-assets"),
+    cell("warned", c.warned, "count-warned"),
+    cell("delivered", c.delivered, "count-delivered"),
+    cell("failed", c.failed, "count-failed"),
+    cell("pending", c.pending, "count-pending"));
+}
+
+function historyList(warning) {
+  return h("ol", { class: "history", "data-testid": "chain-history" }, warning.history.map((message) =>
+    h("li", { class: message.ends_chain ? "ends" : "" },
+      h("span", { class: `chip sev-${message.max_severity || "Unknown"}` }, t(`msg.${message.msg_type}`)),
+      " ", message.max_severity ? t(`sev.${message.max_severity}`) : "", " · ",
+      h("span", { class: "muted" }, time(message.sent, true)))));
+}
+
+function warningTitle(warning) {
+  return warning.headline || warning.event || `${t("msg.Alert")} ${warning.alert_id}`;
+}
+
+function shortAge(seconds) {
+  if (seconds === null || seconds === undefined) return "?";
+  if (seconds < 60) return `${seconds}s`;
+  if (seconds < 3600) return `${Math.round(seconds / 60)}m`;
+  return `${Math.round(seconds / 3600)}h`;
+}
+
+export function mount(root) {
+  const mapElement = h("div", { class: "map", "data-testid": "ops-map" });
+  const side = h("aside", { class: "side", "data-testid": "map-side" });
+  root.append(h("div", { class: "map-layout" }, mapElement, side));
+
+  const map = L.map(mapElement, { attributionControl: false, minZoom: 4, maxZoom: 14, zoomSnap: 0.5 });
+  map.fitBounds(START_VIEW);
+  const canvas = L.canvas({ padding: 0.3 });
+  const layers = {
+    base: L.layerGroup(), cat: L.featureGroup(), warnings: L.featureGroup(), assets: L.layerGroup(),
+    jobs: L.layerGroup(), providers: L.layerGroup(),
+  };
+  for (const layer of Object.values(layers)) layer.addTo(map);
+  L.control.layers(null, {
+    [t("map.layer.base")]: layers.base, [t("map.layer.warnings")]: layers.warnings,
+    [t("map.layer.assets")]: layers.assets, [t("map.layer.cat")]: layers.cat,
+    [t("map.layer.jobs")]: layers.jobs, [t("map.layer.providers")]: layers.providers,
+  }, { collapsed: false, position: "topright" }).addTo(map);
+  addLegend(map);
+
+  let overview = null;
+  let cells = null;
+  let selected = null;
+  const popup = L.popup({ maxWidth: 420, className: "area-popup" });
+
+  get("/v1/console/basemap").then((basemap) => {
+    // Land first (provinces filled, no outline), then every outline on top of it, provinces last.
+    const provinces = basemap.features.filter((f) => f.properties.level === "province");
+    L.geoJSON({ type: "FeatureCollection", features: provinces }, {
+      renderer: canvas, interactive: false, style: { stroke: false, fillColor: LAND, fillOpacity: 1 },
+    }).addTo(layers.base);
+    const order = { county: 0, area: 1, city: 2, province: 3 };
+    const outlines = [...basemap.features].sort((a, b) => order[a.properties.level] - order[b.properties.level]);
+    L.geoJSON({ type: "FeatureCollection", features: outlines }, {
+      renderer: canvas, interactive: false, style: (feature) => BASE_STYLE[feature.properties.level],
+      onEachFeature: (feature, layer) => {
+        if (feature.properties.level === "province") {
+          L.tooltip({ permanent: true, direction: "center", className: "province-label" })
+            .setContent(feature.properties.name).setLatLng(layer.getBounds().getCenter()).addTo(layers.base);
+        }
+      },
+    }).addTo(layers.base);
+  }).catch(showError);
+
+  function select(chainId, latlng) {
+    selected = chainId;
+    renderSide();
+    const warning = overview?.warnings.find((w) => w.chain_id === chainId);
+    if (!warning) return;
+    const where = latlng || layers.warnings.getLayers().find((l) => l.chainId === chainId)?.getBounds().getCenter();
+    if (where) {
+      popup.setLatLng(where).setContent(h("div", { class: "popup", "data-testid": "area-popup" },
+        h("strong", {}, warningTitle(warning)), countsBlock(warning))).openOn(map);
+    }
+  }
+
+  function drawOverview() {
+    layers.warnings.clearLayers();
+    const ordered = [...overview.warnings].sort((a, b) =>
+      (a.active - b.active) || (SEVERITY_RANK[severityOf(a)] - SEVERITY_RANK[severityOf(b)]));
+    for (const warning of ordered) {
+      if (!warning.area) continue;
+      const colour = SEVERITY_COLOURS[severityOf(warning)];
+      const area = L.geoJSON(warning.area, {
+        style: {
+          color: warning.active ? colour : "#607d8b", weight: warning.active ? 2.5 : 1.5,
+          fillColor: colour, fillOpacity: warning.active ? 0.28 : 0, dashArray: warning.active ? null : "6 6",
+        },
+      });
+      area.chainId = warning.chain_id;
+      area.bindTooltip(`${warningTitle(warning)} · ${t(`sev.${severityOf(warning)}`)}`, { sticky: true });
+      area.on("click", (event) => { L.DomEvent.stop(event); select(warning.chain_id, event.latlng); });
+      area.addTo(layers.warnings);
+    }
+    layers.cat.clearLayers();
+    for (const event of overview.cat_events) {
+      if (!event.area) continue;
+      L.geoJSON(event.area, { interactive: false, style: { color: "#6a1b9a", weight: 3, dashArray: "10 6", fill: false } })
+        .addTo(layers.cat);
+      const centre = L.geoJSON(event.area).getBounds().getCenter();
+      L.tooltip({ permanent: true, direction: "center", className: "cat-label" })
+        .setContent(`${event.code} (${t(`state.${event.status}`)})`).setLatLng(centre).addTo(layers.cat);
+    }
+    layers.jobs.clearLayers();
+    for (const job of overview.jobs) {
+      L.circleMarker([job.location.lat, job.location.lon], {
+        radius: job.urgency === 2 ? 9 : 7, color: "#ffffff", weight: 2, fillColor: JOB_COLOURS[job.state], fillOpacity: 1,
+      }).bindTooltip(`#${job.id} · ${t(`state.${job.state}`)}${job.provider ? ` · ${job.provider}` : ""}`
+        + `${job.eta_minutes ? ` · ${t("dispatch.eta", { n: job.eta_minutes })}` : ""}`).addTo(layers.jobs);
+    }
+    layers.providers.clearLayers();
+    for (const provider of overview.providers) {
+      if (!provider.location) continue;
+      const stale = !provider.location_fresh;
+      const icon = L.divIcon({
+        className: "", iconSize: [30, 30], iconAnchor: [15, 15],
+        html: `<div class="truck${stale ? " stale" : ""}${provider.available ? "" : " off"}">`
+          + `${KIND_LETTER[provider.kind] || "?"}<span class="age">${shortAge(provider.location_age_s)}</span></div>`,
+      });
+      L.marker([provider.location.lat, provider.location.lon], { icon, keyboard: false })
+        .bindTooltip(`${provider.name} · ${t(`kind.${provider.kind}`)} · ${t("dispatch.slots",
+          { a: provider.active_jobs, b: provider.capacity })} · ${t("dispatch.position")} ${duration(provider.location_age_s || 0)}`)
+        .addTo(layers.providers);
+    }
+    renderSide();
+    if (selected !== null && map.hasLayer(popup)) select(selected, popup.getLatLng());
+  }
+
+  function drawCells() {
+    layers.assets.clearLayers();
+    for (const [lon, lat, count] of cells.cells) {
+      const size = Math.round(24 + 9 * Math.log10(count));
+      L.marker([lat, lon], {
+        interactive: false, keyboard: false,
+        icon: L.divIcon({ className: "", iconSize: [size, size],
+          html: `<div class="cluster" data-count="${count}" style="width:${size}px;height:${size}px">${number(count)}</div>` }),
+      }).addTo(layers.assets);
+    }
+    renderSide();
+  }
+
+  function warningCard(warning) {
+    const severity = severityOf(warning);
+    return h("button", {
+      class: `warning-card${warning.chain_id === selected ? " selected" : ""}${warning.active ? "" : " ended"}`,
+      style: `--sev:${SEVERITY_COLOURS[severity]}`, "data-testid": "warning-card", "data-chain-id": warning.chain_id,
+      onclick: () => select(warning.chain_id),
+    },
+    h("div", { class: "title" }, h("span", { class: `chip sev-${severity}` }, t(`sev.${severity}`)), " ", warningTitle(warning)),
+    h("div", { class: "meta" }, `${warning.event || ""} · ${t(`msg.${warning.current_msg_type}`)} · `,
+      warning.active ? t("map.expires", { t: time(warning.expires_at) }) : t(`state.${warning.state}`)),
+    h("div", { class: "mini" }, `${t("map.assetsInside")} `,
+      h("b", {}, warning.matched_assets === null ? t("map.matching") : number(warning.matched_assets)),
+      ` · ${t("map.warned")} `, h("b", {}, number(warning.counts.warned)),
+      ` · ${t("map.delivered")} `, h("b", {}, number(warning.counts.delivered)),
+      ` · ${t("map.failed")} `, h("b", { class: warning.counts.failed ? "bad" : "" }, number(warning.counts.failed)),
+      ` · ${t("map.pending")} `, h("b", {}, number(warning.counts.pending))));
+  }
+
+  function renderSide() {
+    if (!overview) return replace(side, h("p", { class: "muted" }, t("common.loading")));
+    const active = overview.warnings.filter((w) => w.active);
+    const ended = overview.warnings.filter((w) => !w.active);
+    const chosen = overview.warnings.find((w) => w.chain_id === selected);
+    const jobsByState = {};
+    for (const job of overview.jobs) jobsByState[job.state] = (jobsByState[job.state] || 0) + 1;
+    const fresh = overview.providers.filter((p) => p.location_fresh).length;
+    return replace(side,
+      h("section", {},
+        h("h2", {}, t("map.warnings"), " ", h("span", { class: "badge", "data-testid": "warnings-count" }, active.length)),
+        cells ? h("p", { class: "assets-total", "data-testid": "assets-total", "data-total": cells.total },
+          t("map.assetsTotal", { n: number(cells.total) })) : null,
+        active.length ? active.map(warningCard) : h("p", { class: "muted" }, t("map.noWarnings")),
+        ended.length ? [h("h3", {}, t("map.ended")), ended.map(warningCard)] : null),
+      h("section", { class: "selected-area", "data-testid": "selected-area" }, chosen
+        ? [h("h2", {}, warningTitle(chosen)), h("p", { class: "muted" }, chosen.sender),
+          countsBlock(chosen), chosen.instruction ? h("p", { class: "instruction" }, chosen.instruction) : null,
+          h("h3", {}, t("map.history")), historyList(chosen)]
+        : h("p", { class: "muted" }, t("map.select"))),
+      h("section", {}, h("h2", {}, t("map.catEvents")), overview.cat_events.length
+        ? overview.cat_events.map((e) => h("div", { class: "cat-card", "data-testid": "cat-event" },
+          h("b", {}, e.code), ` · ${e.hazard} · ${t(`state.${e.status}`)}`, h("br"),
+          h("span", { class: "muted" }, t("map.window", { a: time(e.window_start, true), b: time(e.window_end, true) }))))
+        : h("p", { class: "muted" }, t("map.noCat"))),
+      h("section", {}, h("h2", {}, t("map.rescue")),
+        h("div", { class: "chips" }, Object.entries(jobsByState).map(([state, n]) =>
+          h("span", { class: "chip job", style: `--job:${JOB_COLOURS[state]}` }, `${t(`state.${state}`)} ${n}`))),
+        h("p", {}, t("map.providersFresh", { n: fresh }), " · ",
+          h("span", { class: overview.providers.length - fresh ? "bad" : "" },
+            t("map.providersStale", { n: overview.providers.length - fresh })))),
+      ingestForm());
+  }
+
+  function ingestForm() {
+    const input = h("input", { type: "file", accept: ".xml,.json,.geojson,.cap", "data-testid": "ingest-file" });
+    input.addEventListener("change", async () => {
+      const file = input.files[0];
+      if (!file) return;
+      const type = /\.(geo)?json$/i.test(file.name) ? "application/geo+json" : "application/xml";
+      try {
+        const result = await api("POST", "/v1/alerts", new Blob([await file.arrayBuffer()], { type }),
+          { "Content-Type": type });
+        toast(t("map.ingested", { n: result.stored }));
+      } catch (error) {
+        showError(error);
+      }
+      input.value = "";
+    });
+    return h("section", { class: "ingest" }, h("label", {}, t("map.ingest"), input));
+  }
+
+  const reload = debounce(async () => {
+    try {
+      overview = await get("/v1/console/map");
+      syncClock(overview.server_time);
+      drawOverview();
+    } catch (error) {
+      showError(error);
+    }
+  }, 150);
+
+  const reloadCells = debounce(async () => {
+    const cell = CLUSTER_PX * 360 / (256 * 2 ** map.getZoom());
+    try {
+      cells = await get(`/v1/console/map/assets?cell=${cell.toFixed(4)}`);
+      drawCells();
+    } catch (error) {
+      showError(error);
+    }
+  }, 200);
+
+  map.on("zoomend", reloadCells);
+  reload();
+  reloadCells();
+  const ticker = setInterval(reload, 30000); // position ages and expiries move even when nothing happens
+
+  return {
+    changed(topic) {
+      if (["warnings", "deliveries", "rescue", "cat_events", "reconnect"].includes(topic)) reload();
+      if (["warnings", "reconnect"].includes(topic)) reloadCells();
+    },
+    unmount() {
+      clearInterval(ticker);
+      map.remove();
+    },
+  };
+}
+
+function addLegend(map) {
+  const legend = L.control({ position: "bottomleft" });
+  legend.onAdd = () => h("div", { class: "legend" },
+    h("div", {}, Object.keys(SEVERITY_COLOURS).filter((s) => s !== "Unknown").map((s) =>
+      h("span", { class: "swatch", style: `--c:${SEVERITY_COLOURS[s]}` }, t(`sev.${s}`)))),
+    h("div", {}, t("map.legend.jobs"), ": ", ["created", "offered", "accepted", "en_route", "on_scene"].map((s) =>
+      h("span", { class: "dot", style: `--c:${JOB_COLOURS[s]}` }, t(`state.${s}`)))),
+    h("div", {}, h("span", { class: "truck-sample" }, "F"), ` ${t("map.legend.provider")} `,
+      h("span", { class: "truck-sample stale" }, "T"), ` ${t("map.legend.stale")}`));
+  legend.addTo(map);
+}
