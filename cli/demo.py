@@ -60,7 +60,14 @@ def replay_typhoon_chain(run: DemoRun) -> None:
                    f"{detail['chain']['state']}")
 
 
-STEPS = [load_demo_book, replay_typhoon_chain]
+def green_channel(run: DemoRun) -> None:
+    """The typhoon lands: CAT event, 300 claims, rescue and advances (greenchannel/demo.py)."""
+    from cli.greenchannel import green_channel_demo_step
+
+    green_channel_demo_step(run)
+
+
+STEPS = [load_demo_book, replay_typhoon_chain, green_channel]
 
 
 @cli.command()

@@ -17,7 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from greenchannel import catevents, inputs, queue
+from greenchannel import catevents, documents, inputs, queue
 from greenchannel.documents import StoredFile
 from greenchannel.errors import Conflict, Forbidden, Invalid, Malformed, NotFound
 from greenchannel.locking import lock_row
@@ -172,15 +172,8 @@ def _payments_in_flight(session: Session, claim_id: int) -> list[int]:
                                                          Payment.state.in_(PAYMENTS_IN_FLIGHT))))
 
 
-def _live_documents(session: Session, claim_id: int) -> list[ClaimDocument]:
-    return list(session.scalars(select(ClaimDocument).where(ClaimDocument.claim_id == claim_id,
-                                                            ClaimDocument.status != "returned")
-                                .order_by(ClaimDocument.id)))
-
-
 def missing_documents(session: Session, claim: Claim) -> list[str]:
-    have = {d.kind for d in _live_documents(session, claim.id)}
-    return [kind for kind in claim.required_documents or [] if kind not in have]
+    return documents.missing_kinds(session, claim)
 
 
 def _record_move(session: Session, actor: Principal, claim: Claim, to: str, note: str | None,
@@ -199,7 +192,7 @@ def _check_open(claim: Claim) -> None:
 
 
 def _return_documents(session: Session, claim: Claim, kinds: list[str]) -> list[int]:
-    live = {d.kind: d for d in _live_documents(session, claim.id)}
+    live = {d.kind: d for d in documents.live_documents(session, claim.id)}
     unknown = [k for k in kinds if k not in live]
     if unknown:
         raise Invalid(f"no {unknown[0]} document on this claim to return", "return_documents")
@@ -251,7 +244,7 @@ def _check_stage_entry(session: Session, claim: Claim, to: str) -> None:
         missing = missing_documents(session, claim)
         if missing:
             raise Invalid(f"documents still missing: {', '.join(missing)}", "documents", code="documents_missing")
-        for document in _live_documents(session, claim.id):
+        for document in documents.live_documents(session, claim.id):
             document.status = "accepted"
     if to == "closed_paid" and _payments_in_flight(session, claim.id):
         raise Conflict("payments are still being decided or paid on this claim", code="payments_in_flight")
@@ -333,6 +326,7 @@ def add_document(session: Session, actor: Principal, claim_id: int, kind: str, s
     session.add(document)
     session.flush()
     claim.updated_at = now
+    queue.refresh(session, claim, now)  # the last missing document puts the claim back in the queue
     audit.record(session, "claim", claim.id, "document_received", actor_id=actor.user_id, actor_role=actor.role,
                  note=kind, data={"document_id": document.id, "sha256": stored.sha256, "size": stored.size})
     return document
@@ -394,8 +388,8 @@ def _rescue_json(session: Session, claim_id: int) -> dict | None:
 def view(session: Session, actor: Principal, claim: Claim, now: datetime | None = None) -> dict:
     now = now or utcnow()
     events = history(session, claim.id)
-    documents = list(session.scalars(select(ClaimDocument).where(ClaimDocument.claim_id == claim.id)
-                                     .order_by(ClaimDocument.id)))
+    uploaded = list(session.scalars(select(ClaimDocument).where(ClaimDocument.claim_id == claim.id)
+                                    .order_by(ClaimDocument.id)))
     payments = list(session.scalars(select(Payment).where(Payment.claim_id == claim.id).order_by(Payment.id)))
     side = next((e for e in reversed(events) if e.to_state in SIDE_STATES), None) \
         if claim.stage in SIDE_STATES else None
@@ -408,7 +402,7 @@ def view(session: Session, actor: Principal, claim: Claim, now: datetime | None 
             "required": claim.required_documents or [],
             "missing": missing_documents(session, claim),
             "uploaded": [{"id": d.id, "kind": d.kind, "status": d.status, "filename": d.filename,
-                          "size": d.size, "sha256": d.sha256, "uploaded_at": d.uploaded_at} for d in documents],
+                          "size": d.size, "sha256": d.sha256, "uploaded_at": d.uploaded_at} for d in uploaded],
         },
         "advance_paid": str(sum((p.amount for p in payments if p.state == "paid" and p.kind == "advance"),
                                 Decimal("0.00"))),

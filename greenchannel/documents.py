@@ -14,8 +14,12 @@ import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
 from config.settings import VAR_DIR
 from greenchannel.errors import GreenChannelError, Invalid
+from store.models import Claim, ClaimDocument
 
 DOCUMENT_ROOT = VAR_DIR / "documents"
 SIGNATURES = (  # (offset, magic bytes, content type)
@@ -103,3 +107,15 @@ class Upload:
             self._file.close()
         if os.path.exists(self._tmp):
             os.unlink(self._tmp)
+
+
+def live_documents(session: Session, claim_id: int) -> list[ClaimDocument]:
+    """The claim's documents that count (a returned document has to be sent again)."""
+    return list(session.scalars(select(ClaimDocument).where(ClaimDocument.claim_id == claim_id,
+                                                            ClaimDocument.status != "returned")
+                                .order_by(ClaimDocument.id)))
+
+
+def missing_kinds(session: Session, claim: Claim) -> list[str]:
+    have = {d.kind for d in live_documents(session, claim.id)}
+    return [kind for kind in claim.required_documents or [] if kind not in have]

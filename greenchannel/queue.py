@@ -1,10 +1,10 @@
 """The fast-track queue: priority, SLA clocks, and adjuster leases.
 
-See DESIGN.md, Domain rules: "Priority". The order, recomputed on every change to a claim:
-a person trapped or injured; then green-channel claims ahead of ordinary ones (they skip the
-ordinary queue); then a vehicle in water or in a travel lane that still needs rescue; then
-vulnerable customers (60 and over, or flagged); then flood depth L4 and above (presumptive total
-loss); then the estimated amount; then time waited against the SLA (the earliest due first).
+See DESIGN.md, Domain rules: "Priority". Green-channel claims come first: they skip the ordinary
+queue. Within each, the order, recomputed on every change to a claim: a person trapped or injured;
+then a vehicle in water or in a travel lane that still needs rescue; then vulnerable customers (60
+and over, or flagged); then flood depth L4 and above (presumptive total loss); then the estimated
+amount; then time waited against the SLA (the clock due first goes first).
 
 SLA clocks: first contact (30 min in the green channel), then for green-channel claims the
 advance decision (24 h from filing), then one clock per stage.
@@ -23,6 +23,7 @@ from sqlalchemy import and_, exists, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from config import get_settings
+from greenchannel import documents
 from greenchannel.errors import Conflict, Forbidden, NotFound
 from greenchannel.locking import is_postgresql, lock_row, lock_rows_skip_locked
 from store import audit
@@ -42,7 +43,7 @@ SUPERVISING_ROLES = ("supervisor", "manager", "admin")
 # Tiers pack into one float so the database can order by it: tier bits above, the estimate (CNY,
 # capped) below. 31 * 1e10 + 1e10 stays far inside a double's exact integer range.
 TIER_SCALE = 1e10
-_TIERS = (("life", 16), ("green", 8), ("rescue", 4), ("vulnerable", 2), ("deep", 1))
+_TIERS = (("green", 16), ("life", 8), ("rescue", 4), ("vulnerable", 2), ("deep", 1))
 
 
 def _age(customer: Customer | None, now: datetime) -> int | None:
@@ -54,13 +55,13 @@ def priority_of(claim: Claim, customer: Customer | None, rescue_done: bool,
     """The claim's queue priority and the reasons for it, most important first."""
     reasons: list[str] = []
     tiers = set()
+    if claim.fast_track:
+        tiers.add("green")
+        reasons.append(f"green channel {claim.cat_code}")
     if claim.person_trapped or claim.person_injured:
         tiers.add("life")
         reasons.append(" and ".join(w for w, on in (("person trapped", claim.person_trapped),
                                                     ("person injured", claim.person_injured)) if on))
-    if claim.fast_track:
-        tiers.add("green")
-        reasons.append(f"green channel {claim.cat_code}")
     if (claim.vehicle_in_water or claim.in_travel_lane) and not rescue_done:
         tiers.add("rescue")
         reasons.append("vehicle in water, needs rescue" if claim.vehicle_in_water
@@ -102,12 +103,14 @@ def refresh(session: Session, claim: Claim, now: datetime | None = None) -> None
     if clock != claim.sla_clock:
         claim.sla_breached_at = None  # a new clock starts unbreached; the old breach stays in the audit
     claim.sla_clock, claim.sla_due_at = clock, due
+    claim.awaiting_documents = claim.stage == "assessed" and bool(documents.missing_kinds(session, claim))
     if claim.stage not in OPEN_STAGES:
         claim.lease_holder_id = claim.lease_expires_at = None
 
 
 def lease_free(now: datetime):
-    return and_(Claim.stage.in_(OPEN_STAGES),
+    """Open, not waiting for the customer's documents, and nobody holds a live lease."""
+    return and_(Claim.stage.in_(OPEN_STAGES), Claim.awaiting_documents.is_(False),
                 or_(Claim.lease_holder_id.is_(None), Claim.lease_expires_at <= now))
 
 
@@ -220,5 +223,5 @@ def entry_json(claim: Claim, now: datetime) -> dict:
         "reasons": claim.priority_reasons or [], "sla": sla_json(claim, now),
         "lease": ({"holder_id": claim.lease_holder_id, "expires_at": claim.lease_expires_at}
                   if lease_is_live(claim, now) else None),
-        "filed_at": claim.created_at,
+        "waiting_for": "documents" if claim.awaiting_documents else None, "filed_at": claim.created_at,
     }

@@ -2,10 +2,10 @@
 
 See DESIGN.md, Domain rules: "Rescue". A job goes created -> offered -> accepted (with an ETA) ->
 en_route -> on_scene -> towing -> completed; an offer that is rejected or expires
-(HAVEN_RESCUE_OFFER_TIMEOUT) cascades to the next best provider; a job may end cancelled or
-gone_on_arrival instead. An offer goes to the nearest provider that is available, has a free slot
+(HAVEN_RESCUE_OFFER_TIMEOUT) cascades to the next best provider (one already offered the job may
+get it again after RETRY_AFTER); a job may end cancelled or gone_on_arrival instead. An offer goes to the nearest provider that is available, has a free slot
 (capacity), can do the job (a flooded car needs a flatbed) and reported its location within
-HAVEN_PROVIDER_LOCATION_MAX_AGE_S. During a surge (more pending jobs than free slots) new jobs wait
+HAVEN_PROVIDER_LOCATION_MAX_AGE_S. During a surge (more pending jobs than free providers) new jobs wait
 for the batch, which assigns all pending jobs at once with minimum total distance
 (scipy.optimize.linear_sum_assignment), people at risk first.
 
@@ -19,12 +19,13 @@ What holds under concurrent requests, and where:
 from __future__ import annotations
 
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 import numpy as np
 from scipy.optimize import linear_sum_assignment
-from sqlalchemy import func, select, update
+from sqlalchemy import bindparam, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -34,7 +35,7 @@ from greenchannel import inputs, messages, queue
 from greenchannel.errors import Conflict, Forbidden, Invalid, Malformed, NotFound
 from greenchannel.locking import lock_row, lock_rows_skip_locked
 from store import audit
-from store.models import Claim, RescueJob, RescueOffer, RescueProvider
+from store.models import AuditEvent, Claim, RescueJob, RescueOffer, RescueProvider
 from store.models.greenchannel import FINAL_JOB_STATES, LIVE_OFFER_STATES
 from store.types import utcnow
 from store.users import Principal
@@ -48,6 +49,7 @@ EARTH_RADIUS_KM = 6371.0088
 # vehicle-only job (then the total distance is minimised among the rest).
 URGENCY_BONUS_KM = 10_000.0
 INFEASIBLE = 1e9
+RETRY_AFTER = timedelta(minutes=30)
 DISPATCH_ROLES = ("dispatcher", "admin")
 JOB_STATES = ("created", "offered", "accepted", "en_route", "on_scene", "towing", *FINAL_JOB_STATES)
 STATUS_FROM = {
@@ -201,10 +203,15 @@ def urgency_of(claim: Claim | None) -> int:
     return 1 if claim.vehicle_in_water or claim.in_travel_lane else 0
 
 
-def _tried_providers(session: Session, job_ids: list[int]) -> dict[int, set[int]]:
+def _tried_providers(session: Session, job_ids: list[int], now: datetime) -> dict[int, set[int]]:
+    """Providers not to offer each job again yet: any offered it in the last RETRY_AFTER (they rejected it,
+    let it expire, or had it taken back). After that they may get it again: a truck that was full or out
+    of signal half an hour ago may be the only one near that car now."""
+    recent = now - RETRY_AFTER
     tried: dict[int, set[int]] = {}
-    for job_id, provider_id in session.execute(select(RescueOffer.job_id, RescueOffer.provider_id)
-                                               .where(RescueOffer.job_id.in_(job_ids))):
+    rows = session.execute(select(RescueOffer.job_id, RescueOffer.provider_id)
+                           .where(RescueOffer.job_id.in_(job_ids), RescueOffer.offered_at > recent))
+    for job_id, provider_id in rows:
         tried.setdefault(job_id, set()).add(provider_id)
     return tried
 
@@ -229,7 +236,7 @@ def _make_offer(session: Session, job: RescueJob, provider: RescueProvider, dist
 
 def offer_to_nearest(session: Session, job: RescueJob, now: datetime) -> RescueOffer | None:
     """Offer the (locked, unoffered) job to the nearest provider that fits and has not had it yet."""
-    tried = _tried_providers(session, [job.id]).get(job.id, set())
+    tried = _tried_providers(session, [job.id], now).get(job.id, set())
     candidates = [p for p in session.scalars(select(RescueProvider).where(*_offerable(now)))
                   if job.needs in (p.capabilities or []) and p.id not in tried]
     if not candidates:
@@ -256,9 +263,9 @@ def _cascade(session: Session, job: RescueJob, now: datetime) -> RescueOffer | N
 # --- jobs ----------------------------------------------------------------------------------------
 
 def _in_surge(session: Session, now: datetime) -> bool:
+    """More pending jobs than providers free to take one: new jobs wait for the batch."""
     pending = session.scalar(select(func.count()).select_from(RescueJob).where(RescueJob.state == "created")) or 0
-    free = session.scalar(select(func.coalesce(func.sum(RescueProvider.capacity - RescueProvider.active_jobs), 0))
-                          .where(*_offerable(now))) or 0
+    free = session.scalar(select(func.count()).select_from(RescueProvider).where(*_offerable(now))) or 0
     return pending > free
 
 
@@ -490,8 +497,8 @@ def _cost_matrix(job_lon, job_lat, job_needs, job_urgency, provider_lon, provide
     """Distances jobs x slots (a provider with n free slots is n columns) and the cost LSA minimises."""
     distance = haversine_km(np.asarray(job_lon)[:, None], np.asarray(job_lat)[:, None],
                             np.asarray(provider_lon)[None, :], np.asarray(provider_lat)[None, :])
-    fits = np.array([[need in caps for caps in provider_caps] for need in job_needs], dtype=bool) \
-        if len(job_needs) else np.zeros((0, len(provider_caps)), dtype=bool)
+    can_do = np.array([[need in caps for need in NEEDS] for caps in provider_caps], dtype=bool).reshape(-1, len(NEEDS))
+    fits = can_do[:, [NEEDS.index(need) for need in job_needs]].T  # jobs x providers
     feasible = fits & (distance <= MAX_OFFER_DISTANCE_KM)
     if excluded is not None:
         feasible &= ~excluded
@@ -542,6 +549,7 @@ def plan_greedy(job_lon, job_lat, job_needs, job_urgency, provider_lon, provider
 @dataclass
 class BatchResult:
     pending: int = 0
+    free_providers: int = 0
     free_slots: int = 0
     surge: bool = False
     offered: int = 0
@@ -561,10 +569,11 @@ def dispatch_pending(session: Session, now: datetime | None = None) -> BatchResu
         return result
     providers = lock_rows_skip_locked(session, RescueProvider, _offerable(now), order_by=[RescueProvider.id])
     slots = np.array([p.capacity - p.active_jobs for p in providers], dtype=int)
-    result.free_slots, result.surge = int(slots.sum()), len(jobs) > int(slots.sum())
+    result.free_slots, result.free_providers = int(slots.sum()), len(providers)
+    result.surge = len(jobs) > len(providers)
     if not providers:
         return result
-    tried = _tried_providers(session, [j.id for j in jobs])
+    tried = _tried_providers(session, [j.id for j in jobs], now)
     provider_index = {p.id: i for i, p in enumerate(providers)}
     excluded = np.zeros((len(jobs), len(providers)), dtype=bool)
     for j, job in enumerate(jobs):
@@ -582,26 +591,38 @@ def dispatch_pending(session: Session, now: datetime | None = None) -> BatchResu
 
 def _write_batch(session: Session, jobs: list[RescueJob], providers: list[RescueProvider], plan: BatchPlan,
                  now: datetime, result: BatchResult) -> None:
+    """Write the plan in bulk (one executemany per table): a surge batch has a thousand offers. Every
+    row written here was locked above, so plain by-key updates are safe; job versions still move on."""
+    if not plan.pairs:
+        return
     expires = now + timedelta(seconds=get_settings().rescue_offer_timeout)
     attempts = dict(session.execute(select(RescueOffer.job_id, func.max(RescueOffer.attempt))
                                     .where(RescueOffer.job_id.in_([jobs[j].id for j, _ in plan.pairs]))
                                     .group_by(RescueOffer.job_id)).all())
-    offers = []
-    for (j, p), km in zip(plan.pairs, plan.distances_km, strict=True):
-        job, provider = jobs[j], providers[p]
-        provider.active_jobs += 1  # rows locked above: no one else can take these slots meanwhile
-        job.state, job.provider_id, job.offer_expires_at, job.updated_at = "offered", provider.id, expires, now
-        offers.append(RescueOffer(job_id=job.id, attempt=attempts.get(job.id, 0) + 1, provider_id=provider.id,
-                                  state="offered", mode="batch", distance_km=round(km, 3),
-                                  eta_minutes=eta_estimate(km), offered_at=now, expires_at=expires))
-    session.add_all(offers)
-    session.flush()
-    for offer in offers:
-        audit.record(session, "rescue_job", offer.job_id, "offered", from_state="created", to_state="offered",
-                     note=f"batch ({offer.distance_km:.1f} km)",
-                     data={"offer_id": offer.id, "provider_id": offer.provider_id, "attempt": offer.attempt})
-    result.offered, result.total_km = len(offers), plan.total_km
-    result.offer_ids = [o.id for o in offers]
+    taken = Counter(p for _, p in plan.pairs)
+    providers_table, jobs_table = RescueProvider.__table__, RescueJob.__table__
+    session.execute(providers_table.update().where(providers_table.c.id == bindparam("b_id"))
+                    .values(active_jobs=providers_table.c.active_jobs + bindparam("b_taken"), updated_at=now),
+                    [{"b_id": providers[p].id, "b_taken": n} for p, n in taken.items()])
+    session.execute(jobs_table.update().where(jobs_table.c.id == bindparam("b_id"))
+                    .values(state="offered", provider_id=bindparam("b_provider"), offer_expires_at=expires,
+                            eta_minutes=None, updated_at=now, version=jobs_table.c.version + 1),
+                    [{"b_id": jobs[j].id, "b_provider": providers[p].id} for j, p in plan.pairs])
+    rows = [{"job_id": jobs[j].id, "attempt": attempts.get(jobs[j].id, 0) + 1, "provider_id": providers[p].id,
+             "state": "offered", "mode": "batch", "distance_km": round(km, 3), "eta_minutes": eta_estimate(km),
+             "offered_at": now, "expires_at": expires}
+            for (j, p), km in zip(plan.pairs, plan.distances_km, strict=True)]
+    offer_ids = list(session.scalars(insert(RescueOffer).returning(RescueOffer.id, sort_by_parameter_order=True),
+                                     rows))
+    # The same audit entries store.audit.record writes, in one statement (no ids needed back).
+    session.execute(insert(AuditEvent), [
+        {"entity": "rescue_job", "entity_id": str(row["job_id"]), "action": "offered", "from_state": "created",
+         "to_state": "offered", "note": f"batch ({row['distance_km']:.1f} km)", "at": now,
+         "data": {"offer_id": offer_id, "provider_id": row["provider_id"], "attempt": row["attempt"]}}
+        for row, offer_id in zip(rows, offer_ids, strict=True)])
+    for obj in (*jobs, *providers):
+        session.expire(obj)  # the ORM copies are stale after the bulk writes
+    result.offered, result.total_km, result.offer_ids = len(rows), plan.total_km, offer_ids
 
 
 # --- reading -------------------------------------------------------------------------------------

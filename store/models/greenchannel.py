@@ -85,6 +85,8 @@ class Claim(Base):
     flood_depth_level: Mapped[int | None] = mapped_column(Integer)  # L1..L6
     estimate: Mapped[Decimal | None] = mapped_column(Money)
     required_documents: Mapped[list] = mapped_column(JSON, default=list)
+    # Assessed and waiting for the customer's documents: out of the work queue until they arrive.
+    awaiting_documents: Mapped[bool] = mapped_column(Boolean, default=False)
     stage: Mapped[str] = mapped_column(String(32), default="reported", index=True)
     stage_entered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     priority: Mapped[float] = mapped_column(Float, default=0.0, index=True)

@@ -144,6 +144,11 @@ BOOK_ASSETS = [
 
 def make_world(url: str, haven_env, **settings) -> World:
     haven_env(url, **settings)
+    seed_book(url)
+    return World(url)
+
+
+def seed_book(url: str) -> None:
     with session_scope(url) as session:
         upsert_customers(session, [{"customer_id": c, "phone": f"+861700{i:07d}", "name": f"Customer {c}",
                                     "locale": locale, "birth_year": born, "vulnerable": vulnerable,
@@ -152,7 +157,6 @@ def make_world(url: str, haven_env, **settings) -> World:
         upsert_assets(session, [{"asset_id": a, "customer_id": c, "kind": kind, "lon": PLACES[place][0],
                                  "lat": PLACES[place][1], "insured_value": value}
                                 for a, c, kind, place, value in BOOK_ASSETS])
-    return World(url)
 
 
 @pytest.fixture

@@ -27,11 +27,14 @@ def test_the_queue_follows_the_priority_rule_and_says_why(world):
     ordinary = world.file("A00000005")  # Guangzhou: ordinary
     trapped = world.file("A00000005", person_trapped=True)  # ordinary, but a life is at risk
     big_green = world.file("A00000006", estimate="900000")  # factory in Jiaxing
-    assert _ordered(world) == ["A00000005", "A00000002", "A00000001", "A00000006", "A00000003",
-                               "A00000007", "A00000005"]
+    trapped_green = world.file("A00000003", person_injured=True, in_travel_lane=True)
+    assert _ordered(world) == ["A00000003", "A00000002", "A00000001", "A00000006", "A00000003",
+                               "A00000005", "A00000007", "A00000005"]
     with world.session() as session:
         reasons = {c.id: c.priority_reasons for c in session.scalars(select(Claim))}
     assert reasons[trapped.id] == ["person trapped"]
+    assert reasons[trapped_green.id] == ["green channel CAT-2021-0725-INFA", "person injured",
+                                         "vehicle in a travel lane, needs rescue"]
     assert reasons[elderly.id][0] == "green channel CAT-2021-0725-INFA" and reasons[elderly.id][1].startswith(
         "customer aged")
     assert reasons[deep.id][1] == "flood depth L5 (presumptive total loss)"

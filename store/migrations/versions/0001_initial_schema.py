@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-24 14:59:20.726072
+Create Date: 2026-11-24 15:07:36.354704
 """
 from alembic import op
 import sqlalchemy as sa
@@ -364,6 +364,7 @@ def upgrade() -> None:
     sa.Column('flood_depth_level', sa.Integer(), nullable=True),
     sa.Column('estimate', store.types.Money(precision=16, scale=2), nullable=True),
     sa.Column('required_documents', sa.JSON(), nullable=False),
+    sa.Column('awaiting_documents', sa.Boolean(), nullable=False),
     sa.Column('stage', sa.String(length=32), nullable=False),
     sa.Column('stage_entered_at', store.types.UTCDateTime(timezone=True), nullable=True),
     sa.Column('priority', sa.Float(), nullable=False),
