@@ -77,16 +77,18 @@ _TIMESTAMP = re.compile(r"2021-07-2\d{1}T\d\d:\d\d:\d\d\+08:00")
 _EXPIRES = re.compile(r"<expires>[^<]*</expires>")
 CHINA = timezone(timedelta(hours=8))
 CHAIN_START = datetime(2021, 7, 24, 10, 0, tzinfo=CHINA)
-CHAIN_SPAN = timedelta(days=3)  # the Cancel came three days after the first warning
+# One "now" for every message a test process moves, so that a Cancel's references name the very
+# sent times its Alert and Update were given.
+CHAIN_NOW = datetime.now(UTC).replace(microsecond=0)
 
 
 def live_demo_cap(name: str, now: datetime | None = None, tag: str = "") -> bytes:
     """A message of the demo typhoon chain (config/demo) moved to the present.
 
-    The chain's three days are squeezed into the last hour (sent times and references alike, so the
-    chain still links up), and every message expires six hours from now. `tag` makes a separate chain.
+    The chain's three days are squeezed into the hour before `now` (sent times and references alike, so
+    the chain still links up), and every message expires six hours after it. `tag` makes a separate chain.
     """
-    now = now or datetime.now(UTC)
+    now = now or CHAIN_NOW
     start = now - timedelta(minutes=61)
 
     def moved(match: re.Match) -> str:
