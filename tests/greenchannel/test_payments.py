@@ -192,9 +192,8 @@ def test_the_same_key_gives_the_same_payment_and_a_changed_request_is_refused(wo
     assert changed.value.code == "idempotency_key_reused"
 
 
-def test_concurrent_requests_with_one_key_make_one_payment(pg_world):
-    """20 rounds, 6 parallel connections each sending the same request (a retry storm)."""
-    world = pg_world
+def test_concurrent_requests_with_one_key_make_one_payment(world):
+    """20 rounds, 6 parallel connections each sending the same request (a retry storm), on both databases."""
     claim = _claim_with_estimate(world)
     adjusters = [world.user("adjuster", f"adjuster-{i}") for i in range(6)]
     for round_number in range(20):

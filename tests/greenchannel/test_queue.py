@@ -105,9 +105,9 @@ def test_leases_go_to_one_adjuster_expire_back_to_the_queue_and_can_be_released(
     assert moved.stage == "surveyed"
 
 
-def test_concurrent_next_never_gives_two_adjusters_one_claim(pg_world):
-    """20 rounds; each round 8 adjusters ask at the same moment over real parallel connections."""
-    world = pg_world
+def test_concurrent_next_never_gives_two_adjusters_one_claim(world):
+    """20 rounds; each round 8 adjusters ask at the same moment over real parallel connections
+    (PostgreSQL: SKIP LOCKED; SQLite: the same single UPDATE under its writer lock)."""
     world.declare_infa()
     adjusters = [world.user("adjuster", f"adjuster-{i}") for i in range(8)]
     for round_number in range(20):
