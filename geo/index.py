@@ -22,6 +22,7 @@ import shapely
 from shapely.geometry.base import BaseGeometry
 
 POINTS_PER_CELL = 4
+MIN_CELL_DEG = 1e-5  # about a metre
 MAX_CELLS = 8_000_000
 # The boundary is sampled every cell/4 and each sample marks the cells within cell/4 of it, so every
 # boundary point lies in a marked cell (margin for rounding included).
@@ -96,7 +97,7 @@ class AssetIndex:
         x0, y0 = float(lon.min()), float(lat.min())
         width, height = max(float(lon.max()) - x0, 1e-9), max(float(lat.max()) - y0, 1e-9)
         cell = math.sqrt(width * height / max(n / points_per_cell, 1.0))
-        cell = max(cell, width / 50_000, height / 50_000, 1e-7)
+        cell = max(cell, width / 50_000, height / 50_000, MIN_CELL_DEG)
         while (math.floor(width / cell) + 1) * (math.floor(height / cell) + 1) > MAX_CELLS:
             cell *= 1.25
         nx, ny = math.floor(width / cell) + 1, math.floor(height / cell) + 1
@@ -164,6 +165,9 @@ class AssetIndex:
         """Mark every cell that a boundary (or line, or point) passes through."""
         r0, r1, c0, c1 = block
         step = self.cell * SAMPLE_FRACTION
+        # Only the part of the boundary over the grid matters (and sampling more would be wasted work).
+        lines = shapely.clip_by_rect(np.asarray(lines, dtype=object), self.x0 - 2 * self.cell, self.y0 - 2 * self.cell,
+                                     self.x0 + (self.nx + 2) * self.cell, self.y0 + (self.ny + 2) * self.cell)
         x, y = _samples_along(lines, step)
         near = ((x >= self.x0 + (c0 - 1) * self.cell) & (x <= self.x0 + (c1 + 2) * self.cell)
                 & (y >= self.y0 + (r0 - 1) * self.cell) & (y <= self.y0 + (r1 + 2) * self.cell))
