@@ -106,7 +106,7 @@ class AssetIndex:
         cy = np.minimum(((lat - y0) / cell).astype(key_type), ny - 1)
         key = cy * key_type(nx) + cx
         del cx, cy
-        order = np.argsort(key, kind="stable")
+        order = np.argsort(key)  # the order of points within a cell does not matter
         cell_start = np.zeros(nx * ny + 1, dtype=np.int64)
         np.cumsum(np.bincount(key, minlength=nx * ny), out=cell_start[1:])
         del key
@@ -206,11 +206,12 @@ class AssetIndex:
         row = row[0::2]
         left = np.floor((enter - self.x0) / self.cell).astype(np.int64)
         right = np.floor((leave - self.x0) / self.cell).astype(np.int64)
-        # Cells holding a crossing (and their neighbours, against rounding) are tested exactly.
-        for column in (left, left + 1, right - 1, right):
-            ok = (column >= c0) & (column <= c1) & (column >= left) & (column <= right)
+        # The cell truly holding a crossing is a boundary cell already; the computed one may differ from it
+        # by rounding, so it is tested exactly too. Cells strictly between are inside (or boundary cells).
+        for column in (left, right):
+            ok = (column >= c0) & (column <= c1)
             exact[row[ok] - r0, column[ok] - c0] = True
-        start, stop = np.maximum(left + 2, c0), np.minimum(right - 2, c1)
+        start, stop = np.maximum(left + 1, c0), np.minimum(right - 1, c1)
         ok = start <= stop
         coverage = np.zeros((inside.shape[0], inside.shape[1] + 1), dtype=np.int32)
         np.add.at(coverage, (row[ok] - r0, start[ok] - c0), 1)
