@@ -13,9 +13,9 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import String, cast, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -35,12 +35,13 @@ from alerts.targeting import (
 from config import get_settings
 from store.audit import record
 from store.db import session_scope
-from store.models import Alert, AlertChain, Asset, Customer, Notification
+from store.models import Alert, AlertChain, Asset, AuditEvent, Customer, Notification
 from store.types import utcnow
 
 log = logging.getLogger(__name__)
 
 CUSTOMERS_PER_CHUNK = 1000
+FAN_OUT_DONE = "customers_notified"  # the audit action that marks an alert's fan-out finished
 IDS_PER_QUERY = 5000  # keeps IN (...) lists within SQLite's variable limit
 
 Enqueue = Callable[[list[tuple[int, str]]], None]  # [(notification id, channel)] -> queued for sending
@@ -64,9 +65,19 @@ class FanOutSummary:
 
 
 def notify_customers_in_area(alert_id: int, enqueue: Enqueue, now: datetime | None = None) -> FanOutSummary:
-    """Warn every customer with an asset inside the alert's area (or send the all-clear for a Cancel)."""
+    """Warn every customer with an asset inside the alert's area (or send the all-clear for a Cancel).
+
+    Ends with an audit event "customers_notified", whatever the outcome: the sweep runs again the
+    fan-out of any matched alert that lacks one (its worker died half-way).
+    """
     now = now or utcnow()
-    rules = Rules.from_settings(get_settings())
+    summary = _fan_out(alert_id, enqueue, now, Rules.from_settings(get_settings()))
+    with session_scope() as session:
+        record(session, "alert", alert_id, FAN_OUT_DONE, data=_audit_data(summary))
+    return summary
+
+
+def _fan_out(alert_id: int, enqueue: Enqueue, now: datetime, rules: Rules) -> FanOutSummary:
     with session_scope() as session:
         facts = _alert_facts(session, alert_id)
         if facts is None:
@@ -90,9 +101,19 @@ def notify_customers_in_area(alert_id: int, enqueue: Enqueue, now: datetime | No
     for plan in plans:
         summary.add(plan)
         _save_and_enqueue(facts, plan, now, enqueue, summary)
-    with session_scope() as session:
-        record(session, "alert", alert_id, "customers_notified", data=_audit_data(summary))
     return summary
+
+
+def alerts_awaiting_fan_out(session: Session, now: datetime, after_s: float = 300.0,
+                            within_s: float = 86_400.0) -> list[int]:
+    """Alerts matched more than `after_s` ago (and within the last day) whose fan-out never finished."""
+    finished = select(AuditEvent.entity_id).where(AuditEvent.entity == "alert", AuditEvent.action == FAN_OUT_DONE)
+    return list(session.execute(
+        select(Alert.id).where(Alert.matched_at < now - timedelta(seconds=after_s),
+                               Alert.matched_at > now - timedelta(seconds=within_s),
+                               cast(Alert.id, String).not_in(finished))
+        .order_by(Alert.id)
+    ).scalars())
 
 
 @dataclass(frozen=True)

@@ -102,3 +102,12 @@ def live_demo_cap(name: str, now: datetime | None = None, tag: str = "") -> byte
     if tag:
         text = text.replace("CN-CMA-2021", f"CN-CMA-{tag}-2021")
     return text.encode()
+
+
+def wait_for_workers(count: int = 1, timeout: float = 90.0) -> None:
+    """Block until `count` worker processes answer a ping (a worker takes seconds to boot)."""
+    from workers.system import ping
+
+    pending = [ping.apply_async(args=(f"ready-{n}",)) for n in range(count)]
+    for result in pending:
+        result.get(timeout=timeout)

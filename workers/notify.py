@@ -82,9 +82,8 @@ def _send(channel: str, notification_ids: list[int]) -> dict:
 
 
 def apply_waiting_receipts(provider_message_ids: Sequence[str] | None = None) -> int:
-    """Apply receipts that arrived before their message id was recorded (or all pending ones)."""
+    """Apply the receipts not applied yet (only those for these message ids, if given); returns how many."""
     with session_scope() as session:
         pending = receipts.pending_receipt_ids(session, provider_message_ids)
-        for receipt_id in pending:
-            receipts.apply_receipt(session, receipt_id)
-    return len(pending)
+        outcomes = [receipts.apply_receipt(session, receipt_id).outcome for receipt_id in pending]
+    return sum(1 for outcome in outcomes if outcome != "waiting")

@@ -174,3 +174,17 @@ def test_nothing_is_saved_for_an_expired_alert(book):
     assert summary.skipped == {"expired": 1}
     with session_scope(book) as session:
         assert session.execute(select(func.count()).select_from(Notification)).scalar_one() == 0
+
+
+def test_a_fan_out_that_never_finished_is_found_for_the_sweep(book):
+    add_book(book, 2)
+    alert_id = ingest(book, ORANGE)
+    with session_scope(book) as session:
+        session.get(Alert, alert_id).matched_at = utcnow() - timedelta(minutes=10)
+    from alerts.fanout import alerts_awaiting_fan_out
+
+    with session_scope(book) as session:
+        assert alerts_awaiting_fan_out(session, utcnow()) == [alert_id]  # its worker died before the end
+    fan_out(alert_id)
+    with session_scope(book) as session:
+        assert alerts_awaiting_fan_out(session, utcnow()) == []

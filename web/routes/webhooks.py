@@ -2,7 +2,7 @@
 
 Both Twilio webhooks check X-Twilio-Signature with the account's auth token over the public URL
 (HAVEN_PUBLIC_BASE_URL + path) and refuse anything else with 403. A status callback is stored and
-acknowledged at once; a receipts task applies it (alerts/receipts.py).
+acknowledged at once; a receipts task applies it with the others stored by then (alerts/receipts.py).
 """
 
 from __future__ import annotations
@@ -40,11 +40,10 @@ def _store_receipt(params: dict[str, str]) -> int:
         return receipts.store_status_callback(session, params).id
 
 
-def _queue_receipt(receipt_id: int) -> None:
-    from workers import enqueue
-    from workers.receipts import apply_receipt
+def _queue_drain() -> None:
+    from workers.receipts import schedule_drain
 
-    enqueue(apply_receipt, receipt_id)
+    schedule_drain()
 
 
 @routes.post("/webhooks/twilio/status")
@@ -57,7 +56,7 @@ async def twilio_status(request: web.Request) -> web.Response:
     except receipts.ReceiptError as exc:
         raise bad_request(str(exc), field=exc.field) from None
     try:
-        await in_thread(_queue_receipt, receipt_id)
+        await in_thread(_queue_drain)
     except Exception:  # stored is what matters: the sweep applies receipts whose task never ran
         request.app.logger.warning("could not queue receipt %s; the sweep will apply it", receipt_id, exc_info=True)
     return web.Response(status=204)
