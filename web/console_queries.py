@@ -10,6 +10,7 @@ tasks run in the server process (embedded default) or in Celery workers elsewher
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from dataclasses import dataclass, field
@@ -67,13 +68,13 @@ BASE_TOLERANCE_DEG = {"province": 0.01, "city": 0.006, "county": 0.008, "area": 
 
 
 @cache
-def base_layer(gazetteer_path: str | None) -> dict:
-    """The gazetteer's boundaries, simplified for drawing: the map's offline base layer."""
+def base_layer(gazetteer_path: str | None) -> str:
+    """The gazetteer's boundaries, simplified for drawing: the map's offline base layer (GeoJSON text)."""
     try:
         gazetteer = load_gazetteer(gazetteer_path)
     except (OSError, ValueError):
         gazetteer = load_gazetteer(None)  # a broken operator file must not leave the map blank
-    return _boundaries_json(gazetteer)
+    return json.dumps(_boundaries_json(gazetteer), ensure_ascii=False, separators=(",", ":"))
 
 
 def _boundaries_json(gazetteer: Gazetteer) -> dict:
@@ -238,15 +239,22 @@ class AffectedAssetGrid:
                 book.index = AssetIndex.from_arrays(np.arange(len(coords)), book.lon, book.lat)
             return book
 
-    def cells(self, session: Session, area: BaseGeometry | None, cell_deg: float) -> dict:
-        """{"cell_deg", "total", "cells": [[lon, lat, count], ...]}: centroid and count of each cell."""
+    def cells(self, session: Session, area: BaseGeometry | None, cell_deg: float,
+              bbox: tuple[float, float, float, float] | None = None) -> dict:
+        """{"cell_deg", "total", "in_view", "cells": [[lon, lat, count], ...]}: every asset inside the area
+        is counted in `total`; those inside `bbox` (west, south, east, north) are counted into cells."""
+        empty = {"cell_deg": cell_deg, "total": 0, "in_view": 0, "cells": []}
         if area is None or area.is_empty:
-            return {"cell_deg": cell_deg, "total": 0, "cells": []}
+            return empty
         book = self._book(session)
         inside = np.asarray(book.index.query(area), dtype=np.int64)
-        if inside.size == 0:
-            return {"cell_deg": cell_deg, "total": 0, "cells": []}
         lon, lat = book.lon[inside], book.lat[inside]
+        if bbox is not None:
+            west, south, east, north = bbox
+            seen = (lon >= west) & (lon <= east) & (lat >= south) & (lat <= north)
+            lon, lat = lon[seen], lat[seen]
+        if lon.size == 0:
+            return {**empty, "total": int(inside.size)}
         keys = np.stack([np.floor(lon / cell_deg), np.floor(lat / cell_deg)], axis=1)
         _, which, counts = np.unique(keys, axis=0, return_inverse=True, return_counts=True)
         which = which.ravel()
@@ -254,7 +262,7 @@ class AffectedAssetGrid:
         centre_lat = np.bincount(which, weights=lat) / counts
         cells = [[round(float(x), 5), round(float(y), 5), int(n)]
                  for x, y, n in zip(centre_lon, centre_lat, counts, strict=True)]
-        return {"cell_deg": cell_deg, "total": int(inside.size), "cells": cells}
+        return {"cell_deg": cell_deg, "total": int(inside.size), "in_view": int(lon.size), "cells": cells}
 
 
 def cell_size(requested: float | None) -> float:

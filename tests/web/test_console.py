@@ -54,11 +54,17 @@ def shot(page: Page, name: str) -> None:
     page.screenshot(path=str(SCREENSHOTS / f"{name}.png"))
 
 
-def sign_in(browser, base_url: str, key: str, viewport=None) -> Page:
+def sign_in(browser, base_url: str, key: str, viewport=None, login_shot: str | None = None) -> Page:
     """A fresh browser context signed in through the login form; the page stays on the console."""
     context = browser.new_context(viewport=viewport or BIG_SCREEN, locale="en-GB")
     page = context.new_page()
     page.goto(base_url + "/")
+    expect(page.get_by_test_id("login")).to_be_visible()
+    if login_shot:
+        shot(page, login_shot)
+    page.get_by_test_id("api-key").fill("hv_dis_not-a-key")
+    page.get_by_test_id("sign-in").click()
+    expect(page.get_by_test_id("login-error")).to_have_text("this API key is unknown or revoked")
     page.get_by_test_id("api-key").fill(key)
     page.get_by_test_id("sign-in").click()
     expect(page.locator("#topbar")).to_be_visible()
@@ -158,7 +164,7 @@ def test_a_new_warning_appears_on_the_map_with_its_area_and_counts_without_a_rel
     api = api_server(db_url, **SMALL_BOOK)
     seed_demo_book()
     key = make_user(db_url, "dispatcher", "Dee Dispatcher")
-    page = sign_in(browser, api.base_url, key)
+    page = sign_in(browser, api.base_url, key, login_shot="login")
     assert nav_pages(page) == ["map", "dispatch"]
     expect(page.get_by_test_id("warnings-count")).to_have_text("0")
     expect(page.locator(".leaflet-overlay-pane canvas").first).to_be_visible()  # the offline base layer
@@ -234,6 +240,15 @@ def test_a_dispatcher_assigns_a_pending_job_and_sees_it_accepted_live(api_server
     assert scene.as_role("dispatcher").get(f"/v1/rescue/jobs/{scene.jobs[1]['id']}").json()["state"] == "cancelled"
     assert_not_reloaded(page)
     shot(page, "dispatch-3-accepted")
+
+    page.get_by_test_id("nav-map").click()  # the same day on the map: storm, green channel, jobs, trucks
+    expect(page.locator(".truck")).to_have_count(len(scene.providers))
+    expect(page.locator(".cat-label")).to_contain_text("CAT-2021-0725-INFA")
+    expect(page.get_by_test_id("cat-event")).to_have_count(1)
+    expect(page.locator(".cluster").first).to_be_visible()
+    jobs_drawn = page.locator("path.leaflet-interactive[fill='#1565c0'], path.leaflet-interactive[fill='#d50000']")
+    expect(jobs_drawn).to_have_count(2)  # one accepted, one pending; the cancelled one is gone
+    shot(page, "map-3-storm-green-channel-rescue")
     page.context.close()
 
 

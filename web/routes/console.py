@@ -1,7 +1,8 @@
 """Routes: the console (DESIGN.md, Who uses it; web/ serves the staff console as static pages).
 
 "/" serves the single-page console; /static/ its scripts and styles, and /static/vendor/leaflet/ the
-map library as npm installed it (package.json at the repository root, `make install`). The console
+map library as npm installed it (package.json at the repository root, `make install`), or as copied to
+web/static/vendor/leaflet/ where there is no node_modules (a container image). The console
 reads the domain APIs of the other route modules; this module adds only what a screen needs and the
 API lacked: a login that keeps the key in an HttpOnly cookie, the offline base map, the operations
 map in one payload with affected assets counted into grid cells, the dispatch board with nearest free
@@ -62,7 +63,9 @@ async def console_page(request: web.Request) -> web.FileResponse:
     return web.FileResponse(STATIC_DIR / "index.html", headers={"Cache-Control": "no-cache"})
 
 
-if LEAFLET_DIR.is_dir():
+if (STATIC_DIR / "vendor" / "leaflet").is_dir():
+    log.debug("map library served from web/static/vendor/leaflet")  # copied there, e.g. in an image
+elif LEAFLET_DIR.is_dir():
     routes.static("/static/vendor/leaflet", LEAFLET_DIR)
 else:
     @routes.get("/static/vendor/leaflet/{name:.*}")
@@ -129,7 +132,8 @@ async def console_me(request: web.Request) -> web.Response:
 async def basemap(request: web.Request) -> web.Response:
     """Administrative boundaries of the gazetteer, simplified: the offline base layer of the map."""
     layer = await in_thread(queries.base_layer, get_settings().gazetteer_path)
-    response = json_response(layer, headers={"Cache-Control": "private, max-age=3600"})
+    response = web.Response(text=layer, content_type="application/json",
+                            headers={"Cache-Control": "private, max-age=3600"})
     response.enable_compression()
     return response
 
@@ -149,16 +153,27 @@ async def operations_map(request: web.Request) -> web.Response:
 GRID = queries.AffectedAssetGrid()
 
 
-def _cells(cell_deg: float, chain_id: int | None) -> dict:
+def _cells(cell_deg: float, chain_id: int | None, bbox: tuple[float, float, float, float] | None) -> dict:
     with session_scope() as session:
-        area = queries.active_area(session, utcnow(), chain_id)
-        return GRID.cells(session, area, cell_deg)
+        return GRID.cells(session, queries.active_area(session, utcnow(), chain_id), cell_deg, bbox)
+
+
+def _bbox(raw: str | None) -> tuple[float, float, float, float] | None:
+    if raw is None:
+        return None
+    try:
+        west, south, east, north = (float(part) for part in raw.split(","))
+    except ValueError:
+        raise bad_request("bbox must be west,south,east,north in degrees", field="bbox") from None
+    if not (-180 <= west < east <= 180 and -90 <= south < north <= 90):
+        raise bad_request("bbox must be west,south,east,north with west < east and south < north", field="bbox")
+    return west, south, east, north
 
 
 @routes.get("/v1/console/map/assets")
 @requires(*MAP_ROLES)
 async def affected_assets(request: web.Request) -> web.Response:
-    """Insured assets inside the warnings in force, counted into grid cells (?cell=degrees, ?chain_id=)."""
+    """Insured assets inside the warnings in force, counted into grid cells (?cell=degrees, ?chain_id=, ?bbox=)."""
     try:
         requested = float(request.query["cell"]) if "cell" in request.query else None
     except ValueError:
@@ -168,7 +183,8 @@ async def affected_assets(request: web.Request) -> web.Response:
     raw_chain = request.query.get("chain_id")
     if raw_chain is not None and not raw_chain.isdigit():
         raise bad_request("chain_id must be a whole number", field="chain_id")
-    cells = await in_thread(_cells, queries.cell_size(requested), int(raw_chain) if raw_chain else None)
+    cells = await in_thread(_cells, queries.cell_size(requested), int(raw_chain) if raw_chain else None,
+                            _bbox(request.query.get("bbox")))
     return json_response(cells)
 
 

@@ -16,7 +16,7 @@ let page = null;
 let events = null;
 
 function applyLargeType(on) {
-  document.body.classList.toggle("large", on);
+  document.documentElement.classList.toggle("large", on); // on <html>, so rem sizes grow too
   localStorage.setItem("haven.large", on ? "1" : "");
   const button = document.getElementById("large-type");
   button.setAttribute("aria-pressed", String(on));
@@ -118,7 +118,7 @@ function start() {
 async function boot() {
   applyLargeType(localStorage.getItem("haven.large") === "1");
   document.getElementById("large-type").addEventListener("click", () =>
-    applyLargeType(!document.body.classList.contains("large")));
+    applyLargeType(!document.documentElement.classList.contains("large")));
   document.getElementById("lang").addEventListener("click", () => {
     setLang(lang() === "en" ? "zh-CN" : "en");
     renderTopbar();

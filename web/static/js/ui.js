@@ -67,7 +67,7 @@ export function duration(seconds) {
   if (s < 60) return zh ? `${s} 秒` : `${s} s`;
   if (s < 3600) return zh ? `${Math.round(s / 60)} 分钟` : `${Math.round(s / 60)} min`;
   if (s < 86400 * 2) {
-    const hours = Math.floor(s / 3600), minutes = Math.round((s % 3600) / 60);
+    const total = Math.round(s / 60), hours = Math.floor(total / 60), minutes = total % 60;
     return zh ? `${hours} 小时 ${minutes} 分` : `${hours} h ${minutes} min`;
   }
   return zh ? `${Math.round(s / 86400)} 天` : `${Math.round(s / 86400)} days`;
@@ -130,4 +130,31 @@ export async function busy(button, action) {
   } finally {
     button.disabled = false;
   }
+}
+
+// Inputs that survive a live re-render: the same element (and what was typed) for the same name.
+export function keptFields() {
+  const fields = new Map();
+  return {
+    get(name, make) {
+      if (!fields.has(name)) fields.set(name, make());
+      return fields.get(name);
+    },
+    forget(...names) {
+      if (!names.length) fields.clear();
+      for (const name of names) fields.delete(name);
+    },
+  };
+}
+
+// True when the value differs from the one seen last time: a live update that changed nothing
+// must not re-render a page someone is typing into.
+export function changeDetector() {
+  let last = null;
+  return (value) => {
+    const key = JSON.stringify(value);
+    if (key === last) return false;
+    last = key;
+    return true;
+  };
 }

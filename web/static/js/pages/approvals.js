@@ -1,17 +1,19 @@
 // The approver's inbox: payments above the requester's authority, waiting for this supervisor or manager.
 import { get, post } from "../api.js";
 import { t } from "../i18n.js";
-import { ago, busy, debounce, h, money, replace, showError, toast } from "../ui.js";
+import { ago, busy, changeDetector, debounce, h, keptFields, money, replace, showError, toast } from "../ui.js";
 
 export function mount(root) {
   const inbox = h("section", { class: "inbox", "data-testid": "approvals" });
   root.append(inbox);
   let items = [];
+  const notes = keptFields();
+  const changed = changeDetector();
 
   const reload = debounce(async () => {
     try {
       items = (await get("/v1/console/approvals")).payments;
-      render();
+      if (changed(items)) render();
     } catch (error) {
       showError(error);
     }
@@ -27,7 +29,8 @@ export function mount(root) {
   }
 
   function card(payment) {
-    const note = h("input", { type: "text", placeholder: t("common.note"), "data-testid": "decision-note" });
+    const note = notes.get(payment.id, () => h("input", { type: "text", placeholder: t("common.note"),
+      "data-testid": "decision-note" }));
     const claim = payment.claim;
     return h("article", { class: "approval card", "data-testid": "approval", "data-payment-id": payment.id },
       h("header", {},

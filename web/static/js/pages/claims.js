@@ -1,7 +1,7 @@
 // The customer's claim page: the six stages with times, missing documents to send, withdraw, the hotline.
 import { api, get, post } from "../api.js";
 import { t } from "../i18n.js";
-import { busy, confirmButton, debounce, h, money, replace, showError, time, toast } from "../ui.js";
+import { busy, changeDetector, confirmButton, debounce, h, keptFields, money, replace, showError, time, toast } from "../ui.js";
 
 function statusText(claim) {
   if (claim.stage === "assessed") {
@@ -25,13 +25,15 @@ export function mount(root, { me, args }) {
   let claimId = null;
   let claims = [];
   let claim = null;
+  const files = keptFields();
+  const changed = changeDetector();
 
   const reload = debounce(async () => {
     try {
       claims = (await get("/v1/claims?limit=50")).claims;
       const shown = claimId ?? (claims.length === 1 ? claims[0].id : null);
       claim = shown ? await get(`/v1/claims/${shown}`) : null;
-      render();
+      if (changed([claims, claim])) render();
     } catch (error) {
       showError(error);
     }
@@ -45,8 +47,8 @@ export function mount(root, { me, args }) {
   function missingDocuments() {
     if (!claim.documents.missing.length) return h("p", { class: "all-docs" }, t("customer.allDocs"));
     return h("ul", { class: "upload-list" }, claim.documents.missing.map((kind) => {
-      const input = h("input", { type: "file", "data-testid": `file-${kind}`, "aria-label": t(`doc.${kind}`),
-        accept: "image/*,application/pdf" });
+      const input = files.get(kind, () => h("input", { type: "file", "data-testid": `file-${kind}`,
+        "aria-label": t(`doc.${kind}`), accept: "image/*,application/pdf" }));
       const send = h("button", { class: "primary", "data-testid": `upload-${kind}` }, t("customer.upload"));
       send.addEventListener("click", async () => {
         if (!input.files.length) return input.click();
@@ -54,6 +56,7 @@ export function mount(root, { me, args }) {
         form.append("kind", kind);
         form.append("file", input.files[0]);
         if (await busy(send, () => api("POST", `/v1/claims/${claim.id}/documents`, form))) {
+          files.forget(kind);
           toast(t("customer.uploaded", { d: t(`doc.${kind}`) }));
           reload();
         }

@@ -49,7 +49,7 @@ export function mount(root) {
   function nearestList(job) {
     if (!job.nearest_free.length) return h("p", { class: "muted small" }, t("dispatch.noneFree"));
     return h("ul", { class: "nearest" }, job.nearest_free.map((p) => h("li", {},
-      h("span", { class: "who" }, p.name, " ", h("span", { class: "muted" }, t(`kind.${p.kind}`))),
+      h("span", { class: "provider-name" }, p.name, " ", h("span", { class: "muted" }, t(`kind.${p.kind}`))),
       h("span", { class: "how" }, t("dispatch.km", { n: p.distance_km }), " · ", t("dispatch.eta", { n: p.eta_minutes })),
       job.state === "created" ? h("button", {
         class: "primary small", "data-testid": "assign", "data-provider-id": p.provider_id,
@@ -93,7 +93,9 @@ export function mount(root) {
     job.provider && job.state !== "offered"
       ? h("div", { class: "assigned" }, h("b", {}, job.provider.name),
         job.eta_minutes ? ` · ${t("dispatch.eta", { n: job.eta_minutes })}` : "",
-        job.accepted_at ? h("span", { class: "muted" }, ` · ${time(job.accepted_at)}`) : "")
+        job.eta_minutes && job.accepted_at && ["accepted", "en_route"].includes(job.state)
+          ? h("span", { class: "muted" }, ` (≈ ${time(new Date(Date.parse(job.accepted_at) + job.eta_minutes * 60000).toISOString())})`)
+          : "")
       : null,
     offerLine(job),
     job.state === "created" || job.state === "offered" ? nearestList(job) : null,

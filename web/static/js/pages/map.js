@@ -64,8 +64,10 @@ export function mount(root) {
   const side = h("aside", { class: "side", "data-testid": "map-side" });
   root.append(h("div", { class: "map-layout" }, mapElement, side));
 
-  const map = L.map(mapElement, { attributionControl: false, minZoom: 4, maxZoom: 14, zoomSnap: 0.5 });
+  const map = L.map(mapElement, { attributionControl: false, fadeAnimation: false, minZoom: 4, maxZoom: 14, zoomSnap: 0.5 });
   map.fitBounds(START_VIEW);
+  // Stacking, bottom to top: boundaries, CAT areas, warning areas, asset clusters, jobs, trucks.
+  for (const [pane, z] of [["areas", 390], ["clusters", 420], ["jobs", 450]]) map.createPane(pane).style.zIndex = z;
   const canvas = L.canvas({ padding: 0.3 });
   const layers = {
     base: L.layerGroup(), cat: L.featureGroup(), warnings: L.featureGroup(), assets: L.layerGroup(),
@@ -123,6 +125,7 @@ export function mount(root) {
       if (!warning.area) continue;
       const colour = SEVERITY_COLOURS[severityOf(warning)];
       const area = L.geoJSON(warning.area, {
+        pane: "areas",
         style: {
           color: warning.active ? colour : "#607d8b", weight: warning.active ? 2.5 : 1.5,
           fillColor: colour, fillOpacity: warning.active ? 0.28 : 0, dashArray: warning.active ? null : "6 6",
@@ -145,7 +148,7 @@ export function mount(root) {
     layers.jobs.clearLayers();
     for (const job of overview.jobs) {
       L.circleMarker([job.location.lat, job.location.lon], {
-        radius: job.urgency === 2 ? 9 : 7, color: "#ffffff", weight: 2, fillColor: JOB_COLOURS[job.state], fillOpacity: 1,
+        pane: "jobs", radius: job.urgency === 2 ? 9 : 7, color: "#ffffff", weight: 2, fillColor: JOB_COLOURS[job.state], fillOpacity: 1,
       }).bindTooltip(`#${job.id} · ${t(`state.${job.state}`)}${job.provider ? ` · ${job.provider}` : ""}`
         + `${job.eta_minutes ? ` · ${t("dispatch.eta", { n: job.eta_minutes })}` : ""}`).addTo(layers.jobs);
     }
@@ -172,7 +175,7 @@ export function mount(root) {
     for (const [lon, lat, count] of cells.cells) {
       const size = Math.round(24 + 9 * Math.log10(count));
       L.marker([lat, lon], {
-        interactive: false, keyboard: false,
+        pane: "clusters", interactive: false, keyboard: false,
         icon: L.divIcon({ className: "", iconSize: [size, size],
           html: `<div class="cluster" data-count="${count}" style="width:${size}px;height:${size}px">${number(count)}</div>` }),
       }).addTo(layers.assets);
@@ -262,15 +265,18 @@ export function mount(root) {
 
   const reloadCells = debounce(async () => {
     const cell = CLUSTER_PX * 360 / (256 * 2 ** map.getZoom());
+    const view = map.getBounds().pad(0.25);
+    const bbox = [Math.max(view.getWest(), -180), Math.max(view.getSouth(), -90), Math.min(view.getEast(), 180),
+      Math.min(view.getNorth(), 90)].map((v) => v.toFixed(3)).join(",");
     try {
-      cells = await get(`/v1/console/map/assets?cell=${cell.toFixed(4)}`);
+      cells = await get(`/v1/console/map/assets?cell=${cell.toFixed(4)}&bbox=${bbox}`);
       drawCells();
     } catch (error) {
       showError(error);
     }
   }, 200);
 
-  map.on("zoomend", reloadCells);
+  map.on("moveend", reloadCells); // zooming ends with a moveend too
   reload();
   reloadCells();
   const ticker = setInterval(reload, 30000); // position ages and expiries move even when nothing happens

@@ -2,7 +2,9 @@
 // and the claim view: stages, documents checklist, advance payments, history.
 import { get, post } from "../api.js";
 import { t } from "../i18n.js";
-import { busy, confirmButton, debounce, duration, h, money, replace, serverNow, showError, time, toast } from "../ui.js";
+import {
+  busy, changeDetector, confirmButton, debounce, duration, h, keptFields, money, replace, serverNow, showError, time, toast,
+} from "../ui.js";
 
 const STAGES = ["reported", "surveyed", "assessed", "documents_reviewed", "adjudicated", "closed_paid"];
 const FLAGS = ["person_trapped", "person_injured", "vehicle_in_water", "in_travel_lane", "cannot_drive"];
@@ -38,6 +40,8 @@ export function mount(root, { me, args }) {
   let names = {};
   let greenOnly = false;
   let advanceKey = uuid();
+  const fields = keptFields();
+  const claimChanged = changeDetector();
 
   async function learnNames(ids) {
     const missing = [...new Set(ids.filter((id) => id && !(id in names)))];
@@ -66,7 +70,7 @@ export function mount(root, { me, args }) {
         .then((r) => r.payments)]);
       await learnNames([claim.lease?.holder_id, ...claim.history.map((e) => e.actor_id),
         ...payments.map((p) => p.requested_by)]);
-      renderClaim();
+      if (claimChanged([claim, payments])) renderClaim();
     } catch (error) {
       showError(error);
     }
@@ -130,21 +134,23 @@ export function mount(root, { me, args }) {
     const index = STAGES.indexOf(claim.stage);
     if (index < 0 || index >= STAGES.length - 1) return h("p", { class: "muted" }, t("claim.closed"));
     const next = STAGES[index + 1];
-    const note = h("input", { type: "text", placeholder: t("common.note"), "data-testid": "stage-note" });
+    const note = fields.get("note", () => h("input", { type: "text", placeholder: t("common.note"), "data-testid": "stage-note" }));
     const estimate = next === "assessed"
-      ? h("input", { type: "number", min: "0", step: "0.01", placeholder: t("claim.estimate"), "data-testid": "estimate",
-        value: claim.estimate ?? "" }) : null;
+      ? fields.get("estimate", () => h("input", { type: "number", min: "0", step: "0.01", placeholder: t("claim.estimate"),
+        "data-testid": "estimate", value: claim.estimate ?? "" })) : null;
     const move = h("button", { class: "primary", "data-testid": "advance-stage" }, t("claim.moveTo", { s: t(`stage.${next}`) }));
     move.addEventListener("click", async () => {
       const body = { to: next, note: note.value || undefined };
       if (estimate) body.estimate = estimate.value;
       if (await busy(move, () => post(`/v1/claims/${claim.id}/transition`, body))) {
+        fields.forget("note", "estimate", "rejectNote");
         toast(t("claim.moved", { n: claim.id, s: t(`stage.${next}`) }));
         reloadClaim();
         reloadQueue();
       }
     });
-    const rejectNote = h("input", { type: "text", placeholder: t("claim.rejectNote"), "data-testid": "reject-note" });
+    const rejectNote = fields.get("rejectNote", () => h("input", { type: "text", placeholder: t("claim.rejectNote"),
+      "data-testid": "reject-note" }));
     const reject = confirmButton(t("claim.reject"), { class: "danger", "data-testid": "reject" }, async () => {
       await post(`/v1/claims/${claim.id}/transition`, { to: "rejected", note: rejectNote.value });
       toast(t("claim.moved", { n: claim.id, s: t("stage.rejected") }));
@@ -179,8 +185,10 @@ export function mount(root, { me, args }) {
     if (!open) return [rows];
     if (!claim.estimate) return [rows, h("p", { class: "muted" }, t("claim.noEstimate"))];
     const ratio = me.advance_ratio;
-    const amount = h("input", { type: "number", min: "0.01", step: "0.01", placeholder: t("claim.amount"), "data-testid": "advance-amount" });
-    const reason = h("input", { type: "text", placeholder: t("claim.reason"), "data-testid": "advance-reason" });
+    const amount = fields.get("amount", () => h("input", { type: "number", min: "0.01", step: "0.01",
+      placeholder: t("claim.amount"), "data-testid": "advance-amount" }));
+    const reason = fields.get("reason", () => h("input", { type: "text", placeholder: t("claim.reason"),
+      "data-testid": "advance-reason" }));
     const request = h("button", { class: "primary", "data-testid": "request-advance" }, t("claim.requestAdvance"));
     request.addEventListener("click", async () => {
       const body = { amount: amount.value, kind: "advance", reason: reason.value || undefined };
@@ -188,6 +196,7 @@ export function mount(root, { me, args }) {
       const payment = await busy(request, () => post(`/v1/claims/${claim.id}/payments`, body, { "Idempotency-Key": advanceKey }));
       if (payment) {
         advanceKey = uuid();
+        fields.forget("amount", "reason");
         toast(t("claim.requested", { n: payment.id, s: t(`pay.${payment.state}`) }));
         reloadClaim();
       }
@@ -238,6 +247,8 @@ export function mount(root, { me, args }) {
       claimId = next;
       claim = null;
       advanceKey = uuid();
+      fields.forget();
+      claimChanged(null);
     }
     renderClaim();
     reloadClaim();
