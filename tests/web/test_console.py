@@ -167,7 +167,7 @@ def test_a_new_warning_appears_on_the_map_with_its_area_and_counts_without_a_rel
     page = sign_in(browser, api.base_url, key, login_shot="login")
     assert nav_pages(page) == ["map", "dispatch"]
     expect(page.get_by_test_id("warnings-count")).to_have_text("0")
-    expect(page.locator(".leaflet-overlay-pane canvas").first).to_be_visible()  # the offline base layer
+    expect(page.locator(".leaflet-base-pane canvas")).to_be_visible()  # the offline base layer
     shot(page, f"map-1-before-warning-{db_url.split(':')[0]}")
 
     stored = ingest_demo_warning(api.as_user(key))

@@ -67,8 +67,10 @@ export function mount(root) {
   const map = L.map(mapElement, { attributionControl: false, fadeAnimation: false, minZoom: 4, maxZoom: 14, zoomSnap: 0.5 });
   map.fitBounds(START_VIEW);
   // Stacking, bottom to top: boundaries, CAT areas, warning areas, asset clusters, jobs, trucks.
-  for (const [pane, z] of [["areas", 390], ["clusters", 420], ["jobs", 450]]) map.createPane(pane).style.zIndex = z;
-  const canvas = L.canvas({ padding: 0.3 });
+  for (const [pane, z] of [["base", 250], ["areas", 390], ["clusters", 420], ["jobs", 450]]) {
+    map.createPane(pane).style.zIndex = z;
+  }
+  const canvas = L.canvas({ padding: 0.3, pane: "base" });
   const layers = {
     base: L.layerGroup(), cat: L.featureGroup(), warnings: L.featureGroup(), assets: L.layerGroup(),
     jobs: L.layerGroup(), providers: L.layerGroup(),
@@ -84,6 +86,7 @@ export function mount(root) {
   let overview = null;
   let cells = null;
   let selected = null;
+  let framed = false;
   const popup = L.popup({ maxWidth: 420, className: "area-popup" });
 
   get("/v1/console/basemap").then((basemap) => {
@@ -168,6 +171,14 @@ export function mount(root) {
     }
     renderSide();
     if (selected !== null && map.hasLayer(popup)) select(selected, popup.getLatLng());
+  }
+
+  // On opening the map mid-storm, show the areas in force; later warnings never move the view.
+  function frameWarnings() {
+    const active = layers.warnings.getLayers().filter((l) => overview.warnings.find((w) => w.chain_id === l.chainId)?.active);
+    if (!active.length) return true;
+    map.fitBounds(L.featureGroup(active).getBounds(), { padding: [30, 30], maxZoom: 10 });
+    return true;
   }
 
   function drawCells() {
@@ -258,6 +269,7 @@ export function mount(root) {
       overview = await get("/v1/console/map");
       syncClock(overview.server_time);
       drawOverview();
+      if (!framed) framed = frameWarnings();
     } catch (error) {
       showError(error);
     }
