@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import logging
 import random
+import threading
 import time
+from contextlib import nullcontext
 
 from sqlalchemy import select
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
@@ -28,6 +30,11 @@ log = logging.getLogger(__name__)
 RETRIES = 4
 RETRYABLE_PG_CODES = ("40P01", "40001")  # deadlock detected, serialization failure
 PAYOUT_STUCK_S = 300.0
+# Celery's eager apply_async sets and restores a process-global flag (denied_join_result) without a
+# lock: two threads running eager tasks at once can leave it set for good, and every later
+# AsyncResult.get() in the process then fails. The embedded default runs tasks eagerly from the web
+# server's threads, so green-channel effects run one at a time there.
+_EAGER = threading.Lock()
 
 
 def _retryable(exc: DBAPIError) -> bool:
@@ -71,10 +78,13 @@ def run_unit(fn, *args, **kwargs):
 
 
 def run_effects(pending: dict[str, list[int]]) -> None:
-    if pending.get(effects.NOTIFICATIONS):
-        queue_notifications(pending[effects.NOTIFICATIONS])
-    for payment_id in pending.get(effects.PAYOUTS, []):
-        enqueue(pay, payment_id)
+    if not pending:
+        return
+    with _EAGER if app.conf.task_always_eager else nullcontext():
+        if pending.get(effects.NOTIFICATIONS):
+            queue_notifications(pending[effects.NOTIFICATIONS])
+        for payment_id in pending.get(effects.PAYOUTS, []):
+            enqueue(pay, payment_id)
 
 
 def queue_notifications(ids: list[int]) -> None:

@@ -22,6 +22,8 @@ def test_every_periodic_task_is_scheduled():
 
 
 def test_a_real_worker_expires_offers_dispatches_flags_and_pays(pg_world, celery_worker, haven_env):
+    # .get(disable_sync_subtasks=False): a test elsewhere in the session may leave Celery believing this
+    # thread is inside a task; here the test is the client waiting for a real worker.
     world = pg_world
     haven_env(world.url, HAVEN_RESCUE_OFFER_TIMEOUT=1, HAVEN_CLAIM_LEASE_S=1)
     celery_worker(world.url, queues="greenchannel", HAVEN_RESCUE_OFFER_TIMEOUT=1, HAVEN_CLAIM_LEASE_S=1)
@@ -40,13 +42,13 @@ def test_a_real_worker_expires_offers_dispatches_flags_and_pays(pg_world, celery
 
     assert offered_to() == near.id
     wait_until(lambda: utcnow() > job.created_at + timedelta(seconds=1.2), 5, message="the offer to run out")
-    assert tasks.expire_offers.delay().get(timeout=60) == {"expired": 1}
+    assert tasks.expire_offers.delay().get(timeout=60, disable_sync_subtasks=False) == {"expired": 1}
     assert offered_to() == far.id
 
     world.run(rescue.advance, dispatcher, job.id, "cancelled")
     waiting, _ = world.run(rescue.create_job, dispatcher, {"claim_id": world.file("A00000001").id,
                                                            "dispatch": False})
-    assert tasks.dispatch_pending.delay().get(timeout=60)["offered"] == 1
+    assert tasks.dispatch_pending.delay().get(timeout=60, disable_sync_subtasks=False)["offered"] == 1
     with world.session() as session:
         assert session.scalar(select(RescueOffer.mode).where(RescueOffer.job_id == waiting.id)) == "batch"
 
@@ -55,12 +57,12 @@ def test_a_real_worker_expires_offers_dispatches_flags_and_pays(pg_world, celery
     leased = world.run(queue.lease_next, world.user("adjuster"))
     assert leased is not None
     wait_until(lambda: utcnow() > leased.lease_expires_at, 5, message="the lease to run out")
-    assert tasks.expire_leases.delay().get(timeout=60) == {"returned": 1}
+    assert tasks.expire_leases.delay().get(timeout=60, disable_sync_subtasks=False) == {"returned": 1}
     with world.session() as session:
         late = session.get(Claim, leased.id)
         late.first_contact_at, late.created_at = None, utcnow() - timedelta(hours=5)
         queue.refresh(session, late)
-    assert tasks.flag_sla_breaches.delay().get(timeout=60)["flagged"] >= 1
+    assert tasks.flag_sla_breaches.delay().get(timeout=60, disable_sync_subtasks=False)["flagged"] >= 1
 
     world.run(claims.update_details, world.user("adjuster"), claim.id, {"estimate": "90000.00"})
     payment, _ = world.run(payments.request_payment, world.user("supervisor"), claim.id, Decimal("40000.00"), "w1")
