@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+
 from celery import Celery, Task
 from celery.signals import worker_process_init
 
@@ -32,9 +34,28 @@ ROUTES = {
 }
 
 
+_EAGER_LOCK = threading.RLock()
+
+
+class HavenTask(Task):
+    """In the embedded default tasks run in the caller's thread, one at a time.
+
+    Celery marks "inside a task" with a process-global flag while an eager task runs; two threads
+    running eager tasks at once can leave it set for good, after which every result.get() fails.
+    Serialising eager runs (re-entrant, for tasks that queue tasks) keeps the flag honest, and
+    also spares SQLite concurrent writers.
+    """
+
+    def apply_async(self, *args, **kwargs):
+        if self.app.conf.task_always_eager:
+            with _EAGER_LOCK:
+                return super().apply_async(*args, **kwargs)
+        return super().apply_async(*args, **kwargs)
+
+
 def make_celery() -> Celery:
     settings = get_settings()
-    celery = Celery("haven", include=TASK_MODULES)
+    celery = Celery("haven", include=TASK_MODULES, task_cls=HavenTask)
     embedded = settings.embedded
     transport_options = {"visibility_timeout": 600}
     if settings.redis_key_prefix:
