@@ -12,10 +12,10 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
-from sqlalchemy import String, cast, select
+from sqlalchemy import ARRAY, String, any_, bindparam, cast, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -40,7 +40,8 @@ from store.types import utcnow
 
 log = logging.getLogger(__name__)
 
-CUSTOMERS_PER_CHUNK = 1000
+FIRST_CHUNK = 200
+CUSTOMERS_PER_CHUNK = 2000
 FAN_OUT_DONE = "customers_notified"  # the audit action that marks an alert's fan-out finished
 IDS_PER_QUERY = 5000  # keeps IN (...) lists within SQLite's variable limit
 
@@ -97,7 +98,7 @@ def _fan_out(alert_id: int, enqueue: Enqueue, now: datetime, rules: Rules) -> Fa
             customers_inside = _customers_inside(session, facts.alert)
             summary.customers = len(customers_inside)
             plans = (plan_warnings(facts.alert, chunk, earlier, now, rules)
-                     for chunk in _chunked(customers_inside, CUSTOMERS_PER_CHUNK))
+                     for chunk in _growing_chunks(customers_inside))
     for plan in plans:
         summary.add(plan)
         _save_and_enqueue(facts, plan, now, enqueue, summary)
@@ -170,27 +171,37 @@ def _earlier_messages(session: Session, chain_id: int) -> list[EarlierMessage]:
     return [EarlierMessage(*row) for row in rows]
 
 
+def _growing_chunks(items: Sequence):
+    """A small first chunk, so the first messages leave at once; then bigger ones, cheaper per row."""
+    start, size = 0, FIRST_CHUNK
+    while start < len(items):
+        yield items[start:start + size]
+        start, size = start + size, min(size * 2, CUSTOMERS_PER_CHUNK)
+
+
 def _chunked(items: Sequence, size: int):
     for start in range(0, len(items), size):
         yield items[start:start + size]
 
 
-def _customer_rows(session: Session, customer_ids: Sequence[str]) -> dict[str, Customer]:
-    found = {}
-    ids = list(customer_ids)
-    for chunk in _chunked(ids, IDS_PER_QUERY):
-        for customer in session.execute(select(Customer).where(Customer.customer_id.in_(chunk))).scalars():
-            found[customer.customer_id] = customer
-    return found
+_CUSTOMER_COLUMNS = (Customer.customer_id, Customer.phone, Customer.locale, Customer.time_zone,
+                     Customer.sms_opt_out, Customer.push_opt_out, Customer.push_token)
 
 
-def _customer_in_area(customer: Customer, assets: tuple[AssetInArea, ...] = ()) -> CustomerInArea:
-    return CustomerInArea(customer.customer_id, customer.phone, customer.locale, customer.time_zone,
-                          customer.sms_opt_out, customer.push_opt_out, customer.push_token, assets)
+def _rows_by_id(session: Session, columns, key, ids: Sequence[str]):
+    """SELECT columns WHERE key is one of ids: one array parameter on PostgreSQL, chunks of IN (...) elsewhere."""
+    if not ids:
+        return
+    if session.get_bind().dialect.name == "postgresql":
+        yield from session.execute(select(*columns).where(key == any_(cast(list(ids), ARRAY(String)))))
+        return
+    for chunk in _chunked(list(ids), IDS_PER_QUERY):
+        yield from session.execute(select(*columns).where(key.in_(chunk)))
 
 
 def _customers(session: Session, customer_ids: set[str]) -> dict[str, CustomerInArea]:
-    return {cid: _customer_in_area(c) for cid, c in _customer_rows(session, sorted(customer_ids)).items()}
+    return {row.customer_id: CustomerInArea(*row)
+            for row in _rows_by_id(session, _CUSTOMER_COLUMNS, Customer.customer_id, sorted(customer_ids))}
 
 
 def _customers_inside(session: Session, alert: AlertFacts) -> list[CustomerInArea]:
@@ -198,13 +209,11 @@ def _customers_inside(session: Session, alert: AlertFacts) -> list[CustomerInAre
     stored = session.get(Alert, alert.alert_id)
     asset_ids = [str(a) for a in matching.affected_assets(session, stored)]
     assets_of: dict[str, list[AssetInArea]] = {}
-    for chunk in _chunked(asset_ids, IDS_PER_QUERY):
-        for asset_id, customer_id, kind, address in session.execute(
-            select(Asset.asset_id, Asset.customer_id, Asset.kind, Asset.address).where(Asset.asset_id.in_(chunk))
-        ):
-            assets_of.setdefault(customer_id, []).append(AssetInArea(asset_id, kind, address))
-    customers = _customer_rows(session, sorted(assets_of))
-    return [_customer_in_area(customers[cid], tuple(sorted(assets_of[cid], key=lambda a: a.asset_id)))
+    for asset_id, customer_id, kind, address in _rows_by_id(
+            session, (Asset.asset_id, Asset.customer_id, Asset.kind, Asset.address), Asset.asset_id, asset_ids):
+        assets_of.setdefault(customer_id, []).append(AssetInArea(asset_id, kind, address))
+    customers = _customers(session, set(assets_of))
+    return [replace(customers[cid], assets=tuple(sorted(assets_of[cid], key=lambda a: a.asset_id)))
             for cid in sorted(assets_of) if cid in customers]
 
 
@@ -222,6 +231,12 @@ def _save_and_enqueue(facts: _Facts, plan: Plan, now: datetime, enqueue: Enqueue
         summary.enqueued += len(due)
 
 
+# Per-row columns travel as arrays; the rest is the same for the whole chunk.
+_PER_ROW = ("idempotency_key", "customer_id", "channel", "kind", "recipient", "body", "language", "severity",
+            "segments", "asset_count", "vehicle_count", "not_before", "state", "queued_at")
+_PER_CHUNK = ("chain_id", "alert_id", "expires_at", "attempts", "possible_duplicates", "created_at", "updated_at")
+
+
 def _insert(session: Session, facts: _Facts, plan: Plan, now: datetime) -> list[tuple[int, str, str]]:
     """Save the planned rows; a key that already exists is left alone. Returns (id, channel, state) saved."""
     if not plan.messages:
@@ -235,10 +250,25 @@ def _insert(session: Session, facts: _Facts, plan: Plan, now: datetime) -> list[
         "queued_at": None if m.not_before else now, "attempts": 0, "possible_duplicates": 0,
         "created_at": now, "updated_at": now,
     } for m in plan.messages]
-    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
-    statement = (dialect.insert(Notification).on_conflict_do_nothing(index_elements=["idempotency_key"])
+    if session.get_bind().dialect.name == "postgresql":
+        return _insert_unnest(session, rows)
+    statement = (sqlite.insert(Notification).on_conflict_do_nothing(index_elements=["idempotency_key"])
                  .returning(Notification.id, Notification.channel, Notification.state))
     return [tuple(row) for row in session.execute(statement, rows).all()]
+
+
+def _insert_unnest(session: Session, rows: list[dict]) -> list[tuple[int, str, str]]:
+    """PostgreSQL: one INSERT ... SELECT FROM unnest(one array per column): thousands of rows in one small
+    statement, where a multi-row VALUES list would be a megabyte of SQL for the driver to parse."""
+    table = Notification.__table__
+    arrays = [bindparam(name, [row[name] for row in rows], type_=ARRAY(table.c[name].type)) for name in _PER_ROW]
+    per_row = func.unnest(*arrays).table_valued(*_PER_ROW).render_derived()
+    constants = [bindparam(f"all_{name}", rows[0][name], type_=table.c[name].type).label(name) for name in _PER_CHUNK]
+    source = select(*per_row.c, *constants)
+    statement = (postgresql.insert(table).from_select([*_PER_ROW, *_PER_CHUNK], source)
+                 .on_conflict_do_nothing(index_elements=["idempotency_key"])
+                 .returning(table.c.id, table.c.channel, table.c.state))
+    return [tuple(row) for row in session.execute(statement).all()]
 
 
 def _audit_data(summary: FanOutSummary) -> dict:

@@ -95,3 +95,14 @@ def limiter_for(name: str, rate_per_s: float, redis_url: str | None, key_prefix:
             client = redis.Redis.from_url(redis_url, socket_timeout=5, socket_connect_timeout=5)
             _limiters[cache_key] = RedisRateLimiter(client, f"{key_prefix}haven:ratelimit:{name}", rate_per_s)
     return _limiters[cache_key]
+
+
+def peak_in_window(times: list[float], window_s: float = 1.0) -> int:
+    """The most instants within any half-open window [t, t + window_s): what a rate limit promises to cap."""
+    ordered = sorted(times)
+    peak, start = 0, 0
+    for end, instant in enumerate(ordered):
+        while instant - ordered[start] >= window_s:
+            start += 1
+        peak = max(peak, end - start + 1)
+    return peak

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import gsm0338  # noqa: F401  (registers the "gsm03.38" codec)
+import gsm0338  # noqa: F401  (registers the "gsm03.38" codec; its tables are the alphabet used here)
 
 GSM7 = "GSM-7"
 UCS2 = "UCS-2"
@@ -26,18 +26,29 @@ class SmsSize:
     segments: int
 
 
+def _alphabet() -> tuple[frozenset[str], frozenset[str]]:
+    """The GSM 03.38 default alphabet and its extension table, read from the gsm0338 codec once."""
+    from gsm0338.charset import BASIC_CHARACTER_SET_EXTENSION
+
+    basic = frozenset(bytes([code]).decode("gsm03.38") for code in range(128) if code != _ESCAPE)
+    extension = frozenset(bytes([_ESCAPE, code]).decode("gsm03.38") for code in BASIC_CHARACTER_SET_EXTENSION)
+    return basic, extension
+
+
+_BASIC, _EXTENSION = _alphabet()
+
+
 def _gsm7_units(text: str) -> list[int] | None:
     """Septets per character, or None when the text is not pure GSM-7."""
-    try:
-        encoded = text.encode("gsm03.38")
-    except UnicodeEncodeError:
-        return None
-    runs, i = [], 0
-    while i < len(encoded):
-        width = 2 if encoded[i] == _ESCAPE else 1
-        runs.append(width)
-        i += width
-    return runs
+    units = []
+    for character in text:
+        if character in _BASIC:
+            units.append(1)
+        elif character in _EXTENSION:
+            units.append(2)  # escape + character
+        else:
+            return None
+    return units
 
 
 def _ucs2_units(text: str) -> list[int]:

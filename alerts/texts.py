@@ -112,7 +112,12 @@ def pick_info(infos: list[dict], language: str) -> dict | None:
 def hazard_of(info: dict | None) -> str:
     if not info:
         return "other"
-    for text in (info.get("event"), info.get("headline")):
+    return _hazard(info.get("event"), info.get("headline"))
+
+
+@functools.lru_cache(maxsize=1024)
+def _hazard(event: str | None, headline: str | None) -> str:
+    for text in (event, headline):
         for name, pattern in _HAZARD_RE:
             if text and pattern.search(text):
                 return name
@@ -148,6 +153,7 @@ def _message_template(template: dict, kind: str, severity: str) -> str:
     return variants.get(severity, variants["default"])
 
 
+@functools.lru_cache(maxsize=16384)  # a fan-out renders the same few texts for thousands of customers
 def render(kind: str, hazard: str, severity: str, language: str, assets: AssetCount,
            address: str | None = None, area: str | None = None, max_segments: int = MAX_SEGMENTS) -> Text:
     """The text for one customer. Raises TemplateError only when even the place-less text is too long."""

@@ -1,3 +1,319 @@
-"""`haven` commands: notifications and delivery."""
+"""`haven bench fanout`: the warnings-out performance goals of issue 5, measured on this machine.
 
-from cli.root import cli  # noqa: F401
+Each scenario gets its own PostgreSQL database with a synthetic book (one insured vehicle per customer,
+scattered inside the demo typhoon's orange warning area), two Celery worker processes on Redis, and
+the Twilio-compatible server (tests/twilio_compatible.py, run as its own process like a real provider,
+with 100 ms latency). The orange warning is replayed as published now and ingested; the figures come
+from the database (Alert.received_at -> Notification.sent_at, the provider's answer) and from what the
+provider saw (arrival times, messages per number). Quiet hours are switched off: they would hold the
+messages by design, which is not what is measured.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+import uuid
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import click
+
+from cli.bench import bench
+from cli.common import progress
+
+ROOT = Path(__file__).resolve().parent.parent
+ORANGE_ALERT = ROOT / "config" / "demo" / "01-typhoon-infa-orange-alert.xml"
+ACCOUNT_SID = "AC" + "be7c4f00" * 4
+AUTH_TOKEN = uuid.uuid4().hex
+DEFAULT_ADMIN_URL = "postgresql+psycopg://postgres:postgres@127.0.0.1:5432/postgres"
+QUEUES = "ingest,match,notify-sms,notify-push,receipts,periodic"
+_VERBOSE = bool(os.environ.get("HAVEN_BENCH_VERBOSE"))  # the workers' own logs on stderr
+
+
+@dataclass(frozen=True)
+class Scenario:
+    name: str
+    customers: int
+    rate_per_s: float
+
+
+def _admin_url() -> str:
+    url = os.environ.get("HAVEN_DATABASE_URL", "")
+    return url if url.startswith("postgresql") else os.environ.get("HAVEN_BENCH_ADMIN_URL", DEFAULT_ADMIN_URL)
+
+
+@contextmanager
+def _database(admin_url: str, name: str):
+    """A fresh, migrated database of its own; dropped afterwards."""
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+
+    from store.db import dispose_engines, upgrade
+
+    admin = create_engine(make_url(admin_url).set(database="postgres"), isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    url = make_url(admin_url).set(database=name).render_as_string(hide_password=False)
+    upgrade(url)
+    try:
+        yield url
+    finally:
+        dispose_engines()
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+def _book(url: str, customers: int, area) -> None:
+    """`customers` customers with one vehicle each at random points inside `area` (PostgreSQL COPY)."""
+    import numpy as np
+    import shapely
+
+    from store.db import get_engine
+    from store.types import utcnow
+
+    rng = np.random.default_rng(20210725)
+    minx, miny, maxx, maxy = area.bounds
+    lon, lat = np.empty(0), np.empty(0)
+    while len(lon) < customers:
+        x, y = rng.uniform(minx, maxx, customers * 2), rng.uniform(miny, maxy, customers * 2)
+        inside = shapely.contains_xy(area, x, y)
+        lon, lat = np.concatenate([lon, x[inside]]), np.concatenate([lat, y[inside]])
+    now = utcnow()
+    connection = get_engine(url).raw_connection()
+    try:
+        cursor = connection.cursor()
+        with cursor.copy("COPY customers (customer_id, phone, locale, time_zone, vulnerable, sms_opt_out, "
+                         "push_opt_out, created_at, updated_at) FROM STDIN") as copy:
+            for n in range(1, customers + 1):
+                copy.write_row((f"B{n:07d}", f"+861709{n:07d}", "zh-CN" if n % 10 else "en", "Asia/Shanghai",
+                                False, False, False, now, now))
+        with cursor.copy("COPY assets (asset_id, customer_id, kind, lon, lat, address, updated_at) FROM STDIN") as copy:
+            for n in range(1, customers + 1):
+                copy.write_row((f"BA{n:08d}", f"B{n:07d}", "vehicle", round(float(lon[n - 1]), 6),
+                                round(float(lat[n - 1]), 6), "浙江省温州市滨海大道1号", now))
+        connection.commit()
+    finally:
+        connection.close()
+
+
+class _Provider:
+    """The Twilio-compatible server as its own process (python -m tests.twilio_compatible)."""
+
+    def __init__(self, latency_ms: float):
+        if not (ROOT / "tests" / "twilio_compatible.py").exists():
+            raise click.ClickException("haven bench fanout runs from a source checkout: it needs "
+                                       "tests/twilio_compatible.py, the Twilio-compatible server")
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "tests.twilio_compatible", "--account-sid", ACCOUNT_SID, "--auth-token", AUTH_TOKEN,
+             "--latency-ms", str(latency_ms), "--no-callbacks"], cwd=ROOT, stdout=subprocess.PIPE, text=True)
+        self.base_url = f"http://127.0.0.1:{json.loads(self.process.stdout.readline())['port']}"
+
+    def stats(self) -> dict:
+        import requests
+
+        return requests.get(self.base_url + "/_stats", timeout=60).json()
+
+    def stop(self) -> None:
+        self.process.terminate()
+        self.process.wait(20)
+
+
+def _start_workers(url: str, provider: _Provider, scenario: Scenario, workers: int, threads: int,
+                   redis_url: str, prefix: str) -> list[subprocess.Popen]:
+    env = dict(os.environ, HAVEN_DATABASE_URL=url, HAVEN_REDIS_URL=redis_url, HAVEN_REDIS_KEY_PREFIX=prefix,
+               HAVEN_SMS_CHANNEL="twilio", TWILIO_ACCOUNT_SID=ACCOUNT_SID, TWILIO_AUTH_TOKEN=AUTH_TOKEN,
+               TWILIO_FROM="+15005550006", HAVEN_TWILIO_API_BASE_URL=provider.base_url,
+               HAVEN_PUBLIC_BASE_URL="http://127.0.0.1:9", HAVEN_SMS_RATE_PER_S=str(scenario.rate_per_s),
+               HAVEN_QUIET_HOURS="00:00-00:00", HAVEN_LOG_LEVEL="WARNING")
+    pool = ["-P", "threads", "-c", str(threads)] if threads > 1 else ["-c", "1"]
+    return [subprocess.Popen([sys.executable, "-m", "celery", "-A", "workers", "worker", "-Q", QUEUES, *pool,
+                              "-n", f"bench-{n}-{uuid.uuid4().hex[:6]}@%h", "--loglevel", "WARNING",
+                              "--without-gossip", "--without-mingle", "--without-heartbeat"],
+                             cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=sys.stderr if _VERBOSE else
+                             subprocess.DEVNULL)
+            for n in range(workers)]
+
+
+def _wait_for_workers(count: int) -> None:
+    from workers.system import ping
+
+    seen: set[int] = set()
+    deadline = time.monotonic() + 120
+    while len(seen) < count:
+        if time.monotonic() > deadline:
+            raise click.ClickException(f"only {len(seen)} of {count} workers started")
+        seen |= {ping.apply_async(args=("bench",)).get(timeout=120)["worker_pid"] for _ in range(count * 2)}
+
+
+def _warm_up(url: str, raw: bytes, workers: int) -> None:
+    """Test messages of the same area: each worker builds its book index (as a long-running one has), and
+    nobody is warned."""
+    from alerts.ingest import Origin
+    from workers.ingest import ingest_payload
+
+    test = raw.replace(b"<status>Actual</status>", b"<status>Test</status>")
+    for n in range(4 * workers):
+        ingest_payload(test.replace(b"-BENCH-", f"-WARMUP{n}-".encode()), Origin(source="bench:warm-up"), url)
+    time.sleep(3.0)
+
+
+def _handed_over(url: str) -> int:
+    from sqlalchemy import func, select
+
+    from store.db import session_scope
+    from store.models import Notification
+
+    with session_scope(url) as session:
+        return session.execute(select(func.count()).select_from(Notification)
+                               .where(Notification.sent_at.is_not(None))).scalar_one()
+
+
+def _run(scenario: Scenario, admin_url: str, redis_url: str, workers: int, threads: int, latency_ms: float) -> dict:
+    from shapely.geometry import shape
+
+    from alerts.ingest import Origin
+    from alerts.messages import parse_message
+    from alerts.ratelimit import peak_in_window
+    from alerts.reach import reach_report
+    from alerts.replay import replay
+    from store.db import session_scope
+    from store.types import utcnow
+    from workers.ingest import ingest_payload
+
+    raw = replay([ORANGE_ALERT.read_bytes()], utcnow(), tag=f"BENCH-{scenario.name}-{uuid.uuid4().hex[:6]}")[0]
+    polygon = parse_message(raw).alerts[0].alert["infos"][0]["areas"][0]["polygons"][0]
+    with ExitStack() as stack:
+        url = stack.enter_context(_database(admin_url, f"haven_bench_fanout_{scenario.name}"))
+        _book(url, scenario.customers, shape({"type": "Polygon", "coordinates": [polygon]}))
+        provider = _Provider(latency_ms)
+        stack.callback(provider.stop)
+        processes = _start_workers(url, provider, scenario, workers, threads, redis_url,
+                                   os.environ["HAVEN_REDIS_KEY_PREFIX"])
+        stack.callback(_stop, processes)
+        _wait_for_workers(workers)
+        _warm_up(url, raw, workers)
+
+        cpu_before = {"workers": sum(_cpu_seconds(p.pid) for p in processes),
+                      "provider": _cpu_seconds(provider.process.pid)}
+        result = ingest_payload(raw, Origin(source=f"bench:{scenario.name}"), url)
+        [alert_id] = result.new_alert_ids
+        bar = progress(scenario.customers, f"{scenario.name}: handed to the provider", unit="SMS")
+        deadline, done = time.monotonic() + 600, 0
+        while done < scenario.customers and time.monotonic() < deadline:
+            time.sleep(0.5)
+            now_done = _handed_over(url)
+            bar.update(now_done - done)
+            done = now_done
+        bar.close()
+        with session_scope(url) as session:
+            report = reach_report(session, alert_id)
+            timeline = _timeline(session, alert_id)
+        stats = provider.stats()
+        cpu = {"workers": round(sum(_cpu_seconds(p.pid) for p in processes) - cpu_before["workers"], 1),
+               "provider": round(_cpu_seconds(provider.process.pid) - cpu_before["provider"], 1)}
+    per_number: dict[str, int] = {}
+    for number, _ in stats["accepted"]:
+        per_number[number] = per_number.get(number, 0) + 1
+    handover = report["handover"]
+    return {
+        "scenario": scenario.name, "customers": scenario.customers, "rate_limit_per_s": scenario.rate_per_s,
+        "handed_over": handover["handed_over"], "first_s": handover["first_s"], "median_s": handover["median_s"],
+        "p99_s": handover["p99_s"], "all_s": handover["last_s"], "share_within_10s": handover["share_within_goal"],
+        "throughput_per_s": round(handover["handed_over"] / handover["last_s"], 1) if handover["last_s"] else None,
+        "provider_peak_per_1s": peak_in_window([at for at, _ in stats["attempts"]], 1.0),
+        "exactly_one_each": len(per_number) == scenario.customers and set(per_number.values()) == {1},
+        "duplicates": sum(count - 1 for count in per_number.values()),
+        "missing": scenario.customers - len(per_number),
+        "timeline_s": timeline,
+        "cpu_s": cpu,
+    }
+
+
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process and its children so far (Linux /proc)."""
+    total = 0.0
+    ticks = os.sysconf("SC_CLK_TCK")
+    pending = [pid]
+    while pending:
+        current = pending.pop()
+        try:
+            fields = Path(f"/proc/{current}/stat").read_text().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / ticks
+            pending += [int(c) for c in Path(f"/proc/{current}/task/{current}/children").read_text().split()]
+        except (OSError, ValueError, IndexError):
+            continue
+    return total
+
+
+def _timeline(session, alert_id: int) -> dict:
+    """When each step of the pipeline began and ended, in seconds after the alert arrived."""
+    from sqlalchemy import func, select
+
+    from store.models import Alert, Notification
+
+    alert = session.get(Alert, alert_id)
+    rows = session.execute(select(func.min(Notification.created_at), func.max(Notification.created_at),
+                                  func.min(Notification.sending_at), func.max(Notification.sending_at),
+                                  func.min(Notification.sent_at), func.max(Notification.sent_at))
+                           .where(Notification.alert_id == alert_id)).one()
+    names = ("saved_first", "saved_last", "claimed_first", "claimed_last", "handed_first", "handed_last")
+    figures = {"matched": alert.matched_at}
+    figures.update(zip(names, rows, strict=True))
+    return {name: round((at - alert.received_at).total_seconds(), 3) if at else None for name, at in figures.items()}
+
+
+def _stop(processes: list[subprocess.Popen]) -> None:
+    for process in processes:
+        process.terminate()
+    for process in processes:
+        try:
+            process.wait(30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+@bench.command("fanout")
+@click.option("--customers", default=100_000, show_default=True, help="Customers for the throughput figure.")
+@click.option("--share-customers", default=10_000, show_default=True, help="Customers for the 10 s share.")
+@click.option("--rate-customers", default=3_000, show_default=True, help="Customers for the rate-limit figure.")
+@click.option("--rate", default=200.0, show_default=True, help="HAVEN_SMS_RATE_PER_S for the rate-limit figure.")
+@click.option("--workers", default=2, show_default=True, help="Celery worker processes.")
+@click.option("--threads", default=4, show_default=True, help="Task threads per worker process (1: prefork).")
+@click.option("--latency-ms", default=100.0, show_default=True, help="The provider's answer time.")
+@click.option("--only", type=click.Choice(["throughput", "share", "rate"]), multiple=True,
+              help="Run only these scenarios.")
+@click.option("--json", "as_json", is_flag=True, help="Print the figures as JSON.")
+def fanout(customers, share_customers, rate_customers, rate, workers, threads, latency_ms, only, as_json):
+    """Warning fan-out: ingest -> every customer's SMS handed to a Twilio-compatible provider (issue 5 goals)."""
+    from config import reset_settings
+
+    redis_url = os.environ.get("HAVEN_REDIS_URL") or "redis://127.0.0.1:6379/0"
+    # Set before the Celery app is first imported: this process queues the ingest on the bench's Redis.
+    os.environ.update(HAVEN_REDIS_URL=redis_url, HAVEN_REDIS_KEY_PREFIX=f"haven-bench-{os.getpid()}:")
+    reset_settings()
+    scenarios = [Scenario("throughput", customers, 1_000_000.0), Scenario("share", share_customers, 1_000_000.0),
+                 Scenario("rate", rate_customers, rate)]
+    results = [_run(s, _admin_url(), redis_url, workers, threads, latency_ms)
+               for s in scenarios if not only or s.name in only]
+    if as_json:
+        click.echo(json.dumps({"workers": workers, "threads": threads, "latency_ms": latency_ms,
+                               "results": results}, indent=2))
+        return
+    for r in results:
+        click.echo(f"{r['scenario']}: {r['customers']} customers, rate limit {r['rate_limit_per_s']:g}/s")
+        click.echo(f"  ingest -> all handed to the provider: {r['all_s']} s ({r['throughput_per_s']}/s)")
+        click.echo(f"  first SMS handed over after ingest: {r['first_s']} s; median {r['median_s']} s; "
+                   f"p99 {r['p99_s']} s")
+        click.echo(f"  share handed over within 10 s: {r['share_within_10s']:.2%}")
+        click.echo(f"  provider's peak over any 1 s window: {r['provider_peak_per_1s']}")
+        click.echo(f"  exactly one SMS per customer: {'yes' if r['exactly_one_each'] else 'NO'} "
+                   f"(duplicates {r['duplicates']}, missing {r['missing']})")
+        click.echo("  timeline (s after ingest): " + ", ".join(f"{k} {v}" for k, v in r["timeline_s"].items()))
+        click.echo(f"  CPU used: workers {r['cpu_s']['workers']} s, provider {r['cpu_s']['provider']} s")

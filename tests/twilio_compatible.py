@@ -32,6 +32,8 @@ from email.utils import formatdate
 from aiohttp import ClientSession, ClientTimeout, web
 from twilio.request_validator import RequestValidator
 
+from alerts.ratelimit import peak_in_window
+
 E164 = re.compile(r"^\+[1-9]\d{6,14}$")
 ERRORS = {
     20003: (401, "Authenticate"),
@@ -233,17 +235,6 @@ class TwilioCompatible:
                 return web.json_response({"error": f"unknown fault {key}"}, status=400)
             setattr(self.faults, key, value)
         return web.json_response(asdict(self.faults))
-
-
-def peak_in_window(times: list[float], window_s: float = 1.0) -> int:
-    """The largest number of instants within any half-open window [t, t + window_s)."""
-    ordered = sorted(times)
-    peak, start = 0, 0
-    for end, instant in enumerate(ordered):
-        while instant - ordered[start] >= window_s:
-            start += 1
-        peak = max(peak, end - start + 1)
-    return peak
 
 
 class RunningServer:

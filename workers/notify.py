@@ -10,6 +10,8 @@ import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict
 
+from celery.signals import worker_init, worker_process_init
+
 from alerts import delivery, fanout, receipts
 from config import get_settings
 from store.db import session_scope
@@ -17,6 +19,15 @@ from store.types import utcnow
 from workers.app import app
 
 log = logging.getLogger(__name__)
+
+
+@worker_process_init.connect
+@worker_init.connect
+def _load_the_providers_sdk(**_):
+    """Import the SMS provider's SDK now, so the first warning after a restart doesn't wait for it."""
+    from alerts.channels import warm_up
+
+    warm_up(get_settings())
 
 
 # Runs on the match queue: it is the tail of matching, and must never wait behind provider-bound sends.

@@ -78,3 +78,9 @@ def channel_for(channel: str, settings) -> Channel:
     if channel not in ("sms", "push"):
         raise ValueError(f"unknown channel {channel!r}")
     return Outbox()
+
+
+def warm_up(settings) -> None:
+    """Import what the configured providers need (the Twilio SDK loads its API resources lazily)."""
+    if settings.sms_channel == "twilio":
+        import twilio.rest.api.v2010.account.message  # noqa: F401

@@ -1,10 +1,17 @@
-"""Send a batch concurrently, each message at its rate-limit slot, and turn network failures into outcomes."""
+"""Send a batch concurrently, each message at its rate-limit slot, and turn network failures into outcomes.
+
+The HTTP clients live on one event loop per process (`SenderLoop`, a daemon thread), so their keep-alive
+connections (and TLS sessions) outlive a batch: a new batch does not open a hundred new connections.
+Send tasks, in whatever thread Celery runs them, hand their coroutine to that loop and wait.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import os
+import threading
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import replace
 from datetime import UTC, datetime
 
@@ -12,6 +19,42 @@ import aiohttp
 
 from alerts.channels import Outcome, Outgoing
 from alerts.ratelimit import Slots
+
+CONNECTIONS_PER_HOST = 256  # at 100 ms a round trip, enough for 2,500 messages a second per process
+
+
+class SenderLoop:
+    """This process's event loop for provider traffic, and the long-lived clients created on it."""
+
+    _current: SenderLoop | None = None
+    _guard = threading.Lock()
+
+    def __init__(self):
+        self.pid = os.getpid()
+        self.loop = asyncio.new_event_loop()
+        self._clients: dict[tuple, object] = {}
+        threading.Thread(target=self.loop.run_forever, name="haven-sender-loop", daemon=True).start()
+
+    @classmethod
+    def get(cls) -> SenderLoop:
+        with cls._guard:
+            if cls._current is None or cls._current.pid != os.getpid():  # a forked worker starts its own
+                cls._current = SenderLoop()
+            return cls._current
+
+    def run(self, coroutine: Coroutine):
+        return asyncio.run_coroutine_threadsafe(coroutine, self.loop).result()
+
+    def client(self, key: tuple, make: Callable[[], object]):
+        """A client made once per key, on this loop (call from a coroutine running here)."""
+        if key not in self._clients:
+            self._clients[key] = make()
+        return self._clients[key]
+
+
+def connector() -> aiohttp.TCPConnector:
+    return aiohttp.TCPConnector(limit=0, limit_per_host=CONNECTIONS_PER_HOST, keepalive_timeout=60)
+
 
 # No connection was made: the provider certainly does not have the message.
 NOT_CONNECTED = (aiohttp.ClientConnectorError,)

@@ -8,7 +8,6 @@ A 2xx means the gateway took the push; there are no push receipts, so that ends 
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import hmac
 import json
@@ -18,7 +17,7 @@ from dataclasses import dataclass
 import aiohttp
 
 from alerts.channels import ChannelConfigError, Outcome, Outgoing
-from alerts.channels.pacing import send_paced
+from alerts.channels.pacing import SenderLoop, connector, send_paced
 from alerts.ratelimit import Slots
 
 SIGNATURE_HEADER = "X-Haven-Signature"
@@ -60,12 +59,14 @@ class HttpPush:
         return cls(settings.push_url, settings.push_secret)
 
     def send(self, messages: list[Outgoing], slots: Slots | None = None) -> list[Outcome]:
-        return asyncio.run(self._send_batch(messages, slots))
+        return SenderLoop.get().run(self._send_batch(messages, slots))
 
     async def _send_batch(self, messages: list[Outgoing], slots: Slots | None) -> list[Outcome]:
-        timeout = aiohttp.ClientTimeout(total=self.timeout_s)
-        async with aiohttp.ClientSession(timeout=timeout) as session:
-            return await send_paced(messages, slots, lambda m: self._send_one(session, m), self.provider)
+        session = SenderLoop.get().client(("push", self.url, self.timeout_s), self._session)
+        return await send_paced(messages, slots, lambda m: self._send_one(session, m), self.provider)
+
+    def _session(self) -> aiohttp.ClientSession:
+        return aiohttp.ClientSession(connector=connector(), timeout=aiohttp.ClientTimeout(total=self.timeout_s))
 
     async def _send_one(self, session: aiohttp.ClientSession, message: Outgoing) -> Outcome:
         body = json.dumps({

@@ -10,17 +10,17 @@ own per-domain `base_url`.
 
 from __future__ import annotations
 
-import asyncio
 import base64
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+import aiohttp
 from twilio.base.exceptions import TwilioRestException
 from twilio.http.async_http_client import AsyncTwilioHttpClient
 from twilio.rest import Client
 
 from alerts.channels import ChannelConfigError, Outcome, Outgoing
-from alerts.channels.pacing import send_paced
+from alerts.channels.pacing import SenderLoop, connector, send_paced
 from alerts.ratelimit import Slots
 
 STATUS_CALLBACK_PATH = "/webhooks/twilio/status"
@@ -73,18 +73,21 @@ class TwilioSms:
                    api_base_url=settings.twilio_api_base_url or None)
 
     def send(self, messages: list[Outgoing], slots: Slots | None = None) -> list[Outcome]:
-        return asyncio.run(self._send_batch(messages, slots))
+        return SenderLoop.get().run(self._send_batch(messages, slots))
 
     async def _send_batch(self, messages: list[Outgoing], slots: Slots | None) -> list[Outcome]:
-        http = _TimedAsyncHttpClient(timeout=self.timeout_s)
+        client = SenderLoop.get().client(("twilio", self.account_sid, self.auth_token, self.api_base_url,
+                                          self.timeout_s), self._client)
+        return await send_paced(messages, slots, lambda m: self._send_one(client, m), self.provider)
+
+    def _client(self) -> Client:
+        http = _TimedAsyncHttpClient(pool_connections=False, timeout=self.timeout_s)
+        http.session = aiohttp.ClientSession(connector=connector())
         client = Client(self.account_sid, self.auth_token, http_client=http)
         if self.api_base_url:
             client.api.base_url = self.api_base_url.rstrip("/")
         client.messages  # noqa: B018  (the SDK imports its resources lazily: not on the first slot's time)
-        try:
-            return await send_paced(messages, slots, lambda m: self._send_one(client, m), self.provider)
-        finally:
-            await http.close()
+        return client
 
     async def _send_one(self, client: Client, message: Outgoing) -> Outcome:
         options = {"to": message.recipient, "body": message.body}

@@ -14,9 +14,9 @@ from alerts.channels import Outgoing
 from alerts.channels.push import SIGNATURE_HEADER, HttpPush, verify
 from alerts.channels.twilio_sms import TwilioSms
 from alerts.delivery import classify
-from alerts.ratelimit import LocalRateLimiter, RedisRateLimiter
+from alerts.ratelimit import LocalRateLimiter, RedisRateLimiter, peak_in_window
 from tests.notify_support import ACCOUNT_SID, AUTH_TOKEN, FROM_NUMBER, twilio_server_fixture  # noqa: F401
-from tests.twilio_compatible import RunningServer, peak_in_window
+from tests.twilio_compatible import RunningServer
 
 CALLBACK = "http://127.0.0.1:9/webhooks/twilio/status"
 
