@@ -48,6 +48,12 @@ async def call(fn, *args, **kwargs):
         raise api_error(exc) from None
 
 
+async def on_item(request: web.Request, fn, *extra) -> web.Response:
+    """The usual handler: fn(session, caller, the {id} in the path, the JSON body, *extra) as JSON."""
+    item_id, body = path_id(request), await decimal_body(request)
+    return json_response(await call(fn, principal_of(request), item_id, body, *extra))
+
+
 def path_id(request: web.Request, name: str = "id") -> int:
     raw = request.match_info[name]
     if not raw.isdigit() or not 0 < int(raw) < 2**31:
@@ -150,8 +156,7 @@ def _confirm(session, actor, event_id: int, body: dict) -> dict:
 @requires(*DECLARERS)
 async def confirm_cat_event(request: web.Request) -> web.Response:
     """Confirm a CAT event Haven proposed (optionally with a new code or window): it opens."""
-    event_id, body = path_id(request), await decimal_body(request)
-    return json_response(await call(_confirm, principal_of(request), event_id, body))
+    return await on_item(request, _confirm)
 
 
 def _close(session, actor, event_id: int, body: dict) -> dict:
@@ -163,8 +168,7 @@ def _close(session, actor, event_id: int, body: dict) -> dict:
 @requires(*DECLARERS)
 async def close_cat_event(request: web.Request) -> web.Response:
     """Close a CAT event (or dismiss a proposal): no new claims are tagged; tagged claims keep their tag."""
-    event_id, body = path_id(request), await decimal_body(request)
-    return json_response(await call(_close, principal_of(request), event_id, body))
+    return await on_item(request, _close)
 
 
 # --- claims --------------------------------------------------------------------------------------
@@ -216,8 +220,7 @@ def _update(session, actor, claim_id: int, changes: dict) -> dict:
 @requires(*CLAIMS_STAFF)
 async def update_claim(request: web.Request) -> web.Response:
     """Correct a claim's flags, flood depth or estimate, or record that no advance is needed."""
-    claim_id, body = path_id(request), await decimal_body(request)
-    return json_response(await call(_update, principal_of(request), claim_id, body))
+    return await on_item(request, _update)
 
 
 def _transition(session, actor, claim_id: int, body: dict) -> dict:
@@ -235,8 +238,7 @@ def _transition(session, actor, claim_id: int, body: dict) -> dict:
 @requires(*CLAIMS_STAFF)
 async def transition_claim(request: web.Request) -> web.Response:
     """Move a claim to its next stage (to, note, estimate), back to assessed with return_documents, or aside."""
-    claim_id, body = path_id(request), await decimal_body(request)
-    return json_response(await call(_transition, principal_of(request), claim_id, body))
+    return await on_item(request, _transition)
 
 
 def _withdraw(session, actor, claim_id: int, body: dict) -> dict:
@@ -248,8 +250,7 @@ def _withdraw(session, actor, claim_id: int, body: dict) -> dict:
 @requires("customer", *CLAIMS_STAFF)
 async def withdraw_claim(request: web.Request) -> web.Response:
     """Withdraw a claim (the customer's own, or by staff for them)."""
-    claim_id, body = path_id(request), await decimal_body(request)
-    return json_response(await call(_withdraw, principal_of(request), claim_id, body))
+    return await on_item(request, _withdraw)
 
 
 def _document_json(document) -> dict:

@@ -14,7 +14,7 @@ from greenchannel import claims, inputs, payments
 from store.db import session_scope
 from store.models import Payment
 from web.common import json_response, principal_of, requires
-from web.routes.greenchannel import call, decimal_body, idempotency_key, path_id
+from web.routes.greenchannel import call, decimal_body, idempotency_key, on_item, path_id
 
 routes = web.RouteTableDef()
 
@@ -41,29 +41,24 @@ async def request_payment(request: web.Request) -> web.Response:
                          headers=None if created else {"Idempotent-Replayed": "true"})
 
 
-def _decide(session, actor, payment_id: int, approve: bool, body: dict) -> dict:
+def _decide(session, actor, payment_id: int, body: dict, approve: bool) -> dict:
     note = inputs.text(body.get("note") or body.get("reason"), "note")
     decide = payments.approve if approve else payments.reject
     return payments.to_json(decide(session, actor, payment_id, note))
-
-
-async def _decision(request: web.Request, approve: bool) -> web.Response:
-    payment_id, body = path_id(request), await decimal_body(request)
-    return json_response(await call(_decide, principal_of(request), payment_id, approve, body))
 
 
 @routes.post("/v1/payments/{id}/approve")
 @requires(*APPROVERS)
 async def approve_payment(request: web.Request) -> web.Response:
     """Approve a payment waiting for your level (never your own request)."""
-    return await _decision(request, approve=True)
+    return await on_item(request, _decide, True)
 
 
 @routes.post("/v1/payments/{id}/reject")
 @requires(*APPROVERS)
 async def reject_payment(request: web.Request) -> web.Response:
     """Reject a payment waiting for your level (never your own request)."""
-    return await _decision(request, approve=False)
+    return await on_item(request, _decide, False)
 
 
 def _list(session, actor, claim_id: int) -> dict:

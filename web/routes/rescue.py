@@ -14,7 +14,7 @@ from store.db import session_scope
 from store.models import RescueJob, RescueProvider
 from store.types import utcnow
 from web.common import json_response, principal_of, requires
-from web.routes.greenchannel import call, decimal_body, path_id, query_limit
+from web.routes.greenchannel import call, decimal_body, on_item, path_id, query_limit
 
 routes = web.RouteTableDef()
 
@@ -39,13 +39,15 @@ async def list_providers(request: web.Request) -> web.Response:
     return json_response({"providers": [rescue.provider_json(p, now) for p in providers]})
 
 
+def _update_provider(session, actor, provider_id: int, body: dict) -> dict:
+    return rescue.provider_json(rescue.update_provider(session, actor, provider_id, body))
+
+
 @routes.patch("/v1/rescue/providers/{id}")
 @requires("dispatcher")
 async def update_provider(request: web.Request) -> web.Response:
     """Keep a provider current: location (stamped now), available, capacity, capabilities, name, phone."""
-    provider_id, body = path_id(request), await decimal_body(request)
-    provider = await call(rescue.update_provider, principal_of(request), provider_id, body)
-    return json_response(rescue.provider_json(provider))
+    return await on_item(request, _update_provider)
 
 
 def _create(session, actor, body: dict) -> tuple[dict, bool]:
@@ -101,8 +103,7 @@ def _status(session, actor, job_id: int, body: dict) -> dict:
 async def job_status(request: web.Request) -> web.Response:
     """Report progress: accepted (eta_minutes) | rejected | en_route | on_scene | towing | completed |
     gone_on_arrival | cancelled."""
-    job_id, body = path_id(request), await decimal_body(request)
-    return json_response(await call(_status, principal_of(request), job_id, body))
+    return await on_item(request, _status)
 
 
 def _assign(session, actor, job_id: int, body: dict) -> dict:
@@ -115,8 +116,7 @@ def _assign(session, actor, job_id: int, body: dict) -> dict:
 @requires("dispatcher")
 async def assign_job(request: web.Request) -> web.Response:
     """Offer a pending job to a chosen provider (provider_id)."""
-    job_id, body = path_id(request), await decimal_body(request)
-    return json_response(await call(_assign, principal_of(request), job_id, body))
+    return await on_item(request, _assign)
 
 
 def _reoffer(session, actor, job_id: int, body: dict) -> dict:
@@ -127,8 +127,7 @@ def _reoffer(session, actor, job_id: int, body: dict) -> dict:
 @requires("dispatcher")
 async def reoffer_job(request: web.Request) -> web.Response:
     """Take a job back from its provider and offer it to the next best one."""
-    job_id, body = path_id(request), await decimal_body(request)
-    return json_response(await call(_reoffer, principal_of(request), job_id, body))
+    return await on_item(request, _reoffer)
 
 
 @routes.post("/v1/rescue/dispatch")
