@@ -89,7 +89,8 @@ function showLogin(message) {
   const error = h("p", { class: "error", "data-testid": "login-error" }, message || "");
   const form = h("form", { class: "login card", "data-testid": "login" },
     h("h1", {}, h("img", { class: "logo", src: "/static/favicon.svg", alt: "" }), " ", t("login.title")),
-    h("p", { class: "lead" }, t("login.lead")),
+    h("p", { class: "lead" }, t("login.lead"), h("br"), h("code", {}, "haven users create --role ROLE --name NAME"),
+      h("br"), t("login.customers")),
     h("label", { for: "api-key" }, t("login.key")), input, error,
     h("div", { class: "row" },
       h("button", { type: "submit", class: "primary", "data-testid": "sign-in" }, t("login.submit")),

@@ -3,7 +3,8 @@
 const TEXTS = {
   en: {
     "login.title": "Sign in to Haven",
-    "login.lead": "Paste your API key. Staff get one from an administrator (haven users create --role ROLE --name NAME); customers from the insurer's app.",
+    "login.lead": "Paste your API key. Staff get one from an administrator:",
+    "login.customers": "Customers find theirs in the insurer's app.",
     "login.key": "API key",
     "login.submit": "Sign in",
     "nav.map": "Operations map", "nav.dispatch": "Dispatch board", "nav.queue": "Fast-track queue",
@@ -106,7 +107,8 @@ const TEXTS = {
   },
   "zh-CN": {
     "login.title": "登录 Haven",
-    "login.lead": "请粘贴您的 API 密钥。员工向管理员申请（haven users create --role 角色 --name 姓名）；客户从保险公司 App 获取。",
+    "login.lead": "请粘贴您的 API 密钥。员工密钥由管理员创建：",
+    "login.customers": "客户请在保险公司 App 中查看密钥。",
     "login.key": "API 密钥",
     "login.submit": "登录",
     "nav.map": "作业地图", "nav.dispatch": "调度看板", "nav.queue": "快赔队列", "nav.approvals": "审批",
