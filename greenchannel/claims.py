@@ -286,29 +286,23 @@ def update_details(session: Session, actor: Principal, claim_id: int, changes: d
     claim = _locked_visible(session, actor, claim_id)
     _check_open(claim)
     queue.ensure_may_work(claim, actor, now)
-    before = {}
-    for name in FLAGS:
-        if name in changes:
-            before[name], value = getattr(claim, name), inputs.flag(changes[name], name)
-            setattr(claim, name, value)
-    if "flood_depth_level" in changes:
-        before["flood_depth_level"] = claim.flood_depth_level
-        claim.flood_depth_level = inputs.flood_level(changes["flood_depth_level"])
+    parsers = {**dict.fromkeys(FLAGS, inputs.flag), "flood_depth_level": inputs.flood_level, "estimate": inputs.money}
+    updates = {name: parse(changes[name], name) for name, parse in parsers.items() if name in changes}
+    if inputs.flag(changes.get("no_advance"), "no_advance") and claim.advance_decided_at is None:
+        updates["advance_decided_at"] = now
+    before = {name: getattr(claim, name) for name in updates}
+    for name, value in updates.items():
+        setattr(claim, name, value)
     if claim.asset_kind != "vehicle" and any(getattr(claim, n) for n in VEHICLE_FLAGS):
         raise Invalid("vehicle flags apply to vehicle claims only", "flood_depth_level")
-    if "estimate" in changes:
-        before["estimate"] = str(claim.estimate)
-        claim.estimate = inputs.money(changes["estimate"], "estimate")
-    if inputs.flag(changes.get("no_advance"), "no_advance") and claim.advance_decided_at is None:
-        before["advance_decided_at"] = "None"
-        claim.advance_decided_at = now
     claim.updated_at = now
     if actor.role != "customer" and claim.first_contact_at is None:
         claim.first_contact_at = now
     queue.refresh(session, claim, now)
     audit.record(session, "claim", claim.id, "updated", actor_id=actor.user_id, actor_role=actor.role,
                  note=inputs.text(changes.get("note"), "note"),
-                 data={"before": before, "after": {k: str(getattr(claim, k)) for k in before}})
+                 data={"before": {k: str(v) for k, v in before.items()},
+                       "after": {k: str(v) for k, v in updates.items()}})
     return claim
 
 

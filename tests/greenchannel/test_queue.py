@@ -1,6 +1,7 @@
 """The fast-track queue: priority with reasons, SLA clocks and breaches, leases (also under races)."""
 
 from datetime import timedelta
+from decimal import Decimal
 from functools import partial
 
 import pytest
@@ -124,3 +125,23 @@ def test_concurrent_next_never_gives_two_adjusters_one_claim(world):
         with world.session() as session:
             holders = {c.id: c.lease_holder_id for c in session.scalars(select(Claim))}
         assert sorted(holders.values()) == sorted(a.user_id for a in adjusters if results[a.name])
+
+
+def test_a_claim_waiting_for_the_customers_documents_leaves_the_queue_until_they_arrive(world):
+    from tests.greenchannel.test_claims import _upload
+
+    world.declare_infa()
+    adjuster = world.user("adjuster")
+    claim = world.file("A00000001", vehicle_in_water=True)
+    world.run(claims.transition, adjuster, claim.id, "surveyed")
+    waiting = world.run(claims.transition, adjuster, claim.id, "assessed", estimate=Decimal("30000"))
+    assert waiting.awaiting_documents
+    assert world.run(queue.lease_next, adjuster) is None
+    with world.session() as session:
+        assert queue.entry_json(queue.listing(session)[0], utcnow())["waiting_for"] == "documents"
+    alice = world.user("customer", "alice", "C0000001")
+    for kind in ("photos", "id"):
+        _upload(world, alice, claim.id, kind)
+    assert world.run(queue.lease_next, adjuster) is None
+    _upload(world, alice, claim.id, "bank_account")
+    assert world.run(queue.lease_next, adjuster).id == claim.id  # back for document review
