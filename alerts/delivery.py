@@ -23,7 +23,6 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-import redis
 from sqlalchemy import bindparam, exists, or_, select, update
 from sqlalchemy.orm import Session
 
@@ -275,16 +274,12 @@ def _hand_over(claimed: list[Outgoing], channel: str, settings) -> list[Outcome]
     except ChannelConfigError as exc:
         log.error("cannot send %s: %s", channel, exc)
         return everyone(str(exc), maybe_handed_over=False)
-    slots = None
+    reserve = None
     if provider.rate_limited:
-        try:
-            slots = limiter_for(provider.provider, settings.sms_rate_per_s, settings.redis_url,
-                                settings.redis_key_prefix).reserve(len(claimed))
-        except redis.RedisError as exc:
-            log.warning("rate limiter unavailable, retrying the batch later: %s", exc)
-            return everyone(f"rate limiter unavailable: {exc}", maybe_handed_over=False)
+        reserve = limiter_for(provider.provider, settings.sms_rate_per_s, settings.redis_url,
+                              settings.redis_key_prefix).reserve
     try:
-        outcomes = provider.send(claimed, slots)
+        outcomes = provider.send(claimed, reserve)
     except Exception as exc:  # a bug in a channel must not strand the batch in `sending`
         log.exception("channel %s failed on a batch of %d", provider.provider, len(claimed))
         return everyone(f"{type(exc).__name__}: {exc}", maybe_handed_over=True)

@@ -12,13 +12,15 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import redis
 
-# Slots are spaced for 98% of the configured rate: the network adds a millisecond or two of jitter
-# between a slot and the provider's clock, and that must not push a 1 s window over the ceiling.
-HEADROOM = 0.98
+# Slots are spaced for 95% of the configured rate: between a slot and the provider's clock come the
+# network, the event loop and the provider's own scheduling, and their jitter must not push any 1 s
+# window over the ceiling.
+HEADROOM = 0.95
 # KEYS[1]: the schedule key. ARGV: count, interval (s). Returns {first slot wait in µs, interval in µs}.
 # The key expires once the schedule is in the past, so an idle limiter leaves nothing behind.
 RESERVE_LUA = """
@@ -49,6 +51,9 @@ class Slots:
         delay = self.start - time.monotonic()
         if delay > 0:
             time.sleep(delay)
+
+
+Reserve = Callable[[int], Slots]  # reserve(n) -> the next n slots
 
 
 class RedisRateLimiter:

@@ -240,7 +240,11 @@ def plan_warnings(alert: AlertFacts, customers: Iterable[CustomerInArea], earlie
             if kind is None:
                 plan.skip("already_warned")
                 continue
-            message = _compose(alert, customer, kind, severity, alert.infos, assets, address)
+            # The kind names the chain's step (and keys it); the words depend on what reached the customer:
+            # one whose earlier warning never went out (held, then superseded) is warned, not "upgraded".
+            reached = any(m.kind in WARNING_KINDS and m.state in WARNED_STATES for m in before)
+            text = "escalation" if kind == "escalation" and reached else "warning"
+            message = _compose(alert, customer, text, severity, alert.infos, assets, address)
             plan.messages.append(PlannedMessage(
                 idempotency_key=idempotency_key(alert.chain_id, customer.customer_id, channel, kind, severity),
                 customer_id=customer.customer_id, channel=channel, kind=kind, severity=severity,

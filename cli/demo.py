@@ -60,6 +60,13 @@ def replay_typhoon_chain(run: DemoRun) -> None:
                    f"{detail['chain']['state']}")
 
 
+def warnings_out(run: DemoRun) -> None:
+    """Each alert's warnings, one per customer and channel, to the outbox: the reach report (cli/notify.py)."""
+    from cli.notify import warnings_out_demo_step
+
+    warnings_out_demo_step(run)
+
+
 def green_channel(run: DemoRun) -> None:
     """The typhoon lands: CAT event, 300 claims, rescue and advances (greenchannel/demo.py)."""
     from cli.greenchannel import green_channel_demo_step
@@ -67,7 +74,7 @@ def green_channel(run: DemoRun) -> None:
     green_channel_demo_step(run)
 
 
-STEPS = [load_demo_book, replay_typhoon_chain, green_channel]
+STEPS = [load_demo_book, replay_typhoon_chain, warnings_out, green_channel]
 
 
 @cli.command()

@@ -317,3 +317,32 @@ def fanout(customers, share_customers, rate_customers, rate, workers, threads, l
                    f"(duplicates {r['duplicates']}, missing {r['missing']})")
         click.echo("  timeline (s after ingest): " + ", ".join(f"{k} {v}" for k, v in r["timeline_s"].items()))
         click.echo(f"  CPU used: workers {r['cpu_s']['workers']} s, provider {r['cpu_s']['provider']} s")
+
+
+def warnings_out_demo_step(run) -> None:
+    """`haven demo`: what each alert of the chain sent (to the outbox by default) and how fast."""
+    from sqlalchemy import select
+
+    from alerts.reach import reach_report
+    from store.db import session_scope
+    from store.models import Notification
+
+    with session_scope() as session:
+        for alert_id in run.alert_ids:
+            report = reach_report(session, alert_id)
+            handover = report["handover"]
+            states = {}
+            for by_state in report["by_channel"].values():
+                for state, count in by_state.items():
+                    states[state] = states.get(state, 0) + count
+            channels = ", ".join(f"{sum(s.values())} {channel}" for channel, s in sorted(report["by_channel"].items()))
+            click.echo(f"warnings for alert {alert_id} ({report['msg_type']}): {channels or 'none'} to "
+                       f"{report['customers']} customers; " + ", ".join(f"{n} {s}" for s, n in sorted(states.items())))
+            if handover["immediate"]:
+                click.echo(f"  handed over within 10 s: {handover['share_within_goal']:.1%} (first {handover['first_s']} s, "
+                           f"median {handover['median_s']} s, p99 {handover['p99_s']} s); held for quiet hours: "
+                           f"{report['held_for_quiet_hours']}")
+            sample = session.execute(select(Notification.body).where(Notification.alert_id == alert_id)
+                                     .order_by(Notification.id).limit(1)).scalar_one_or_none()
+            if sample:
+                click.echo(f"  e.g. {sample}")

@@ -2,7 +2,7 @@
 
 A channel hands a batch to its provider and reports, per message, what the provider said (`Outcome`).
 It never decides what happens next: alerts/delivery.py classifies the outcome (retry, failed) and moves
-the notification's state. `slots` (from alerts/ratelimit.py) spaces the hand-overs for a rate limit.
+the notification's state. `reserve` (a limiter from alerts/ratelimit.py) spaces the hand-overs for a rate limit.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
-from alerts.ratelimit import Slots
+from alerts.ratelimit import Reserve
 
 
 class ChannelConfigError(RuntimeError):
@@ -60,7 +60,7 @@ class Channel(Protocol):
     provider: str
     rate_limited: bool
 
-    def send(self, messages: list[Outgoing], slots: Slots | None) -> list[Outcome]: ...
+    def send(self, messages: list[Outgoing], reserve: Reserve | None) -> list[Outcome]: ...
 
 
 def channel_for(channel: str, settings) -> Channel:

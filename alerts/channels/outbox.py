@@ -7,14 +7,14 @@ lists what would have gone out (DESIGN.md, Real components and the embedded defa
 from __future__ import annotations
 
 from alerts.channels import Outcome, Outgoing
-from alerts.ratelimit import Slots
+from alerts.ratelimit import Reserve
 
 
 class Outbox:
     provider = "outbox"
     rate_limited = False
 
-    def send(self, messages: list[Outgoing], slots: Slots | None = None) -> list[Outcome]:
+    def send(self, messages: list[Outgoing], reserve: Reserve | None = None) -> list[Outcome]:
         return [Outcome(m.notification_id, "delivered", self.provider, f"outbox-{m.notification_id}")
                 for m in messages]
 

@@ -18,8 +18,9 @@ from datetime import UTC, datetime
 import aiohttp
 
 from alerts.channels import Outcome, Outgoing
-from alerts.ratelimit import Slots
+from alerts.ratelimit import Reserve
 
+LATE_S = 0.01  # a start this late has lost its slot
 CONNECTIONS_PER_HOST = 256  # at 100 ms a round trip, enough for 2,500 messages a second per process
 
 
@@ -62,12 +63,13 @@ NOT_CONNECTED = (aiohttp.ClientConnectorError,)
 TRANSPORT_ERRORS = (asyncio.TimeoutError, aiohttp.ClientError, OSError)
 
 
-async def send_paced(messages: list[Outgoing], slots: Slots | None,
+async def send_paced(messages: list[Outgoing], reserve: Reserve | None,
                      send_one: Callable[[Outgoing], Awaitable[Outcome]], provider: str) -> list[Outcome]:
-    """Start each message at its slot, then let the round trips overlap (100 ms each doesn't serialise a batch).
+    """Start each message at its rate-limit slot, then let the round trips overlap (100 ms each doesn't
+    serialise a batch).
 
-    The starts are launched in order from one loop, each at its slot or one interval after the one before,
-    whichever is later.
+    A start that misses its slot by more than LATE_S (the process was busy) does not go late, which would
+    bunch it with the next worker's slots: the rest of the batch takes new slots instead.
     """
 
     async def one(message: Outgoing) -> Outcome:
@@ -80,17 +82,28 @@ async def send_paced(messages: list[Outgoing], slots: Slots | None,
                            maybe_handed_over=True)
         return replace(outcome, at=datetime.now(UTC))
 
-    if slots is None:
+    if reserve is None:
         return list(await asyncio.gather(*(one(m) for m in messages)))
-    started, planned = [], float("-inf")
-    for index, message in enumerate(messages):
-        # Planned, not actual, start times: a sleep's small overshoot must not add up over a batch and
-        # push its tail into the next batch's slots.
-        planned = max(slots.at(index), planned + slots.interval)
-        delay = planned - time.monotonic()
-        if delay > 0:
-            await asyncio.sleep(delay)
-        started.append(asyncio.ensure_future(one(message)))
+    loop = asyncio.get_running_loop()
+    started: list[asyncio.Future] = []
+    waiting = list(messages)
+    while waiting:
+        try:
+            slots = await loop.run_in_executor(None, reserve, len(waiting))
+        except Exception as exc:  # the limiter is gone (Redis down): what has not started is not handed over
+            return list(await asyncio.gather(*started)) + [
+                Outcome(m.notification_id, "error", provider, error=f"rate limiter unavailable: {_describe(exc)}",
+                        transport_error=True) for m in waiting]
+        for index, message in enumerate(waiting):
+            delay = slots.at(index) - time.monotonic()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            if time.monotonic() - slots.at(index) > LATE_S:
+                waiting = waiting[index:]
+                break
+            started.append(asyncio.ensure_future(one(message)))
+        else:
+            waiting = []
     return list(await asyncio.gather(*started))
 
 

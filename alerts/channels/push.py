@@ -18,7 +18,7 @@ import aiohttp
 
 from alerts.channels import ChannelConfigError, Outcome, Outgoing
 from alerts.channels.pacing import SenderLoop, connector, send_paced
-from alerts.ratelimit import Slots
+from alerts.ratelimit import Reserve
 
 SIGNATURE_HEADER = "X-Haven-Signature"
 REQUEST_TIMEOUT_S = 10.0
@@ -58,12 +58,12 @@ class HttpPush:
             raise ChannelConfigError(f"HAVEN_PUSH_CHANNEL=http needs {' and '.join(missing)}")
         return cls(settings.push_url, settings.push_secret)
 
-    def send(self, messages: list[Outgoing], slots: Slots | None = None) -> list[Outcome]:
-        return SenderLoop.get().run(self._send_batch(messages, slots))
+    def send(self, messages: list[Outgoing], reserve: Reserve | None = None) -> list[Outcome]:
+        return SenderLoop.get().run(self._send_batch(messages, reserve))
 
-    async def _send_batch(self, messages: list[Outgoing], slots: Slots | None) -> list[Outcome]:
+    async def _send_batch(self, messages: list[Outgoing], reserve: Reserve | None) -> list[Outcome]:
         session = SenderLoop.get().client(("push", self.url, self.timeout_s), self._session)
-        return await send_paced(messages, slots, lambda m: self._send_one(session, m), self.provider)
+        return await send_paced(messages, reserve, lambda m: self._send_one(session, m), self.provider)
 
     def _session(self) -> aiohttp.ClientSession:
         return aiohttp.ClientSession(connector=connector(), timeout=aiohttp.ClientTimeout(total=self.timeout_s))

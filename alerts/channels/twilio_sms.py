@@ -21,7 +21,7 @@ from twilio.rest import Client
 
 from alerts.channels import ChannelConfigError, Outcome, Outgoing
 from alerts.channels.pacing import SenderLoop, connector, send_paced
-from alerts.ratelimit import Slots
+from alerts.ratelimit import Reserve
 
 STATUS_CALLBACK_PATH = "/webhooks/twilio/status"
 REQUEST_TIMEOUT_S = 10.0
@@ -72,13 +72,13 @@ class TwilioSms:
                    from_number=None if settings.twilio_messaging_service_sid else settings.twilio_from,
                    api_base_url=settings.twilio_api_base_url or None)
 
-    def send(self, messages: list[Outgoing], slots: Slots | None = None) -> list[Outcome]:
-        return SenderLoop.get().run(self._send_batch(messages, slots))
+    def send(self, messages: list[Outgoing], reserve: Reserve | None = None) -> list[Outcome]:
+        return SenderLoop.get().run(self._send_batch(messages, reserve))
 
-    async def _send_batch(self, messages: list[Outgoing], slots: Slots | None) -> list[Outcome]:
+    async def _send_batch(self, messages: list[Outgoing], reserve: Reserve | None) -> list[Outcome]:
         client = SenderLoop.get().client(("twilio", self.account_sid, self.auth_token, self.api_base_url,
                                           self.timeout_s), self._client)
-        return await send_paced(messages, slots, lambda m: self._send_one(client, m), self.provider)
+        return await send_paced(messages, reserve, lambda m: self._send_one(client, m), self.provider)
 
     def _client(self) -> Client:
         http = _TimedAsyncHttpClient(pool_connections=False, timeout=self.timeout_s)

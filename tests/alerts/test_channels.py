@@ -104,12 +104,37 @@ def test_a_batch_is_sent_concurrently_not_one_round_trip_after_another(twilio_se
 def test_slots_space_the_hand_overs_at_the_rate(twilio_server):
     limiter = LocalRateLimiter(rate_per_s=40)
     messages = [outgoing(n) for n in range(200, 280)]
-    sms(twilio_server).send(messages[:40], limiter.reserve(40))
-    sms(twilio_server).send(messages[40:], limiter.reserve(40))
+    sms(twilio_server).send(messages[:40], limiter.reserve)
+    sms(twilio_server).send(messages[40:], limiter.reserve)
     arrivals = [at for at, _, _ in twilio_server.provider.attempts]
     assert len(arrivals) == 80
     assert peak_in_window(arrivals, 1.0) <= 40
     assert max(arrivals) - min(arrivals) >= 1.9
+
+
+def test_a_start_that_missed_its_slot_takes_a_new_one_instead_of_bunching(twilio_server):
+    handed_out = []
+
+    def reserve(count):
+        slots = LocalRateLimiter(rate_per_s=50).reserve(count)
+        handed_out.append(count)
+        if len(handed_out) == 1:  # the first schedule is already 200 ms old: the process was busy
+            return type(slots)(slots.start - 0.2, slots.interval, count)
+        return slots
+
+    outcomes = sms(twilio_server).send([outgoing(n) for n in range(300, 310)], reserve)
+    assert [o.result for o in outcomes] == ["accepted"] * 10
+    assert handed_out[0] == 10 and len(handed_out) >= 2  # the late part of the batch was rescheduled
+    assert peak_in_window([at for at, _, _ in twilio_server.provider.attempts], 0.1) <= 6
+
+
+def test_without_a_limiter_nothing_is_handed_over(twilio_server):
+    def broken(count):
+        raise redis.ConnectionError("Redis is restarting")
+
+    outcomes = sms(twilio_server).send([outgoing(n) for n in range(400, 405)], broken)
+    assert all(o.transport_error and not o.maybe_handed_over and classify(o) == "retry" for o in outcomes)
+    assert twilio_server.provider.attempts == []
 
 
 def test_the_redis_bucket_is_one_schedule_for_every_worker():

@@ -139,6 +139,8 @@ def test_an_escalation_stops_the_stale_warning_still_waiting_for_the_morning():
     plan = plan_warnings(alert("Update", infos=RED), [customer("C1")], earlier, night, RULES)
     assert [(m.kind, m.not_before) for m in plan.messages] == [("escalation", None)]  # Extreme: at once
     assert plan.cancel_ids == [55]
+    # the orange warning never reached the customer: the red one is a warning, not an "upgrade"
+    assert plan.messages[0].body.startswith("【Haven保险】台风红色预警")
 
 
 def test_a_cancelled_chain_warns_nobody_more():

@@ -1,0 +1,33 @@
+"""`haven demo` sends the typhoon chain's warnings to the outbox and prints the reach report;
+`haven bench fanout` runs end to end (tiny sizes here: the figures themselves come from a real run)."""
+
+import json
+
+import pytest
+
+from tests.support import haven, subprocess_env
+
+
+def test_haven_demo_prints_each_alerts_reach(tmp_path):
+    env = subprocess_env(HAVEN_DATABASE_URL=f"sqlite:///{tmp_path / 'demo.sqlite3'}", HAVEN_REDIS_URL="",
+                         HAVEN_DEMO_CUSTOMERS="300", HAVEN_DEMO_ASSETS="600", HAVEN_QUIET_HOURS="00:00-00:00")
+    out = haven("demo", env=env)
+    assert out.returncode == 0, out.stderr
+    lines = out.stdout.splitlines()
+    reach = [line for line in lines if line.startswith("warnings for alert")]
+    assert [line.split("(")[1].split(")")[0] for line in reach] == ["Alert", "Update", "Cancel"]
+    assert "delivered" in reach[0] and "sms" in reach[0]
+    assert sum("handed over within 10 s: 100.0%" in line for line in lines) == 3
+    assert any(line.strip().startswith("e.g. 【Haven保险】台风") or "typhoon warning" in line for line in lines)
+    assert any("预警已解除" in line or "has been lifted" in line for line in lines)
+
+
+@pytest.mark.slow
+def test_bench_fanout_measures_and_checks_exactly_one_message_each():
+    out = haven("bench", "fanout", "--only", "share", "--share-customers", "300", "--latency-ms", "5",
+                "--workers", "1", "--threads", "2", "--json", timeout=600)
+    assert out.returncode == 0, out.stderr[-3000:]
+    [result] = json.loads(out.stdout)["results"]
+    assert result["customers"] == result["handed_over"] == 300
+    assert result["exactly_one_each"] and result["duplicates"] == 0 and result["missing"] == 0
+    assert 0 < result["first_s"] <= result["median_s"] <= result["p99_s"] <= result["all_s"]
