@@ -136,13 +136,15 @@ def _warning_json(session: Session, chain: AlertChain, counts: dict, now: dateti
     if alert is None:
         return None
     current = session.get(Alert, chain.current_alert_id) if chain.current_alert_id else alert
-    info = ((alert.normalized or {}).get("infos") or [{}])[0]
+    infos = (alert.normalized or {}).get("infos") or [{}]
+    info = infos[0]
     active = chain.state == "active" and (alert.expires_at is None or alert.expires_at > now)
     return {
-        "chain_id": chain.id, "state": chain.state if not (chain.state == "active" and not active) else "expired",
+        "chain_id": chain.id, "state": "expired" if chain.state == "active" and not active else chain.state,
         "active": active, "alert_id": alert.id, "current_msg_type": current.msg_type if current else None,
         "severity": alert.max_severity, "max_severity": chain.max_severity, "event": info.get("event"),
         "headline": info.get("headline"), "instruction": info.get("instruction"), "sender": alert.sender,
+        "headlines": {i.get("language") or "": i.get("headline") for i in infos if i.get("headline")},
         "sent": alert.sent, "expires_at": alert.expires_at, "received_at": alert.received_at,
         "matched_assets": alert.matched_assets, "matched_at": alert.matched_at,
         "counts": counts, "history": chain_json(session, chain)["alerts"],
@@ -150,7 +152,7 @@ def _warning_json(session: Session, chain: AlertChain, counts: dict, now: dateti
     }
 
 
-def _job_point(session: Session, job: RescueJob, now: datetime) -> dict:
+def _job_point(session: Session, job: RescueJob) -> dict:
     provider = session.get(RescueProvider, job.provider_id) if job.provider_id else None
     return {"id": job.id, "claim_id": job.claim_id, "state": job.state, "needs": job.needs, "urgency": job.urgency,
             "location": {"lon": job.lon, "lat": job.lat}, "eta_minutes": job.eta_minutes,
@@ -181,7 +183,7 @@ def map_overview(session: Session, now: datetime) -> dict:
         "server_time": now,
         "warnings": warnings,
         "cat_events": events,
-        "jobs": [_job_point(session, j, now) for j in jobs],
+        "jobs": [_job_point(session, j) for j in jobs],
         "providers": [provider_with_age(p, now) for p in rescue.list_providers(session)],
         "provider_location_max_age_s": get_settings().provider_location_max_age_s,
     }

@@ -186,7 +186,7 @@ def watch_a_new_warning_arrive(browser, api, key: str, label: str) -> None:
                          message="the warning matched against the book")
     card = page.get_by_test_id("warning-card")
     expect(card).to_have_count(1, timeout=LIVE)
-    expect(card).to_contain_text("台风橙色预警")
+    expect(card).to_contain_text("CMA issues an orange typhoon warning")  # the info in the page's language
     expect(page.get_by_test_id("warnings-count")).to_have_text("1")
     expect(page.get_by_test_id("assets-total")).to_have_attribute("data-total", str(matched), timeout=LIVE)
     clusters = page.locator(".cluster")

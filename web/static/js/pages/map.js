@@ -2,7 +2,7 @@
 // rescue jobs by state, providers with the age of their position. Offline: the base layer is the
 // gazetteer's boundaries, no tile server.
 import { api, get } from "../api.js";
-import { t } from "../i18n.js";
+import { lang, t } from "../i18n.js";
 import { debounce, duration, h, number, replace, showError, syncClock, time, toast } from "../ui.js";
 
 export const SEVERITY_COLOURS = {
@@ -48,8 +48,11 @@ function historyList(warning) {
       h("span", { class: "muted" }, time(message.sent, true)))));
 }
 
+// The headline in the console's language when the alert carries one (CAP infos per language).
 function warningTitle(warning) {
-  return warning.headline || warning.event || `${t("msg.Alert")} ${warning.alert_id}`;
+  const wanted = lang().slice(0, 2).toLowerCase();
+  const match = Object.entries(warning.headlines || {}).find(([language]) => language.toLowerCase().startsWith(wanted));
+  return (match && match[1]) || warning.headline || warning.event || `${t("msg.Alert")} ${warning.alert_id}`;
 }
 
 function shortAge(seconds) {
