@@ -18,11 +18,20 @@ def is_postgresql(session: Session) -> bool:
     return session.get_bind().dialect.name == "postgresql"
 
 
+def _no_op(model) -> dict:
+    """SET values that change nothing; naming updated_at keeps its on-update default from firing."""
+    table = model.__table__
+    values = {table.primary_key.columns.values()[0].name: table.primary_key.columns.values()[0]}
+    if "updated_at" in table.c:
+        values["updated_at"] = table.c.updated_at
+    return values
+
+
 def lock_row(session: Session, model, row_id):
     """The row, locked for the rest of the transaction and freshly read; None if it does not exist."""
     key = model.__mapper__.primary_key[0]
     if not is_postgresql(session):
-        session.execute(update(model).where(key == row_id).values({key.name: key})
+        session.execute(update(model).where(key == row_id).values(_no_op(model))
                         .execution_options(synchronize_session=False))
     statement = select(model).where(key == row_id).execution_options(populate_existing=True)
     if is_postgresql(session):
@@ -38,6 +47,6 @@ def lock_rows_skip_locked(session: Session, model, where: Sequence, order_by: Se
         statement = statement.limit(limit)
     if is_postgresql(session):
         return list(session.scalars(statement.with_for_update(skip_locked=True)))
-    session.execute(update(model).where(key.in_(select(key).where(*where))).values({key.name: key})
+    session.execute(update(model).where(key.in_(select(key).where(*where))).values(_no_op(model))
                     .execution_options(synchronize_session=False))
     return list(session.scalars(statement))

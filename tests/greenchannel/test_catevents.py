@@ -135,3 +135,28 @@ def test_closing_stops_tagging_and_a_closed_event_cannot_close_again(world):
         world.run(catevents.close, world.user("supervisor"), event.id)
     with world.session() as session:
         assert catevents.open_event_for(session, *PLACES["zhoushan"], LANDFALL) is None
+
+
+def test_a_red_warning_ingested_and_matched_makes_haven_propose_the_event(world, haven_env):
+    """The whole path: CAP in, match (workers/match.py), after_match, the green-channel task."""
+    from alerts import matching
+    from alerts.ingest import Origin
+    from alerts.replay import replay
+    from store.types import utcnow
+    from tests.support import ROOT
+    from workers.ingest import ingest_payload
+
+    haven_env(world.url, HAVEN_CAT_PROPOSE_MIN_ASSETS=2)
+    matching.forget_indexes()
+    names = ["01-typhoon-infa-orange-alert.xml", "02-typhoon-infa-red-update.xml"]
+    started = utcnow()
+    for raw in replay([(ROOT / "config" / "demo" / name).read_bytes() for name in names], started, tag="gc-test"):
+        ingest_payload(raw, Origin(source="test"))
+    with world.session() as session:
+        proposals = session.scalars(select(CatEvent)).all()
+        red = session.scalar(select(Alert).where(Alert.max_severity == "Extreme"))
+    assert len(proposals) == 1 and proposals[0].status == "proposed"
+    assert proposals[0].proposed_from_chain_id == red.chain_id and proposals[0].proposed_assets == red.matched_assets
+    assert proposals[0].code.startswith("CAT-") and proposals[0].code.endswith("-TYPHOON")
+    with world.session() as session:
+        assert catevents.covers(session.get(CatEvent, proposals[0].id), *PLACES["zhoushan"])
