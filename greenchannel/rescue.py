@@ -35,7 +35,7 @@ from greenchannel import inputs, messages, queue
 from greenchannel.errors import Conflict, Forbidden, Invalid, Malformed, NotFound
 from greenchannel.locking import lock_row, lock_rows_skip_locked
 from store import audit
-from store.models import AuditEvent, Claim, RescueJob, RescueOffer, RescueProvider
+from store.models import AuditEvent, Claim, Customer, RescueJob, RescueOffer, RescueProvider
 from store.models.greenchannel import FINAL_JOB_STATES, LIVE_OFFER_STATES
 from store.types import utcnow
 from store.users import Principal
@@ -287,6 +287,8 @@ def create_job(session: Session, actor: Principal, body: dict, now: datetime | N
             raise Malformed("give the claim_id this rescue is for", "claim_id")
         lon, lat = _location(body.get("location"))
         customer_id = inputs.text(body.get("customer_id"), "customer_id", max_length=64)
+        if customer_id is not None and session.get(Customer, customer_id) is None:
+            raise Invalid(f"no customer {customer_id}", "customer_id", code="unknown_customer")
     needs = body.get("needs") or (needs_for(claim) if claim else "tow")
     if needs not in NEEDS:
         raise Malformed(f"needs must be one of {', '.join(NEEDS)}", "needs")
@@ -303,6 +305,8 @@ def create_job(session: Session, actor: Principal, body: dict, now: datetime | N
         with session.begin_nested():
             session.add(job)
     except IntegrityError:  # a concurrent request opened this claim's job a moment ago
+        if claim is None:
+            raise
         return _live_job_for(session, claim.id), False
     audit.record(session, "rescue_job", job.id, "created", actor_id=actor.user_id, actor_role=actor.role,
                  to_state="created", data={"claim_id": job.claim_id, "needs": needs})

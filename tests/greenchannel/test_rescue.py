@@ -272,3 +272,12 @@ def test_concurrent_requests_for_one_claim_open_one_job(pg_world):
         assert all(kind == "ok" for kind, _ in outcomes), f"round {round_number}: {outcomes}"
         assert len({job.id for _, (job, _created) in outcomes}) == 1, f"round {round_number}: {outcomes}"
         assert [created for _, (_job, created) in outcomes].count(True) == 1
+
+
+def test_a_job_for_a_location_needs_a_known_customer(world):
+    with pytest.raises(Invalid) as unknown:
+        world.run(rescue.create_job, world.user("dispatcher"), {"location": [121.5, 29.9], "customer_id": "C9999999"})
+    assert unknown.value.field == "customer_id"
+    job, created = world.run(rescue.create_job, world.user("dispatcher"),
+                             {"location": [121.5, 29.9], "customer_id": "C0000002", "needs": "boat"})
+    assert created and (job.needs, job.claim_id, job.state) == ("boat", None, "created")  # no boat on duty
