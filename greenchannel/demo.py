@@ -281,8 +281,8 @@ def pay_advances(run: Runner, staff: dict[str, Principal], claim_ids: list[int],
     """Advances on assessed green-channel claims, one band per authority level and more small ones."""
     with session_scope() as session:
         assessed = list(session.scalars(select(Claim).where(Claim.id.in_(claim_ids), Claim.fast_track.is_(True),
-                                                            Claim.stage == "assessed", Claim.estimate.is_not(None))
-                                        .order_by(Claim.estimate.desc())))
+                                                            Claim.stage == "assessed", Claim.estimate.is_not(None))))
+    assessed.sort(key=lambda c: c.estimate, reverse=True)  # in Python: SQLite keeps money as text
     bands = [("manager", Decimal("150000")), ("supervisor", Decimal("60000"))] + [("adjuster", Decimal("8000"))] * 12
     for claim in assessed:
         if not bands:
