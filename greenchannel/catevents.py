@@ -231,7 +231,7 @@ def chain_severity(session: Session, alert: Alert) -> str | None:
 def should_propose(session: Session, alert_id: int, asset_count: int) -> bool:
     alert = session.get(Alert, alert_id)
     return (alert is not None and alert.chain_id is not None and alert.status == "Actual"
-            and asset_count > get_settings().cat_propose_min_assets
+            and alert.msg_type != "Cancel" and asset_count > get_settings().cat_propose_min_assets
             and chain_severity(session, alert) in PROPOSING_SEVERITIES)
 
 
