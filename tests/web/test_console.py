@@ -50,14 +50,19 @@ def browser():
 
 
 def shot(page: Page, name: str) -> None:
+    """Save a screenshot, once the page shows no error (a failed call or a script error is a toast)."""
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SCREENSHOTS / f"{name}.png"))
+    errors = page.locator(".toast.error").all_inner_texts() + page.context.script_errors
+    assert not errors, f"{name}: the page shows errors: {errors}"
 
 
 def sign_in(browser, base_url: str, key: str, viewport=None, login_shot: str | None = None) -> Page:
     """A fresh browser context signed in through the login form; the page stays on the console."""
     context = browser.new_context(viewport=viewport or BIG_SCREEN, locale="en-GB")
+    context.script_errors = []
     page = context.new_page()
+    page.on("pageerror", lambda error: context.script_errors.append(str(error)))
     page.goto(base_url + "/")
     expect(page.get_by_test_id("login")).to_be_visible()
     if login_shot:

@@ -67,7 +67,12 @@ export function mount(root) {
   const side = h("aside", { class: "side", "data-testid": "map-side" });
   root.append(h("div", { class: "map-layout" }, mapElement, side));
 
-  const map = L.map(mapElement, { attributionControl: false, fadeAnimation: false, minZoom: 4, maxZoom: 14, zoomSnap: 0.5 });
+  const map = L.map(mapElement, {
+    attributionControl: false, minZoom: 4, maxZoom: 14, zoomSnap: 0.5,
+    // Live redraws can land mid-animation, where Leaflet loses track of layers it is moving; an
+    // operations map wants crisp, immediate moves anyway.
+    fadeAnimation: false, zoomAnimation: false, markerZoomAnimation: false,
+  });
   map.fitBounds(START_VIEW);
   // Stacking, bottom to top: boundaries, CAT areas, warning areas, asset clusters, jobs, trucks.
   for (const [pane, z] of [["base", 250], ["areas", 390], ["clusters", 420], ["jobs", 450]]) {
@@ -90,9 +95,11 @@ export function mount(root) {
   let cells = null;
   let selected = null;
   let framed = false;
+  let mounted = true; // answers that arrive after the page was left must not touch the removed map
   const popup = L.popup({ maxWidth: 420, className: "area-popup" });
 
   get("/v1/console/basemap").then((basemap) => {
+    if (!mounted) return;
     // Land first (provinces filled, no outline), then every outline on top of it, provinces last.
     const provinces = basemap.features.filter((f) => f.properties.level === "province");
     L.geoJSON({ type: "FeatureCollection", features: provinces }, {
@@ -269,7 +276,9 @@ export function mount(root) {
 
   const reload = debounce(async () => {
     try {
-      overview = await get("/v1/console/map");
+      const fresh = await get("/v1/console/map");
+      if (!mounted) return;
+      overview = fresh;
       syncClock(overview.server_time);
       drawOverview();
       if (!framed) framed = frameWarnings();
@@ -279,12 +288,15 @@ export function mount(root) {
   }, 150);
 
   const reloadCells = debounce(async () => {
+    if (!mounted) return;
     const cell = CLUSTER_PX * 360 / (256 * 2 ** map.getZoom());
     const view = map.getBounds().pad(0.25);
     const bbox = [Math.max(view.getWest(), -180), Math.max(view.getSouth(), -90), Math.min(view.getEast(), 180),
       Math.min(view.getNorth(), 90)].map((v) => v.toFixed(3)).join(",");
     try {
-      cells = await get(`/v1/console/map/assets?cell=${cell.toFixed(4)}&bbox=${bbox}`);
+      const fresh = await get(`/v1/console/map/assets?cell=${cell.toFixed(4)}&bbox=${bbox}`);
+      if (!mounted) return;
+      cells = fresh;
       drawCells();
     } catch (error) {
       showError(error);
@@ -302,6 +314,7 @@ export function mount(root) {
       if (["warnings", "reconnect"].includes(topic)) reloadCells();
     },
     unmount() {
+      mounted = false;
       clearInterval(ticker);
       map.remove();
     },
