@@ -310,7 +310,10 @@ class SweepTimeouts:
     created_s: float = 30.0  # saved but never queued (the process died between the two)
     queued_s: float = 600.0  # the broker's visibility timeout: after it a lost task is certain
     retry_grace_s: float = 30.0  # a retry's delayed task should have run this long after its retry_at
-    sending_s: float = 300.0  # a batch's hand-over takes seconds; 5 minutes means its worker died
+    # A claimed batch waits for its rate-limit slots behind at most the other claimed batches (one per
+    # task slot of every worker, each about 2 s of slots) plus a request timeout: well under a minute.
+    # Five minutes means its worker died.
+    sending_s: float = 300.0
     receipt_s: float = 12 * 3600.0  # Twilio settles a message within hours
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import sys
 import time
 
-DRILL_TIMEOUTS = {"sending_s": 4.0, "queued_s": 8.0, "retry_grace_s": 5.0, "fan_out_s": 15.0}
+DRILL_TIMEOUTS = {"sending_s": 10.0, "queued_s": 10.0, "retry_grace_s": 5.0, "fan_out_s": 15.0}
 
 
 def ping(workers: int) -> None:

@@ -18,6 +18,13 @@ class ChannelConfigError(RuntimeError):
     """The channel cannot send with the current settings (names the variable to set)."""
 
 
+def require_settings(channel: str, **values) -> None:
+    """Raise ChannelConfigError naming every variable (keyword) left empty."""
+    missing = [name.replace("_OR_", " or ") for name, value in values.items() if not value]
+    if missing:
+        raise ChannelConfigError(f"{channel} needs {', '.join(missing)}")
+
+
 @dataclass(frozen=True)
 class Outgoing:
     notification_id: int

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import aiohttp
 
-from alerts.channels import ChannelConfigError, Outcome, Outgoing
+from alerts.channels import Outcome, Outgoing, require_settings
 from alerts.channels.pacing import SenderLoop, connector, send_paced
 from alerts.ratelimit import Reserve
 
@@ -52,10 +52,8 @@ class HttpPush:
 
     @classmethod
     def from_settings(cls, settings) -> HttpPush:
-        missing = [name for name, value in (("HAVEN_PUSH_URL", settings.push_url),
-                                            ("HAVEN_PUSH_SECRET", settings.push_secret)) if not value]
-        if missing:
-            raise ChannelConfigError(f"HAVEN_PUSH_CHANNEL=http needs {' and '.join(missing)}")
+        require_settings("HAVEN_PUSH_CHANNEL=http", HAVEN_PUSH_URL=settings.push_url,
+                         HAVEN_PUSH_SECRET=settings.push_secret)
         return cls(settings.push_url, settings.push_secret)
 
     def send(self, messages: list[Outgoing], reserve: Reserve | None = None) -> list[Outcome]:

@@ -19,7 +19,7 @@ from twilio.base.exceptions import TwilioRestException
 from twilio.http.async_http_client import AsyncTwilioHttpClient
 from twilio.rest import Client
 
-from alerts.channels import ChannelConfigError, Outcome, Outgoing
+from alerts.channels import Outcome, Outgoing, require_settings
 from alerts.channels.pacing import SenderLoop, connector, send_paced
 from alerts.ratelimit import Reserve
 
@@ -59,12 +59,10 @@ class TwilioSms:
 
     @classmethod
     def from_settings(cls, settings) -> TwilioSms:
-        missing = [name for name, value in (("TWILIO_ACCOUNT_SID", settings.twilio_account_sid),
-                                            ("TWILIO_AUTH_TOKEN", settings.twilio_auth_token)) if not value]
-        if not (settings.twilio_messaging_service_sid or settings.twilio_from):
-            missing.append("TWILIO_MESSAGING_SERVICE_SID or TWILIO_FROM")
-        if missing:
-            raise ChannelConfigError(f"HAVEN_SMS_CHANNEL=twilio needs {', '.join(missing)}")
+        require_settings("HAVEN_SMS_CHANNEL=twilio", TWILIO_ACCOUNT_SID=settings.twilio_account_sid,
+                         TWILIO_AUTH_TOKEN=settings.twilio_auth_token,
+                         TWILIO_MESSAGING_SERVICE_SID_OR_TWILIO_FROM=settings.twilio_messaging_service_sid
+                         or settings.twilio_from)
         base = settings.public_base_url.rstrip("/")
         return cls(settings.twilio_account_sid, settings.twilio_auth_token,
                    status_callback=base + STATUS_CALLBACK_PATH if base else None,

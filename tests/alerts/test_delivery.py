@@ -193,3 +193,14 @@ def test_batches_hold_about_two_seconds_of_slots_at_low_rates(rate, expected):
     settings = load_settings(sms_channel="twilio", sms_rate_per_s=rate)
     assert delivery.batch_size("sms", settings) == expected
     assert delivery.batch_size("push", settings) == 100
+
+
+def test_a_misconfigured_channel_keeps_the_warnings_for_a_retry_and_names_what_is_missing(db_url, haven_env):
+    haven_env(db_url, HAVEN_SMS_CHANNEL="twilio", TWILIO_ACCOUNT_SID="", TWILIO_AUTH_TOKEN="", TWILIO_FROM="")
+    add_book(db_url, 2)
+    ids = add_notifications(db_url, ["C0000001", "C0000002"])
+    result = delivery.deliver_batch(ids, "sms")
+    assert sorted(result.retry_ids) == sorted(ids) and result.failed == 0
+    waiting = row(db_url, ids[0])
+    assert waiting.state == "queued" and waiting.possible_duplicates == 0
+    assert "TWILIO_ACCOUNT_SID" in waiting.last_error and "TWILIO_FROM" in waiting.last_error
