@@ -57,6 +57,7 @@ function warningTitle(warning) {
 
 function shortAge(seconds) {
   if (seconds === null || seconds === undefined) return "?";
+  if (seconds < 5) return "0s"; // also a position stamped ahead of our clock
   if (seconds < 60) return `${seconds}s`;
   if (seconds < 3600) return `${Math.round(seconds / 60)}m`;
   return `${Math.round(seconds / 3600)}h`;

@@ -7,6 +7,7 @@ import {
 } from "../ui.js";
 
 const STAGES = ["reported", "surveyed", "assessed", "documents_reviewed", "adjudicated", "closed_paid"];
+const QUEUE_PAGE = 200;
 const FLAGS = ["person_trapped", "person_injured", "vehicle_in_water", "in_travel_lane", "cannot_drive"];
 
 function uuid() {
@@ -54,7 +55,7 @@ export function mount(root, { me, args }) {
 
   const reloadQueue = debounce(async () => {
     try {
-      const data = await get(`/v1/queue?limit=200${greenOnly ? "&fast_track=true" : ""}`);
+      const data = await get(`/v1/queue?limit=${QUEUE_PAGE}${greenOnly ? "&fast_track=true" : ""}`);
       entries = data.queue;
       await learnNames(entries.map((e) => e.lease?.holder_id));
       renderQueue();
@@ -90,7 +91,7 @@ export function mount(root, { me, args }) {
     filter.checked = greenOnly;
     filter.addEventListener("change", () => { greenOnly = filter.checked; reloadQueue(); });
     replace(toolbar, takeNext, h("label", { class: "check" }, filter, t("queue.greenOnly")),
-      h("span", { class: "stat" }, t("queue.waiting", { n: entries.length })),
+      h("span", { class: "stat" }, t("queue.waiting", { n: entries.length < QUEUE_PAGE ? entries.length : `${QUEUE_PAGE}+` })),
       breached ? h("span", { class: "stat bad" }, t("queue.breached", { n: breached })) : null);
   }
 
