@@ -67,10 +67,34 @@ def add_book(database_url: str, count: int, lon: float = WENZHOU[0], lat: float 
         if n % 5 == 0:
             assets.append({"asset_id": f"H{n:08d}", "customer_id": cid, "kind": "home", "lon": x, "lat": y,
                            "address": "浙江省温州市人民路2号"})
-    with session_scope(database_url) as session:
-        upsert_customers(session, customers)
-        upsert_assets(session, assets)
+    if database_url.startswith("postgresql") and count > 1000:
+        _copy(database_url, customers, assets)
+    else:
+        with session_scope(database_url) as session:
+            upsert_customers(session, customers)
+            upsert_assets(session, assets)
     return ids
+
+
+def _copy(database_url: str, customers: list[dict], assets: list[dict]) -> None:
+    """Big books go in with COPY: seconds instead of half a minute for the 20,000-customer drill."""
+    from store.db import get_engine
+    from store.types import utcnow
+
+    now = utcnow()
+    defaults = {"vulnerable": False, "sms_opt_out": False, "push_opt_out": False, "created_at": now, "updated_at": now}
+    connection = get_engine(database_url).raw_connection()
+    try:
+        cursor = connection.cursor()
+        for table, rows in (("customers", [defaults | c for c in customers]),
+                            ("assets", [{"updated_at": now} | a for a in assets])):
+            columns = list(rows[0])
+            with cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row([row[column] for column in columns])
+        connection.commit()
+    finally:
+        connection.close()
 
 
 _TIMESTAMP = re.compile(r"2021-07-2\d{1}T\d\d:\d\d:\d\d\+08:00")
