@@ -20,6 +20,7 @@ import argparse
 import asyncio
 import base64
 import contextlib
+import functools
 import json
 import re
 import secrets
@@ -75,6 +76,11 @@ class Accepted:
     params: dict = field(default_factory=dict)  # the form as received
 
 
+@functools.lru_cache(maxsize=4)
+def _rfc2822(second: int) -> str:
+    return formatdate(second, usegmt=True)
+
+
 def _error(code: int, detail: str | None = None) -> web.Response:
     status, message = ERRORS[code]
     body = {"code": code, "message": detail or message, "more_info": f"https://www.twilio.com/docs/errors/{code}",
@@ -92,6 +98,7 @@ class TwilioCompatible:
         self.in_flight = 0
         self.max_in_flight = 0  # the most requests being answered at once: proof a batch is not serialised
         self._validator = RequestValidator(auth_token)
+        self._basic_auth = "Basic " + base64.b64encode(f"{account_sid}:{auth_token}".encode()).decode()
         self._callback_session: ClientSession | None = None
         self._pending: set[asyncio.Task] = set()
 
@@ -106,8 +113,7 @@ class TwilioCompatible:
         return app
 
     def _authorised(self, request: web.Request) -> bool:
-        expected = base64.b64encode(f"{self.account_sid}:{self.auth_token}".encode()).decode()
-        return (request.headers.get("Authorization") == f"Basic {expected}"
+        return (request.headers.get("Authorization") == self._basic_auth
                 and request.match_info["account_sid"] == self.account_sid)
 
     async def create_message(self, request: web.Request) -> web.Response:
@@ -158,7 +164,7 @@ class TwilioCompatible:
         return web.json_response(self._resource(message), status=201)
 
     def _resource(self, m: Accepted) -> dict:
-        now = formatdate(m.at, usegmt=True)
+        now = _rfc2822(int(m.at))
         uri = f"/2010-04-01/Accounts/{self.account_sid}/Messages/{m.sid}.json"
         return {
             "account_sid": self.account_sid, "api_version": "2010-04-01", "body": m.body,
