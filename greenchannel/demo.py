@@ -98,7 +98,7 @@ def open_cat_event(run: Runner, supervisor: Principal, chain_id: int | None, sta
             f"{event.proposed_assets} insured assets inside")
         code = f"CAT-{event.window_start.astimezone(_beijing()):%Y-%m%d}-INFA"
         event = run(catevents.confirm, supervisor, event.id, code=code, now=started_at)
-        say(f"green channel: supervisor {supervisor.name} confirmed it as {event.code}; the channel is open")
+        say(f"green channel: {supervisor.name} confirmed it as {event.code}; the channel is open")
         return event
     if event is not None:
         return event
