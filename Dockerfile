@@ -1,3 +1,9 @@
+# The console's map library comes from the npm registry, like `make install` does on a workstation.
+FROM node:20-slim AS console-assets
+WORKDIR /build
+COPY package.json package-lock.json ./
+RUN npm ci --omit=dev --no-audit --no-fund
+
 FROM python:3.11-slim
 WORKDIR /app
 COPY pyproject.toml README.md ./
@@ -9,6 +15,7 @@ COPY web web
 COPY config config
 COPY store store
 COPY cli cli
+COPY --from=console-assets /build/node_modules/leaflet/dist web/static/vendor/leaflet
 RUN pip install --no-cache-dir .
 RUN useradd --create-home haven
 USER haven

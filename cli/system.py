@@ -27,12 +27,24 @@ def _serve(with_periodic: bool | None) -> None:
 @click.command()
 def run():
     """Serve the API and console on the embedded default, with the demo data loaded on first start."""
-    from config.seed import seed_demo_book
+    from config.seed import create_demo_users, demo_keys_path, seed_demo_book
 
     ensure_database()
     loaded = seed_demo_book()
     if loaded:
         click.echo(f"Loaded the demo book: {loaded['customers']} customers, {loaded['assets']} assets.", err=True)
+    settings = settings_or_exit()
+    keys_path = demo_keys_path(settings)
+    users = create_demo_users(keys_path)
+    if users:
+        click.echo(f"Demo users created; sign in to the console with one of these keys (kept in {keys_path}):",
+                   err=True)
+        for role, name, key in users:
+            click.echo(f"  {role:<11} {name:<22} {key}", err=True)
+    elif keys_path.exists():
+        click.echo(f"Demo sign-in keys are in {keys_path}.", err=True)
+    click.echo(f"Console: http://{settings.bind}/   (run `haven demo` in another terminal to watch the "
+               f"typhoon story unfold live)", err=True)
     _serve(with_periodic=None)
 
 

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from config import get_settings
 from config.demo_portfolio import generate_portfolio
+from config.settings import VAR_DIR
 from store.book import count_assets, upsert_assets, upsert_customers
 from store.db import session_scope
 
@@ -29,3 +32,48 @@ def seed_demo_book(force: bool = False) -> dict | None:
         upsert_customers(session, customers)
         upsert_assets(session, assets)
     return {"customers": len(customers), "assets": len(assets)}
+
+
+DEMO_STAFF = [
+    ("admin", "Ops Admin"),
+    ("dispatcher", "Dispatcher Deng"),
+    ("adjuster", "Adjuster An"),
+    ("adjuster", "Adjuster Bo"),
+    ("supervisor", "Supervisor Su"),
+    ("manager", "Manager Ma"),
+]
+
+
+def demo_keys_path(settings) -> Path:
+    """Beside the SQLite file (var/ by default), so a test database never overwrites the user's keys."""
+    url = settings.database_url
+    folder = Path(url.split("///", 1)[1]).parent if url.startswith("sqlite:///") else VAR_DIR
+    return folder / "demo-keys.txt"
+
+
+def create_demo_users(path: Path) -> list[tuple[str, str, str]] | None:
+    """On an empty user table, create one user per staff role and one customer (Wenzhou, inside the
+    demo typhoon's area), and keep their keys in `path` so the console can be tried at once.
+    Returns [(role, name, key)] or None when users already exist."""
+    from sqlalchemy import func, select
+
+    from store.models import Asset, User
+    from store.users import create_user
+
+    with session_scope() as session:
+        if session.scalar(select(func.count(User.id))):
+            return None
+        wenzhou_customer = session.scalar(
+            select(Asset.customer_id).where(Asset.admin_code == "330300").order_by(Asset.asset_id).limit(1)
+        ) or session.scalar(select(Asset.customer_id).order_by(Asset.asset_id).limit(1))
+        created = []
+        for role, name in DEMO_STAFF:
+            _, key = create_user(session, role, name)
+            created.append((role, name, key))
+        if wenzhou_customer:
+            _, key = create_user(session, "customer", f"Customer {wenzhou_customer}", wenzhou_customer)
+            created.append(("customer", f"Customer {wenzhou_customer}", key))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("".join(f"{role:<11} {name:<22} {key}\n" for role, name, key in created))
+    path.chmod(0o600)
+    return created

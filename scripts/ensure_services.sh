@@ -64,6 +64,6 @@ fi
 
 if [ ! -x /usr/bin/chromium ]; then
   echo "Chromium is missing; installing Debian's chromium for the console tests" >&2
-  apt_install Chromium chromium
+  apt_install Chromium "chromium fonts-wqy-microhei"
 fi
 echo "services ready: Redis $rhost:$rport, PostgreSQL $phost:$pport, Chromium $(/usr/bin/chromium --version 2>/dev/null | head -c 40)" >&2

@@ -39,7 +39,15 @@ def test_run_migrates_seeds_and_serves_twice_without_duplicates(tmp_path):
         finally:
             process.terminate()
             output = process.communicate(timeout=20)[0]
+        if _ == 0:
+            first_output = output
+    assert "Loaded the demo book" in first_output
     assert "Loaded the demo book" not in output  # the second start found the book already there
+    keys = (tmp_path / "demo-keys.txt").read_text().split("\n")
+    roles = [line.split()[0] for line in keys if line]
+    assert roles == ["admin", "dispatcher", "adjuster", "adjuster", "supervisor", "manager", "customer"]
+    customer_key = keys[6].split()[-1]
+    assert customer_key in first_output and customer_key not in output  # printed once, on first start
     with session_scope(url) as session:
         assert session.scalar(select(func.count(Asset.asset_id))) == 700
         assert session.scalar(select(func.count(Customer.customer_id))) == 300
