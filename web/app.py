@@ -12,7 +12,7 @@ from aiohttp import web
 from config import Settings, get_settings
 from store.users import principal_for_key
 from web import metrics
-from web.common import in_thread
+from web.common import PRINCIPAL, in_thread
 from web.errors import ApiError, error_response
 
 log = logging.getLogger(__name__)
@@ -72,7 +72,7 @@ async def auth_middleware(request: web.Request, handler):
         principal = await in_thread(_lookup, key.strip())
     elif "api_key" in request.cookies:
         principal = await in_thread(_lookup, request.cookies["api_key"])
-    request["principal"] = principal
+    request[PRINCIPAL] = principal
     return await handler(request)
 
 

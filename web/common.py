@@ -15,6 +15,8 @@ from aiohttp import web
 from store.users import Principal
 from web.errors import ApiError, bad_request
 
+PRINCIPAL = web.RequestKey("principal", Principal | None)  # set by the auth middleware on every request
+
 
 def requires(*roles: str):
     """Allow only these roles (admin is always allowed). Recorded on the handler for /openapi.json."""
@@ -22,7 +24,7 @@ def requires(*roles: str):
     def decorate(handler):
         @functools.wraps(handler)
         async def wrapper(request: web.Request):
-            principal: Principal | None = request.get("principal")
+            principal = request.get(PRINCIPAL)
             if principal is None:
                 raise ApiError(401, "unauthenticated", "missing or invalid API key (Authorization: Bearer <key>)")
             if principal.role != "admin" and principal.role not in roles:
@@ -42,7 +44,7 @@ def public(handler):
 
 
 def principal_of(request: web.Request) -> Principal:
-    return request["principal"]
+    return request[PRINCIPAL]
 
 
 def _default(value: Any):
