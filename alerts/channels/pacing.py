@@ -11,6 +11,7 @@ import asyncio
 import os
 import threading
 import time
+from collections import deque
 from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -69,7 +70,7 @@ async def send_paced(messages: list[Outgoing], reserve: Reserve | None,
     serialise a batch).
 
     A start that misses its slot by more than LATE_S (the process was busy) does not go late, which would
-    bunch it with the next worker's slots: the rest of the batch takes new slots instead.
+    bunch it with the next slots: it takes the next slot, and new ones are reserved if the batch runs out.
     """
 
     async def one(message: Outgoing) -> Outcome:
@@ -86,7 +87,7 @@ async def send_paced(messages: list[Outgoing], reserve: Reserve | None,
         return list(await asyncio.gather(*(one(m) for m in messages)))
     loop = asyncio.get_running_loop()
     started: list[asyncio.Future] = []
-    waiting = list(messages)
+    waiting = deque(messages)
     while waiting:
         try:
             slots = await loop.run_in_executor(None, reserve, len(waiting))
@@ -94,16 +95,13 @@ async def send_paced(messages: list[Outgoing], reserve: Reserve | None,
             return list(await asyncio.gather(*started)) + [
                 Outcome(m.notification_id, "error", provider, error=f"rate limiter unavailable: {_describe(exc)}",
                         transport_error=True) for m in waiting]
-        for index, message in enumerate(waiting):
+        for index in range(slots.count):
             delay = slots.at(index) - time.monotonic()
             if delay > 0:
                 await asyncio.sleep(delay)
             if time.monotonic() - slots.at(index) > LATE_S:
-                waiting = waiting[index:]
-                break
-            started.append(asyncio.ensure_future(one(message)))
-        else:
-            waiting = []
+                continue  # this slot is lost; the message takes the next one
+            started.append(asyncio.ensure_future(one(waiting.popleft())))
     return list(await asyncio.gather(*started))
 
 
