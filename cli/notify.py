@@ -154,16 +154,28 @@ def _wait_for_workers(count: int) -> None:
         seen |= {ping.apply_async(args=("bench",)).get(timeout=120)["worker_pid"] for _ in range(count * 2)}
 
 
-def _warm_up(url: str, raw: bytes, workers: int) -> None:
-    """Test messages of the same area: each worker builds its book index (as a long-running one has), and
-    nobody is warned."""
+def _warm_up(url: str, raw: bytes, workers: int, threads: int) -> None:
+    """Test messages of the same area, until every worker process has matched one: each builds its book
+    index, as a long-running worker has. Nobody is warned (status Test)."""
+    from sqlalchemy import func, select
+
     from alerts.ingest import Origin
+    from store.db import session_scope
+    from store.models import Alert
     from workers.ingest import ingest_payload
 
     test = raw.replace(b"<status>Actual</status>", b"<status>Test</status>")
-    for n in range(4 * workers):
+    count = 8 * workers * max(threads, 1)  # enough that no process is left out
+    for n in range(count):
         ingest_payload(test.replace(b"-BENCH-", f"-WARMUP{n}-".encode()), Origin(source="bench:warm-up"), url)
-    time.sleep(3.0)
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline:
+        with session_scope(url) as session:
+            if session.execute(select(func.count()).select_from(Alert).where(
+                    Alert.status == "Test", Alert.matched_at.is_not(None))).scalar_one() >= count:
+                return
+        time.sleep(0.5)
+    raise click.ClickException("the workers did not finish warming up")
 
 
 def _handed_over(url: str) -> int:
@@ -200,7 +212,7 @@ def _run(scenario: Scenario, admin_url: str, redis_url: str, workers: int, threa
                                    os.environ["HAVEN_REDIS_KEY_PREFIX"])
         stack.callback(_stop, processes)
         _wait_for_workers(workers)
-        _warm_up(url, raw, workers)
+        _warm_up(url, raw, workers, threads)
 
         cpu_before = {"workers": sum(_cpu_seconds(p.pid) for p in processes),
                       "provider": _cpu_seconds(provider.process.pid)}
