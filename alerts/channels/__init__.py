@@ -7,6 +7,7 @@ the notification's state. `reserve` (a limiter from alerts/ratelimit.py) spaces 
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
@@ -88,6 +89,11 @@ def channel_for(channel: str, settings) -> Channel:
 
 
 def warm_up(settings) -> None:
-    """Import what the configured providers need (the Twilio SDK loads its API resources lazily)."""
+    """Get the configured SMS provider's client ready (the SDK loads its resources lazily), so the first
+    warning after a worker starts does not wait for imports and set-up."""
     if settings.sms_channel == "twilio":
-        import twilio.rest.api.v2010.account.message  # noqa: F401
+        from alerts.channels.twilio_sms import TwilioSms
+
+        # A missing setting is reported on the first send, where the batch is kept for a retry.
+        with contextlib.suppress(ChannelConfigError):
+            TwilioSms.from_settings(settings).prepare()

@@ -80,10 +80,21 @@ class TwilioSms:
     def send(self, messages: list[Outgoing], reserve: Reserve | None = None) -> list[Outcome]:
         return SenderLoop.get().run(self._send_batch(messages, reserve))
 
+    def prepare(self) -> None:
+        """Create this process's client now rather than on the first warning."""
+
+        async def make():
+            self._shared_client()
+
+        SenderLoop.get().run(make())
+
     async def _send_batch(self, messages: list[Outgoing], reserve: Reserve | None) -> list[Outcome]:
-        client = SenderLoop.get().client(("twilio", self.account_sid, self.auth_token, self.api_base_url,
-                                          self.timeout_s), self._client)
+        client = self._shared_client()
         return await send_paced(messages, reserve, lambda m: self._send_one(client, m), self.provider)
+
+    def _shared_client(self) -> Client:
+        return SenderLoop.get().client(("twilio", self.account_sid, self.auth_token, self.api_base_url,
+                                        self.timeout_s), self._client)
 
     def _client(self) -> Client:
         http = _TimedAsyncHttpClient(pool_connections=False, timeout=self.timeout_s)
