@@ -23,13 +23,14 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import bindparam, exists, or_, select, update
+from sqlalchemy import and_, bindparam, case, or_, select, update
 from sqlalchemy.orm import Session
 
 from alerts.channels import ChannelConfigError, Outcome, Outgoing, channel_for
 from alerts.ratelimit import limiter_for
 from config import get_settings
 from store.audit import record
+from store.bulk import is_postgresql, one_of, unnest_rows
 from store.db import session_scope
 from store.models import Customer, Notification
 from store.types import utcnow
@@ -44,6 +45,10 @@ TRANSITIONS = {
     "delivered": set(), "undelivered": set(), "failed": set(), "expired": set(), "cancelled": set(),
 }
 PENDING = ("created", "queued")
+# Exactly the rows not yet in a final state, which the sweep looks through: ix_notifications_open indexes
+# only these. (A plain index on state tempted PostgreSQL, whose statistics lag behind a burst of 100,000
+# queued rows, into reading every queued entry for each batch it claimed.)
+OPEN = Notification.final_at.is_(None)
 MAX_BATCH = 100  # notifications per send task: one task per SMS caps near 950/s on 2 cores
 MAX_ATTEMPTS = 10
 BACKOFF_BASE_S = 1.0
@@ -68,6 +73,7 @@ PERMANENT_TWILIO_ERRORS = {
 }
 UNSUBSCRIBED = "21610"
 RETRY_HTTP = {408, 425, 429}
+EXPIRED_BEFORE_SENT = "the warning expired before it could be sent"
 # Credentials or signature refused: a configuration problem the operator fixes; the message itself is fine.
 RETRY_AUTH_HTTP = {401, 403}
 
@@ -128,7 +134,7 @@ def mark_queued(session: Session, ids: Sequence[int], now: datetime) -> list[tup
         return []
     rows = session.execute(
         update(TABLE)
-        .where(TABLE.c.id.in_(list(ids)), TABLE.c.state == "created",
+        .where(one_of(session, TABLE.c.id, ids), TABLE.c.state == "created",
                or_(TABLE.c.not_before.is_(None), TABLE.c.not_before <= now))
         .values(state="queued", queued_at=now, updated_at=now)
         .returning(TABLE.c.id, TABLE.c.channel)
@@ -142,40 +148,43 @@ _OPT_OUT = {"sms": Customer.sms_opt_out, "push": Customer.push_opt_out}
 def claim(session: Session, ids: Sequence[int], channel: str, now: datetime) -> list[Outgoing]:
     """queued -> sending, atomically: the rows returned are this caller's to hand over, and no one else's.
 
-    On the way, rows whose warning expired become `expired`, and rows of customers who opted out of
-    the channel since they were planned become `cancelled`.
+    One UPDATE decides every row of the batch: a row whose warning expired becomes `expired`, one whose
+    customer opted out of the channel since it was planned becomes `cancelled`, and one that is due
+    becomes `sending`. A row another worker claimed first no longer matches `state = 'queued'` when
+    this UPDATE reaches it, so it is left alone.
     """
-    ids = list(ids)
-    mine = (TABLE.c.id.in_(ids), TABLE.c.channel == channel)
-    session.execute(
-        update(TABLE).where(*mine, TABLE.c.state.in_(PENDING), TABLE.c.expires_at <= now)
-        .values(state="expired", final_at=now, updated_at=now, last_error="the warning expired before it could be sent")
-    )
-    opted_out = exists().where(Customer.customer_id == TABLE.c.customer_id, _OPT_OUT[channel].is_(True))
-    session.execute(
-        update(TABLE).where(*mine, TABLE.c.state == "queued", opted_out)
-        .values(state="cancelled", final_at=now, updated_at=now, last_error=f"the customer opted out of {channel}")
-    )
+    if not ids:
+        return []
+    expired = TABLE.c.expires_at <= now
+    opted_out = _OPT_OUT[channel].is_(True)
+    settled = or_(expired, opted_out)
     due = now + EARLY_GRACE
+    is_due = and_(or_(TABLE.c.not_before.is_(None), TABLE.c.not_before <= due),
+                  or_(TABLE.c.retry_at.is_(None), TABLE.c.retry_at <= due))
     rows = session.execute(
         update(TABLE)
-        .where(*mine, TABLE.c.state == "queued",
-               or_(TABLE.c.not_before.is_(None), TABLE.c.not_before <= due),
-               or_(TABLE.c.retry_at.is_(None), TABLE.c.retry_at <= due))
-        .values(state="sending", sending_at=now, attempts=TABLE.c.attempts + 1, updated_at=now)
-        .returning(TABLE.c.id, TABLE.c.idempotency_key, TABLE.c.customer_id, TABLE.c.kind, TABLE.c.recipient,
-                   TABLE.c.body, TABLE.c.language, TABLE.c.alert_id, TABLE.c.chain_id, TABLE.c.expires_at,
-                   TABLE.c.attempts)
+        .where(one_of(session, TABLE.c.id, ids), TABLE.c.channel == channel, TABLE.c.state == "queued",
+               Customer.customer_id == TABLE.c.customer_id, or_(settled, is_due))
+        .values(state=case((expired, "expired"), (opted_out, "cancelled"), else_="sending"),
+                last_error=case((expired, EXPIRED_BEFORE_SENT), (opted_out, f"the customer opted out of {channel}"),
+                                else_=TABLE.c.last_error),
+                final_at=case((settled, now), else_=None),
+                sending_at=case((settled, TABLE.c.sending_at), else_=now),
+                attempts=case((settled, TABLE.c.attempts), else_=TABLE.c.attempts + 1),
+                updated_at=now)
+        .returning(TABLE.c.id, TABLE.c.state, TABLE.c.idempotency_key, TABLE.c.customer_id, TABLE.c.kind,
+                   TABLE.c.recipient, TABLE.c.body, TABLE.c.language, TABLE.c.alert_id, TABLE.c.chain_id,
+                   TABLE.c.expires_at, TABLE.c.attempts)
     ).all()
     return [Outgoing(notification_id=r.id, idempotency_key=r.idempotency_key, customer_id=r.customer_id,
                      channel=channel, kind=r.kind, recipient=r.recipient, body=r.body, language=r.language,
                      alert_id=r.alert_id, chain_id=r.chain_id, expires_at=r.expires_at, attempt=r.attempts)
-            for r in rows]
+            for r in rows if r.state == "sending"]
 
 
 def record_outcomes(session: Session, outcomes: Sequence[Outcome], attempts: dict[int, int],
                     now: datetime, rng: random.Random | None = None) -> BatchResult:
-    """sending -> sent | delivered | failed | queued (retry), one executemany, guarded by state = sending."""
+    """sending -> sent | delivered | failed | queued (retry), in one statement guarded by state = sending."""
     result = BatchResult(claimed=len(outcomes))
     retry_in = backoff_s(max((attempts.get(o.notification_id, 1) for o in outcomes), default=1), rng)
     changes, unsubscribed = [], []
@@ -183,46 +192,61 @@ def record_outcomes(session: Session, outcomes: Sequence[Outcome], attempts: dic
         verdict = classify(outcome)
         if verdict == "retry" and attempts.get(outcome.notification_id, 1) >= MAX_ATTEMPTS:
             verdict = "failed"
-        change = {"b_id": outcome.notification_id, "b_state": verdict, "b_provider": outcome.provider,
-                  "b_message_id": outcome.provider_message_id, "b_sent_at": None, "b_final_at": None,
-                  "b_error_code": outcome.error_code, "b_error": _error_text(outcome), "b_retry_at": None,
-                  "b_queued_at": None, "b_duplicates": 0}
+        change = {"id": outcome.notification_id, "state": verdict, "provider": outcome.provider,
+                  "provider_message_id": outcome.provider_message_id, "sent_at": None, "final_at": None,
+                  "error_code": outcome.error_code, "last_error": _error_text(outcome), "retry_at": None,
+                  "queued_at": None, "possible_duplicates": 0}
         if verdict == "accepted":
-            change.update(b_state="sent", b_sent_at=outcome.at or now)
+            change.update(state="sent", sent_at=outcome.at or now)
             result.accepted += 1
             result.accepted_message_ids.append(outcome.provider_message_id)
         elif verdict == "delivered":
-            change.update(b_sent_at=outcome.at or now, b_final_at=now)
+            change.update(sent_at=outcome.at or now, final_at=now)
             result.delivered += 1
         elif verdict == "retry":
-            change.update(b_state="queued", b_retry_at=now + timedelta(seconds=retry_in), b_queued_at=now,
-                          b_duplicates=1 if outcome.maybe_handed_over else 0)
+            change.update(state="queued", retry_at=now + timedelta(seconds=retry_in), queued_at=now,
+                          possible_duplicates=1 if outcome.maybe_handed_over else 0)
             result.retry_ids.append(outcome.notification_id)
         else:
-            change.update(b_final_at=now)
+            change.update(final_at=now)
             result.failed += 1
             if outcome.error_code == UNSUBSCRIBED:
                 unsubscribed.append(outcome.notification_id)
         changes.append(change)
-    if changes:
-        session.execute(
-            update(TABLE).where(TABLE.c.id == bindparam("b_id"), TABLE.c.state == "sending").values(
-                state=bindparam("b_state"), provider=bindparam("b_provider"),
-                provider_message_id=bindparam("b_message_id"), sent_at=bindparam("b_sent_at"),
-                final_at=bindparam("b_final_at"), error_code=bindparam("b_error_code"),
-                last_error=bindparam("b_error"), retry_at=bindparam("b_retry_at"),
-                queued_at=bindparam("b_queued_at"),
-                possible_duplicates=TABLE.c.possible_duplicates + bindparam("b_duplicates"), updated_at=now),
-            changes,
-        )
+    _apply_changes(session, changes, now)
     for change in changes:
-        if change["b_state"] == "failed":
-            record(session, "notification", change["b_id"], "send_failed", from_state="sending", to_state="failed",
-                   note=change["b_error"], data={"error_code": change["b_error_code"]})
+        if change["state"] == "failed":
+            record(session, "notification", change["id"], "send_failed", from_state="sending", to_state="failed",
+                   note=change["last_error"], data={"error_code": change["error_code"]})
     if unsubscribed:
         opt_out_recipients_of(session, unsubscribed, "provider reported the number unsubscribed (21610)")
     result.retry_in_s = retry_in if result.retry_ids else 0.0
     return result
+
+
+_SET_FROM_OUTCOME = ("state", "provider", "provider_message_id", "sent_at", "final_at", "error_code", "last_error",
+                     "retry_at", "queued_at")
+
+
+def _apply_changes(session: Session, changes: list[dict], now: datetime) -> None:
+    """Write each row's outcome, only where the row is still `sending` (PostgreSQL: one UPDATE ... FROM unnest)."""
+    if not changes:
+        return
+    if is_postgresql(session):
+        given = unnest_rows(TABLE, changes, ("id", *_SET_FROM_OUTCOME, "possible_duplicates"))
+        session.execute(
+            update(TABLE).where(TABLE.c.id == given.c.id, TABLE.c.state == "sending")
+            .values({name: given.c[name] for name in _SET_FROM_OUTCOME}
+                    | {"possible_duplicates": TABLE.c.possible_duplicates + given.c.possible_duplicates,
+                       "updated_at": now}))
+        return
+    # An executemany; its parameter names must differ from the column names.
+    session.execute(
+        update(TABLE).where(TABLE.c.id == bindparam("b_id"), TABLE.c.state == "sending")
+        .values({name: bindparam(f"b_{name}") for name in _SET_FROM_OUTCOME}
+                | {"possible_duplicates": TABLE.c.possible_duplicates + bindparam("b_possible_duplicates"),
+                   "updated_at": now}),
+        [{f"b_{name}": value for name, value in change.items()} for change in changes])
 
 
 def _error_text(outcome: Outcome) -> str | None:
@@ -237,7 +261,7 @@ def _error_text(outcome: Outcome) -> str | None:
 def opt_out_recipients_of(session: Session, notification_ids: Sequence[int], why: str) -> int:
     """Mark the customers behind these SMS notifications as opted out (the provider says they are)."""
     customer_ids = session.execute(
-        select(Notification.customer_id).where(Notification.id.in_(list(notification_ids)))
+        select(Notification.customer_id).where(one_of(session, Notification.id, notification_ids))
     ).scalars().all()
     changed = 0
     for customer_id in set(customer_ids):
@@ -321,12 +345,12 @@ def sweep(session: Session, now: datetime, timeouts: SweepTimeouts = SweepTimeou
     """Re-queue what is stuck, expire what can no longer be sent. Returns the ids to enqueue again."""
     result = SweepResult()
     result.expired = session.execute(
-        update(TABLE).where(TABLE.c.state.in_(PENDING), TABLE.c.expires_at <= now)
-        .values(state="expired", final_at=now, updated_at=now, last_error="the warning expired before it could be sent")
+        update(TABLE).where(OPEN, TABLE.c.state.in_(PENDING), TABLE.c.expires_at <= now)
+        .values(state="expired", final_at=now, updated_at=now, last_error=EXPIRED_BEFORE_SENT)
     ).rowcount
     stale_sending = now - timedelta(seconds=timeouts.sending_s)
     recovered = session.execute(
-        update(TABLE).where(TABLE.c.state == "sending", TABLE.c.sending_at < stale_sending)
+        update(TABLE).where(OPEN, TABLE.c.state == "sending", TABLE.c.sending_at < stale_sending)
         .values(state="queued", queued_at=now, retry_at=None, updated_at=now,
                 possible_duplicates=TABLE.c.possible_duplicates + 1,
                 last_error="its worker died while handing it over; sent again")
@@ -338,7 +362,7 @@ def sweep(session: Session, now: datetime, timeouts: SweepTimeouts = SweepTimeou
     result.recovered = [(r.id, r.channel) for r in recovered]
     created_cutoff = now - timedelta(seconds=timeouts.created_s)
     result.released = [(r.id, r.channel) for r in session.execute(
-        update(TABLE).where(TABLE.c.state == "created",
+        update(TABLE).where(OPEN, TABLE.c.state == "created",
                             or_(TABLE.c.not_before <= now,
                                 (TABLE.c.not_before.is_(None)) & (TABLE.c.created_at < created_cutoff)))
         .values(state="queued", queued_at=now, updated_at=now)
@@ -347,12 +371,12 @@ def sweep(session: Session, now: datetime, timeouts: SweepTimeouts = SweepTimeou
     lost_task = TABLE.c.retry_at.is_(None) & (TABLE.c.queued_at < now - timedelta(seconds=timeouts.queued_s))
     lost_retry = TABLE.c.retry_at < now - timedelta(seconds=timeouts.retry_grace_s)
     result.requeued = [(r.id, r.channel) for r in session.execute(
-        update(TABLE).where(TABLE.c.state == "queued", or_(lost_task, lost_retry))
+        update(TABLE).where(OPEN, TABLE.c.state == "queued", or_(lost_task, lost_retry))
         .values(queued_at=now, retry_at=None, updated_at=now)
         .returning(TABLE.c.id, TABLE.c.channel)
     ).all()]
     result.receipts_overdue = session.execute(
-        update(TABLE).where(TABLE.c.state == "sent", TABLE.c.sent_at < now - timedelta(seconds=timeouts.receipt_s))
+        update(TABLE).where(OPEN, TABLE.c.state == "sent", TABLE.c.sent_at < now - timedelta(seconds=timeouts.receipt_s))
         .values(state="expired", final_at=now, updated_at=now,
                 last_error=f"no delivery receipt within {timeouts.receipt_s / 3600:g} h")
     ).rowcount
@@ -364,6 +388,6 @@ def cancel_pending(session: Session, ids: Sequence[int], now: datetime, why: str
     if not ids:
         return 0
     return session.execute(
-        update(TABLE).where(TABLE.c.id.in_(list(ids)), TABLE.c.state.in_(PENDING))
+        update(TABLE).where(one_of(session, TABLE.c.id, ids), TABLE.c.state.in_(PENDING))
         .values(state="cancelled", final_at=now, updated_at=now, last_error=why)
     ).rowcount

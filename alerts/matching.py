@@ -38,9 +38,9 @@ from store.types import utcnow
 
 log = logging.getLogger(__name__)
 
-# Rows are re-read from this far behind the newest updated_at seen, so a writer whose transaction
-# commits a little after it stamped its rows is still picked up (store.book stamps each chunk as it
-# writes it and the importers commit chunk by chunk).
+# Rows are re-read from this far before the last look began, so a writer whose transaction commits a
+# little after it stamped its rows (or whose clock runs a little behind) is still picked up
+# (store.book stamps each chunk as it writes it and the importers commit chunk by chunk).
 REFRESH_OVERLAP = timedelta(seconds=30)
 # Changed rows live in a small side index until there are this many (or 2% of the book); then they
 # are folded into the main index in memory, without reading the database again.
@@ -150,19 +150,17 @@ class BookIndex:
 
     def load(self, session: Session) -> BookIndex:
         """Read every asset from the database (a full build)."""
-        ids, lons, lats, newest = [], [], [], None
-        rows = session.execute(select(Asset.asset_id, Asset.lon, Asset.lat, Asset.updated_at)
-                               .execution_options(yield_per=READ_BATCH))
+        looked_at = utcnow()
+        ids, lons, lats = [], [], []
+        rows = session.execute(select(Asset.asset_id, Asset.lon, Asset.lat).execution_options(yield_per=READ_BATCH))
         for batch in rows.partitions():
             columns = list(zip(*batch, strict=True))
             ids.extend(columns[0])
             lons.append(np.asarray(columns[1], dtype=np.float64))
             lats.append(np.asarray(columns[2], dtype=np.float64))
-            batch_newest = max(columns[3])
-            newest = batch_newest if newest is None else max(newest, batch_newest)
         lon = np.concatenate(lons) if lons else np.array([], dtype=np.float64)
         lat = np.concatenate(lats) if lats else np.array([], dtype=np.float64)
-        return self.load_arrays(ids, lon, lat, newest)
+        return self.load_arrays(ids, lon, lat, looked_at)
 
     @classmethod
     def from_snapshot(cls, path, shard: int | None = None, plan: ShardPlan | None = None) -> BookIndex:
@@ -194,18 +192,22 @@ class BookIndex:
 
     # following changes
     def refresh(self, session: Session) -> int:
-        """Apply rows changed since the last look; returns how many were read."""
+        """Apply rows changed since the last look; returns how many were read.
+
+        The watermark is when the last look began, not the newest row seen: a book imported in one
+        go shares one updated_at, and measured from it every match would re-read the whole import.
+        """
         with self._lock:
             if self.watermark is None or time.monotonic() - self.loaded_at > FULL_RELOAD_S:
                 self.load(session)
                 return len(self)
+            looked_at = utcnow()
             rows = session.execute(
-                select(Asset.asset_id, Asset.lon, Asset.lat, Asset.updated_at)
+                select(Asset.asset_id, Asset.lon, Asset.lat)
                 .where(Asset.updated_at >= self.watermark - REFRESH_OVERLAP)).all()
-            if not rows:
-                return 0
-            self.apply_changes([r[0] for r in rows], [r[1] for r in rows], [r[2] for r in rows])
-            self.watermark = max(self.watermark, max(r[3] for r in rows))
+            self.watermark = max(self.watermark, looked_at)
+            if rows:
+                self.apply_changes([r[0] for r in rows], [r[1] for r in rows], [r[2] for r in rows])
             return len(rows)
 
     def apply_changes(self, ids, lon, lat) -> None:

@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 
 from alerts.delivery import UNSUBSCRIBED, opt_out_recipients_of
 from store.audit import record
+from store.bulk import one_of
 from store.models import Customer, InboundMessage, Notification, Receipt
 from store.types import utcnow
 
@@ -122,7 +123,7 @@ def pending_receipt_ids(session: Session, provider_message_ids: Sequence[str] | 
     if provider_message_ids is not None:
         if not provider_message_ids:
             return []
-        query = query.where(Receipt.provider_message_id.in_(list(provider_message_ids)))
+        query = query.where(one_of(session, Receipt.provider_message_id, provider_message_ids))
     return list(session.execute(query).scalars())
 
 

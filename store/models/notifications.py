@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, ForeignKey, Integer, String, Text
+from sqlalchemy import JSON, ForeignKey, Index, Integer, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from store.models.base import Base
@@ -36,7 +36,7 @@ class Notification(Base):
     segments: Mapped[int | None] = mapped_column(Integer)
     asset_count: Mapped[int | None] = mapped_column(Integer)
     vehicle_count: Mapped[int | None] = mapped_column(Integer)  # the rest of asset_count are properties
-    state: Mapped[str] = mapped_column(String(16), default="created", index=True)
+    state: Mapped[str] = mapped_column(String(16), default="created")
     not_before: Mapped[datetime | None] = mapped_column(UTCDateTime)  # quiet hours: held until then
     retry_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # backoff: next attempt not before
     expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # the alert's: never sent after this
@@ -54,6 +54,11 @@ class Notification(Base):
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # handed to the provider
     final_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+    # The sweep's index: rows not final yet (final_at is set exactly when a row reaches a final state).
+    # Claims and receipts find their rows by primary key or provider id, never through this index.
+    __table_args__ = (Index("ix_notifications_open", "state", postgresql_where=text("final_at IS NULL"),
+                            sqlite_where=text("final_at IS NULL")),)
 
 
 class Receipt(Base):

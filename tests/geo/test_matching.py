@@ -3,17 +3,18 @@
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 
 import numpy as np
 import pytest
 import shapely
 from click.testing import CliRunner
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from alerts import matching
 from store.book import upsert_assets, upsert_customers
 from store.db import session_scope
-from store.models import Alert
+from store.models import Alert, Asset
 from store.types import utcnow
 from tests.support import FIXTURES
 
@@ -46,6 +47,23 @@ def test_book_index_follows_changes_without_rebuilding(db_url, haven_env):
         assert matching.book_index(session).loaded_at == built_at  # caught up from updated_at, no full read
     index.fold()
     assert sorted(index.query(SQUARE)) == ["edge", "new", "out"] and len(index) == 4
+
+
+def test_refresh_reads_only_what_changed_around_the_last_look(db_url, haven_env):
+    haven_env(db_url)
+    seed(db_url, {f"A{n}": (120.5, 27.5) for n in range(20)})
+    with session_scope(db_url) as session:  # one import yesterday: every row has the same stamp
+        session.execute(update(Asset).values(updated_at=utcnow() - timedelta(days=1)))
+    with session_scope(db_url) as session:
+        index = matching.book_index(session)
+        assert len(index) == 20
+        assert index.refresh(session) == 0  # a match does not read yesterday's import again
+    with session_scope(db_url) as session:  # a writer that stamped its row before that look, committing after it
+        upsert_assets(session, [{"asset_id": "late", "customer_id": "C1", "lon": 120.4, "lat": 27.4}])
+        session.execute(update(Asset).where(Asset.asset_id == "late").values(updated_at=utcnow() - timedelta(seconds=10)))
+    with session_scope(db_url) as session:
+        assert index.refresh(session) == 1
+    assert "late" in index.query(SQUARE) and len(index) == 21
 
 
 def test_snapshot_round_trip_then_catch_up(sqlite_url, haven_env, tmp_path):

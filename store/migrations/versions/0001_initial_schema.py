@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-24 15:07:36.354704
+Create Date: 2026-11-24 17:22:47.241945
 """
 from alembic import op
 import sqlalchemy as sa
@@ -321,8 +321,8 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_notifications_alert_id'), ['alert_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_notifications_chain_id'), ['chain_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_notifications_customer_id'), ['customer_id'], unique=False)
+        batch_op.create_index('ix_notifications_open', ['state'], unique=False, postgresql_where=sa.text('final_at IS NULL'), sqlite_where=sa.text('final_at IS NULL'))
         batch_op.create_index(batch_op.f('ix_notifications_provider_message_id'), ['provider_message_id'], unique=False)
-        batch_op.create_index(batch_op.f('ix_notifications_state'), ['state'], unique=False)
 
     op.create_table('rescue_providers',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -548,8 +548,8 @@ def downgrade() -> None:
     op.drop_table('claims')
     op.drop_table('rescue_providers')
     with op.batch_alter_table('notifications', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_notifications_state'))
         batch_op.drop_index(batch_op.f('ix_notifications_provider_message_id'))
+        batch_op.drop_index('ix_notifications_open', postgresql_where=sa.text('final_at IS NULL'), sqlite_where=sa.text('final_at IS NULL'))
         batch_op.drop_index(batch_op.f('ix_notifications_customer_id'))
         batch_op.drop_index(batch_op.f('ix_notifications_chain_id'))
         batch_op.drop_index(batch_op.f('ix_notifications_alert_id'))

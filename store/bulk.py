@@ -1,0 +1,35 @@
+"""Statements over many rows at once, shaped for PostgreSQL's planner and kept portable to SQLite.
+
+The send path touches a hundred notifications per statement, a thousand times for one big warning, so
+how those statements look matters:
+
+- `one_of(session, column, values)`: on PostgreSQL `column = ANY(:array)`, one parameter, so the SQL
+  text is the same every time (the driver and server reuse it); an IN list of 100 placeholders is
+  rendered, converted and parsed anew for every batch. Elsewhere a plain IN list.
+- `unnest_rows(table, rows, names)`: on PostgreSQL one array per column, turned back into rows by
+  unnest(), so thousands of rows travel as a few parameters of one small statement.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sqlalchemy import ARRAY, ColumnElement, Table, any_, bindparam, func
+from sqlalchemy.orm import Session
+
+
+def is_postgresql(session: Session) -> bool:
+    return session.get_bind().dialect.name == "postgresql"
+
+
+def one_of(session: Session, column, values: Sequence) -> ColumnElement[bool]:
+    """`column` is one of `values` (SQLite: keep `values` under its 32,766 parameters)."""
+    if is_postgresql(session):
+        return column == any_(bindparam(None, list(values), type_=ARRAY(column.type)))
+    return column.in_(list(values))
+
+
+def unnest_rows(table: Table, rows: Sequence[dict], names: Sequence[str], alias: str = "given"):
+    """PostgreSQL: `rows` (dicts with `names`) as a FROM item with one column per name, typed as in `table`."""
+    arrays = [bindparam(None, [row[name] for row in rows], type_=ARRAY(table.c[name].type)) for name in names]
+    return func.unnest(*arrays).table_valued(*names, name=alias).render_derived()
