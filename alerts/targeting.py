@@ -207,12 +207,22 @@ def _closed_reason(customer: CustomerInArea, channel: str) -> str:
     return "push_opted_out" if customer.push_opt_out else "no_push_token"
 
 
-def _compose(alert: AlertFacts, customer: CustomerInArea, kind: str, severity: str | None,
-             infos: tuple[dict, ...], assets: AssetCount, address: str | None) -> texts.Text:
-    language = texts.choose_language(customer.locale, [info.get("language") for info in infos])
-    info = texts.pick_info(list(infos), language)
-    return texts.render(kind, texts.hazard_of(info), severity or "Moderate", language, assets,
-                        address=address, area=texts.area_name(info, language))
+def _composer(infos: tuple[dict, ...]):
+    """compose(locale, kind, severity, assets, address) -> Text for one plan. The language, hazard and
+    area name depend only on the customer's locale, so they are worked out once per locale, not per customer."""
+
+    @cache
+    def wording(locale: str | None) -> tuple[str, str, str | None]:
+        language = texts.choose_language(locale, [info.get("language") for info in infos])
+        info = texts.pick_info(list(infos), language)
+        return language, texts.hazard_of(info), texts.area_name(info, language)
+
+    def compose(locale: str | None, kind: str, severity: str | None, assets: AssetCount,
+                address: str | None) -> texts.Text:
+        language, hazard, area = wording(locale)
+        return texts.render(kind, hazard, severity or "Moderate", language, assets, address=address, area=area)
+
+    return compose
 
 
 def plan_warnings(alert: AlertFacts, customers: Iterable[CustomerInArea], earlier: Iterable[EarlierMessage],
@@ -226,6 +236,7 @@ def plan_warnings(alert: AlertFacts, customers: Iterable[CustomerInArea], earlie
         return plan
     severity = alert_severity(alert.infos)
     history = _by_customer_channel(earlier)
+    compose = _composer(alert.infos)
     for customer in customers:
         if not customer.assets:
             continue
@@ -244,7 +255,7 @@ def plan_warnings(alert: AlertFacts, customers: Iterable[CustomerInArea], earlie
             # one whose earlier warning never went out (held, then superseded) is warned, not "upgraded".
             reached = any(m.kind in WARNING_KINDS and m.state in WARNED_STATES for m in before)
             text = "escalation" if kind == "escalation" and reached else "warning"
-            message = _compose(alert, customer, text, severity, alert.infos, assets, address)
+            message = compose(customer.locale, text, severity, assets, address)
             plan.messages.append(PlannedMessage(
                 idempotency_key=idempotency_key(alert.chain_id, customer.customer_id, channel, kind, severity),
                 customer_id=customer.customer_id, channel=channel, kind=kind, severity=severity,
@@ -282,6 +293,7 @@ def plan_all_clear(alert: AlertFacts, customers: Mapping[str, CustomerInArea], e
         return plan
     infos = alert.infos or alert.earlier_infos
     history = _by_customer_channel(earlier)
+    compose = _composer(infos)
     for (customer_id, channel), before in history.items():
         plan.cancel_ids.extend(m.notification_id for m in before if m.state in PENDING_STATES
                                and m.kind in WARNING_KINDS)
@@ -296,7 +308,7 @@ def plan_all_clear(alert: AlertFacts, customers: Mapping[str, CustomerInArea], e
         last = warned[-1]  # the all-clear counts what the last warning counted
         assets = AssetCount(last.vehicle_count or 0, (last.asset_count or 0) - (last.vehicle_count or 0))
         severity = max((m.severity for m in warned if m.severity), key=SEVERITY_RANK.__getitem__, default=None)
-        message = _compose(alert, customer, "all_clear", severity, infos, assets, None)
+        message = compose(customer.locale, "all_clear", severity, assets, None)
         plan.messages.append(PlannedMessage(
             idempotency_key=idempotency_key(alert.chain_id, customer_id, channel, "all_clear"),
             customer_id=customer_id, channel=channel, kind="all_clear", severity=severity,

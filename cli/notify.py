@@ -270,16 +270,20 @@ def _timeline(session, alert_id: int) -> dict:
     """When each step of the pipeline began and ended, in seconds after the alert arrived."""
     from sqlalchemy import func, select
 
-    from store.models import Alert, Notification
+    from alerts.fanout import FAN_OUT_DONE
+    from store.models import Alert, AuditEvent, Notification
 
     alert = session.get(Alert, alert_id)
-    rows = session.execute(select(func.min(Notification.created_at), func.max(Notification.created_at),
+    fanned_out = session.execute(select(func.max(AuditEvent.at)).where(
+        AuditEvent.entity == "alert", AuditEvent.entity_id == str(alert_id), AuditEvent.action == FAN_OUT_DONE)).scalar()
+    rows = session.execute(select(func.min(Notification.created_at),
                                   func.min(Notification.sending_at), func.max(Notification.sending_at),
                                   func.min(Notification.sent_at), func.max(Notification.sent_at))
                            .where(Notification.alert_id == alert_id)).one()
-    names = ("saved_first", "saved_last", "claimed_first", "claimed_last", "handed_first", "handed_last")
+    names = ("fan_out_began", "claimed_first", "claimed_last", "handed_first", "handed_last")
     figures = {"matched": alert.matched_at}
     figures.update(zip(names, rows, strict=True))
+    figures["all_saved_and_queued"] = fanned_out
     return {name: round((at - alert.received_at).total_seconds(), 3) if at else None for name, at in figures.items()}
 
 
