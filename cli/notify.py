@@ -337,6 +337,30 @@ def fanout(customers, share_customers, rate_customers, rate, workers, threads, l
         click.echo(f"  CPU used: workers {r['cpu_s']['workers']} s, provider {r['cpu_s']['provider']} s")
 
 
+STATE_WORDS = {"created": "held for quiet hours"}  # a saved row not queued yet is one waiting for morning
+
+
+def _first_release(session, alert_id: int) -> str:
+    """When the first held message of an alert goes out, in its customer's time zone."""
+    from zoneinfo import ZoneInfo
+
+    from sqlalchemy import select
+
+    from store.models import Customer, Notification
+
+    row = session.execute(
+        select(Notification.not_before, Customer.time_zone).join(Customer, Customer.customer_id == Notification.customer_id)
+        .where(Notification.alert_id == alert_id, Notification.state == "created", Notification.not_before.is_not(None))
+        .order_by(Notification.not_before).limit(1)).first()
+    if row is None:
+        return "the next sweep"
+    try:
+        zone = ZoneInfo(row.time_zone or "UTC")
+    except (KeyError, ValueError):
+        zone = ZoneInfo("UTC")
+    return f"{row.not_before.astimezone(zone):%Y-%m-%d %H:%M} ({row.time_zone or 'UTC'})"
+
+
 def warnings_out_demo_step(run) -> None:
     """`haven demo`: what each alert of the chain sent (to the outbox by default) and how fast."""
     from sqlalchemy import select
@@ -355,7 +379,10 @@ def warnings_out_demo_step(run) -> None:
                     states[state] = states.get(state, 0) + count
             channels = ", ".join(f"{sum(s.values())} {channel}" for channel, s in sorted(report["by_channel"].items()))
             click.echo(f"warnings for alert {alert_id} ({report['msg_type']}): {channels or 'none'} to "
-                       f"{report['customers']} customers; " + ", ".join(f"{n} {s}" for s, n in sorted(states.items())))
+                       f"{report['customers']} customers; " + ", ".join(f"{n} {STATE_WORDS.get(s, s)}"
+                                                                        for s, n in sorted(states.items())))
+            if states.get("created"):
+                click.echo(f"  held for quiet hours, to go out from {_first_release(session, alert_id)}")
             if handover["immediate"]:
                 click.echo(f"  handed over within 10 s: {handover['share_within_goal']:.1%} (first {handover['first_s']} s, "
                            f"median {handover['median_s']} s, p99 {handover['p99_s']} s); held for quiet hours: "

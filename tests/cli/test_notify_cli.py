@@ -2,6 +2,8 @@
 `haven bench fanout` runs end to end (tiny sizes here: the figures themselves come from a real run)."""
 
 import json
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -20,6 +22,20 @@ def test_haven_demo_prints_each_alerts_reach(tmp_path):
     assert sum("handed over within 10 s: 100.0%" in line for line in lines) == 3
     assert any(line.strip().startswith("e.g. 【Haven保险】台风") or "typhoon warning" in line for line in lines)
     assert any("预警已解除" in line or "has been lifted" in line for line in lines)
+
+
+def test_haven_demo_says_when_all_clears_held_for_quiet_hours_go_out(tmp_path):
+    beijing = datetime.now(ZoneInfo("Asia/Shanghai"))
+    quiet = f"{beijing - timedelta(hours=1):%H:%M}-{beijing + timedelta(hours=2):%H:%M}"  # night is now
+    env = subprocess_env(HAVEN_DATABASE_URL=f"sqlite:///{tmp_path / 'demo.sqlite3'}", HAVEN_REDIS_URL="",
+                         HAVEN_DEMO_CUSTOMERS="300", HAVEN_DEMO_ASSETS="600", HAVEN_QUIET_HOURS=quiet)
+    out = haven("demo", env=env)
+    assert out.returncode == 0, out.stderr
+    lines = out.stdout.splitlines()
+    [cancel] = [n for n, line in enumerate(lines) if line.startswith("warnings for alert") and "(Cancel)" in line]
+    assert "held for quiet hours" in lines[cancel] and "created" not in lines[cancel]
+    release = f"{beijing + timedelta(hours=2):%Y-%m-%d %H:%M} (Asia/Shanghai)"
+    assert f"held for quiet hours, to go out from {release}" in lines[cancel + 1]
 
 
 @pytest.mark.slow
