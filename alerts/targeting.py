@@ -23,7 +23,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from alerts import texts
 from alerts.texts import AssetCount
-from config.settings import parse_quiet_hours
+from config.settings import DEFAULT_HOTLINE, parse_quiet_hours
 
 SEVERITY_RANK = {"Minor": 1, "Moderate": 2, "Severe": 3, "Extreme": 4}
 # CMA colour warnings: blue IV / yellow III / orange II / red I (GB/T 27962). Checked in this order.
@@ -44,11 +44,12 @@ class Rules:
     threshold: str = "Moderate"
     quiet_start: time = time(22, 0)
     quiet_end: time = time(7, 0)
+    hotline: str = DEFAULT_HOTLINE
 
     @classmethod
     def from_settings(cls, settings) -> Rules:
         (start_h, start_m), (end_h, end_m) = parse_quiet_hours(settings.quiet_hours)
-        return cls(settings.severity_threshold, time(start_h, start_m), time(end_h, end_m))
+        return cls(settings.severity_threshold, time(start_h, start_m), time(end_h, end_m), settings.hotline)
 
 
 @dataclass(frozen=True)
@@ -207,7 +208,7 @@ def _closed_reason(customer: CustomerInArea, channel: str) -> str:
     return "push_opted_out" if customer.push_opt_out else "no_push_token"
 
 
-def _composer(infos: tuple[dict, ...]):
+def _composer(infos: tuple[dict, ...], hotline: str):
     """compose(locale, kind, severity, assets, address) -> Text for one plan. The language, hazard and
     area name depend only on the customer's locale, so they are worked out once per locale, not per customer."""
 
@@ -220,7 +221,8 @@ def _composer(infos: tuple[dict, ...]):
     def compose(locale: str | None, kind: str, severity: str | None, assets: AssetCount,
                 address: str | None) -> texts.Text:
         language, hazard, area = wording(locale)
-        return texts.render(kind, hazard, severity or "Moderate", language, assets, address=address, area=area)
+        return texts.render(kind, hazard, severity or "Moderate", language, assets, address=address, area=area,
+                            hotline=hotline)
 
     return compose
 
@@ -236,7 +238,7 @@ def plan_warnings(alert: AlertFacts, customers: Iterable[CustomerInArea], earlie
         return plan
     severity = alert_severity(alert.infos)
     history = _by_customer_channel(earlier)
-    compose = _composer(alert.infos)
+    compose = _composer(alert.infos, rules.hotline)
     for customer in customers:
         if not customer.assets:
             continue
@@ -293,7 +295,7 @@ def plan_all_clear(alert: AlertFacts, customers: Mapping[str, CustomerInArea], e
         return plan
     infos = alert.infos or alert.earlier_infos
     history = _by_customer_channel(earlier)
-    compose = _composer(infos)
+    compose = _composer(infos, rules.hotline)
     for (customer_id, channel), before in history.items():
         plan.cancel_ids.extend(m.notification_id for m in before if m.state in PENDING_STATES
                                and m.kind in WARNING_KINDS)

@@ -20,6 +20,7 @@ from pathlib import Path
 import yaml
 
 from alerts.sms import is_gsm7, sms_size
+from config.settings import DEFAULT_HOTLINE
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 LANGUAGES = ("zh-CN", "en")
@@ -80,8 +81,7 @@ class Text:
 
 @functools.cache
 def _load(language: str) -> dict:
-    text = yaml.safe_load((TEMPLATES / f"{language}.yaml").read_text(encoding="utf-8"))
-    return {**yaml.safe_load((TEMPLATES / "brand.yaml").read_text(encoding="utf-8")), **text}
+    return yaml.safe_load((TEMPLATES / f"{language}.yaml").read_text(encoding="utf-8"))
 
 
 def _language_of(tag: str | None) -> str | None:
@@ -155,8 +155,10 @@ def _message_template(template: dict, kind: str, severity: str) -> str:
 
 @functools.lru_cache(maxsize=16384)  # a fan-out renders the same few texts for thousands of customers
 def render(kind: str, hazard: str, severity: str, language: str, assets: AssetCount,
-           address: str | None = None, area: str | None = None, max_segments: int = MAX_SEGMENTS) -> Text:
-    """The text for one customer. Raises TemplateError only when even the place-less text is too long."""
+           address: str | None = None, area: str | None = None, hotline: str = DEFAULT_HOTLINE,
+           max_segments: int = MAX_SEGMENTS) -> Text:
+    """The text for one customer (hotline: HAVEN_HOTLINE). Raises TemplateError only when even the place-less
+    text is too long."""
     if kind not in KINDS:
         raise ValueError(f"unknown message kind {kind!r}; expected one of {', '.join(KINDS)}")
     template = _load(language)
@@ -167,7 +169,7 @@ def render(kind: str, hazard: str, severity: str, language: str, assets: AssetCo
         "level": template["levels"].get(severity, template["levels"]["Moderate"]),
         "assets": _assets_phrase(template, assets),
         "advice": _advice(template, hazard, assets),
-        "hotline": template["hotline"],
+        "hotline": hotline,
     }
     text = _message_template(template, kind, severity)
     gsm_language = is_gsm7(text.format(place="", **fields))

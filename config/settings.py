@@ -7,6 +7,7 @@ operator never runs with a half-understood configuration.
 from __future__ import annotations
 
 import functools
+import re
 from pathlib import Path
 from typing import Literal
 
@@ -15,6 +16,10 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 VAR_DIR = PROJECT_ROOT / "var"
+# The green-channel hotline every warning names; a placeholder until the insurer sets HAVEN_HOTLINE.
+DEFAULT_HOTLINE = "400-000-0000"
+HOTLINE_MAX = 20  # the templates are proven to fit 2 SMS segments with a hotline this long
+HOTLINE = re.compile(r"\+?[0-9][0-9 ()-]*[0-9]")
 
 
 class SettingsError(RuntimeError):
@@ -51,6 +56,7 @@ class Settings(BaseSettings):
     severity_threshold: Literal["Minor", "Moderate", "Severe", "Extreme"] = "Moderate"
     warning_margin_km: float = Field(default=0.0, ge=0)
     quiet_hours: str = "22:00-07:00"
+    hotline: str = DEFAULT_HOTLINE
     alert_default_lifetime_h: float = Field(default=24.0, gt=0)
     gazetteer_path: str | None = None
     point_snap_m: float = Field(default=50.0, ge=0)
@@ -104,6 +110,14 @@ class Settings(BaseSettings):
         if not host or not port.isdigit() or not 0 < int(port) < 65536:
             raise ValueError("must be HOST:PORT, e.g. 127.0.0.1:8080")
         return value
+
+    @field_validator("hotline")
+    @classmethod
+    def _hotline(cls, value: str) -> str:
+        if not HOTLINE.fullmatch(value.strip()) or len(value.strip()) > HOTLINE_MAX:
+            raise ValueError("must be a phone number of digits, spaces, brackets and dashes (an optional leading +), "
+                             f"at most {HOTLINE_MAX} characters: it is printed in every warning SMS")
+        return value.strip()
 
     @field_validator("quiet_hours")
     @classmethod

@@ -74,6 +74,14 @@ def test_an_alert_warns_every_customer_inside_once_per_channel_with_their_assets
         assert all(r.expires_at == alert.expires_at for r in rows)
 
 
+def test_every_warning_names_the_insurers_hotline(book, haven_env):
+    haven_env(book, HAVEN_QUIET_HOURS="00:00-00:00", HAVEN_HOTLINE="95500")
+    add_book(book, 4)
+    fan_out(ingest(book, ORANGE))
+    bodies = [r.body for r in notifications(book)]
+    assert len(bodies) == 4 and all("95500" in body and "400-000-0000" not in body for body in bodies)
+
+
 def test_running_the_same_alert_twice_saves_nothing_twice(book):
     add_book(book, 5)
     alert_id = ingest(book, ORANGE)

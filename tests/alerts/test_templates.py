@@ -26,6 +26,7 @@ from alerts.texts import (
     render,
 )
 from config.demo_portfolio import generate_portfolio
+from config.settings import DEFAULT_HOTLINE, HOTLINE_MAX
 from tests.support import ROOT
 
 DEMO_CHAIN = sorted((ROOT / "config" / "demo").glob("*.xml"))
@@ -65,9 +66,17 @@ def test_the_demo_chain_has_chinese_and_english_area_names():
     assert len(longest_area("en")) >= 150
 
 
+LONGEST_HOTLINE = "+86 (0571) 8888-8888"
+
+
+def test_the_longest_hotline_tried_is_the_longest_allowed():
+    assert len(LONGEST_HOTLINE) == HOTLINE_MAX
+
+
+@pytest.mark.parametrize("hotline", [DEFAULT_HOTLINE, LONGEST_HOTLINE])
 @pytest.mark.parametrize("language", LANGUAGES)
 @pytest.mark.parametrize("kind", KINDS)
-def test_every_template_fits_two_segments_with_the_longest_real_names(language, kind):
+def test_every_template_fits_two_segments_with_the_longest_real_names(language, kind, hotline):
     address, _, _ = demo_book_extremes()
     area = longest_area(language)
     template = _load(language)
@@ -75,22 +84,29 @@ def test_every_template_fits_two_segments_with_the_longest_real_names(language, 
         for hazard in HAZARDS:
             for assets in asset_mixes():
                 single = assets.total == 1
-                text = render(kind, hazard, severity, language, assets, address=address if single else None, area=area)
+                text = render(kind, hazard, severity, language, assets, address=address if single else None, area=area,
+                              hotline=hotline)
                 size = sms_size(text.body)
                 assert size.segments <= 2, (language, kind, severity, hazard, assets, text.body)
-                assert template["hotline"] in text.body
+                assert hotline in text.body
                 assert kind == "all_clear" or (template["hazards"][hazard]["both"] in text.body if assets.vehicles and assets.properties
                         else template["hazards"][hazard]["vehicle" if assets.vehicles else "property"] in text.body)
                 if language == "zh-CN":
-                    # Chinese is UCS-2 anyway: the longest address and area fit in full.
+                    # Chinese is UCS-2 anyway: the longest address fits in full, and so does the longest area
+                    # with the placeholder hotline; a longer hotline first costs the area its bracketed list.
                     assert size.encoding == UCS2
-                    assert (address if single else area) in text.body
+                    if single:
+                        assert address in text.body
+                    else:
+                        assert (area if hotline == DEFAULT_HOTLINE else area.split("（")[0]) in text.body
                 else:
-                    # English stays GSM-7: a Chinese address is left out; the English area keeps its main part.
+                    # English stays GSM-7: a Chinese address is left out; the English area keeps its main part
+                    # (with the longest hotline, at least its opening words).
                     assert size.encoding == GSM7
                     assert address not in text.body
                     if not single:
-                        assert area.split(" (")[0] in text.body
+                        main_part = area.split(" (")[0]
+                        assert (main_part if hotline == DEFAULT_HOTLINE else main_part[:30]) in text.body
 
 
 def test_the_count_names_each_kind_of_asset():

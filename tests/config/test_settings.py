@@ -14,6 +14,8 @@ from tests.support import haven, subprocess_env
     ("HAVEN_QUIET_HOURS", "late-early"),
     ("HAVEN_SMS_RATE_PER_S", "-3"),
     ("HAVEN_MAX_BODY_BYTES", "lots"),
+    ("HAVEN_HOTLINE", "call us"),
+    ("HAVEN_HOTLINE", "+86 (0571) 8888-8888-88"),  # longer than the templates are proven to fit
 ])
 def test_bad_value_names_the_variable(monkeypatch, variable, value):
     monkeypatch.setenv(variable, value)

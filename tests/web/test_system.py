@@ -65,3 +65,9 @@ def test_openapi_lists_every_route_and_metrics_are_prometheus_text(api_server, s
     metrics = api.get("/metrics")
     assert metrics.headers["Content-Type"].startswith("text/plain")
     assert 'haven_http_requests_total{method="GET",route="/healthz",status="200"}' in metrics.text
+
+
+def test_the_console_gives_customers_the_configured_hotline(api_server, sqlite_url):
+    api = api_server(sqlite_url, HAVEN_HOTLINE="+86 571 9555 0000")
+    dispatcher = api.as_user(make_user(sqlite_url, "dispatcher"))
+    assert dispatcher.get("/v1/console/me").json()["hotline"] == "+86 571 9555 0000"

@@ -39,7 +39,6 @@ COOKIE = "api_key"
 COOKIE_MAX_AGE_S = 12 * 3600  # one long shift
 POLL_S = 1.0
 KEEPALIVE_S = 15.0
-DEFAULT_HOTLINE = "400-000-0000"  # placeholder until an insurer sets its own (report: HAVEN_HOTLINE)
 
 MAP_ROLES = ("dispatcher", "supervisor", "manager")
 ALL_ROLES = ("customer", "dispatcher", "adjuster", "supervisor", "manager")
@@ -89,7 +88,7 @@ def _me(principal: Principal) -> dict:
     settings = get_settings()
     return {"id": principal.user_id, "name": principal.name, "role": principal.role,
             "customer_id": principal.customer_id, "pages": PAGES[principal.role],
-            "hotline": getattr(settings, "hotline", None) or DEFAULT_HOTLINE, "advance_ratio": settings.advance_ratio}
+            "hotline": settings.hotline, "advance_ratio": settings.advance_ratio}
 
 
 @routes.post("/v1/console/session")
