@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from itertools import groupby
 
-from sqlalchemy import ARRAY, String, any_, bindparam, cast, func, select
+from sqlalchemy import ARRAY, String, any_, bindparam, cast, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -35,6 +35,7 @@ from alerts.targeting import (
 )
 from config import get_settings
 from store.audit import record
+from store.bulk import unnest_rows
 from store.db import session_scope
 from store.models import Alert, AlertChain, Asset, AuditEvent, Customer, Notification
 from store.types import utcnow
@@ -282,8 +283,7 @@ def _insert_unnest(session: Session, rows: list[dict]) -> list[tuple[int, str, s
     """PostgreSQL: one INSERT ... SELECT FROM unnest(one array per column): thousands of rows in one small
     statement, where a multi-row VALUES list would be a megabyte of SQL for the driver to parse."""
     table = Notification.__table__
-    arrays = [bindparam(name, [row[name] for row in rows], type_=ARRAY(table.c[name].type)) for name in _PER_ROW]
-    per_row = func.unnest(*arrays).table_valued(*_PER_ROW).render_derived()
+    per_row = unnest_rows(table, rows, _PER_ROW)
     constants = [bindparam(f"all_{name}", rows[0][name], type_=table.c[name].type).label(name) for name in _PER_CHUNK]
     source = select(*per_row.c, *constants)
     statement = (postgresql.insert(table).from_select([*_PER_ROW, *_PER_CHUNK], source)

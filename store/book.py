@@ -22,6 +22,7 @@ from sqlalchemy import func, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from store.bulk import is_postgresql, unnest_rows
 from store.models import Asset, Customer
 from store.types import utcnow
 
@@ -36,19 +37,20 @@ TRUE_WORDS, FALSE_WORDS = {"1", "true", "yes", "y", "t"}, {"0", "false", "no", "
 
 # --- small upserts (seed data, tests) -------------------------------------------------------------
 
-def _dialect(session: Session):
-    return postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
-
-
 def _upsert(session: Session, model, key: str, rows: Sequence[dict]) -> int:
+    """Insert or update rows (all with the same keys) by `key`, CHUNK at a time, each chunk with its own stamp."""
     if not rows:
         return 0
-    columns = [c for c in rows[0] if c != key]
+    table = model.__table__
+    names = [*rows[0], "updated_at"]
     for start in range(0, len(rows), CHUNK):
         now = utcnow()
         chunk = [dict(row, updated_at=now) for row in rows[start:start + CHUNK]]
-        statement = _dialect(session).insert(model).values(chunk)
-        update = {c: getattr(statement.excluded, c) for c in [*columns, "updated_at"]}
+        if is_postgresql(session):
+            statement = postgresql.insert(table).from_select(names, select(*unnest_rows(table, chunk, names).c))
+        else:
+            statement = sqlite.insert(table).values(chunk)
+        update = {c: statement.excluded[c] for c in names if c != key}
         session.execute(statement.on_conflict_do_update(index_elements=[key], set_=update))
     return len(rows)
 
