@@ -361,6 +361,17 @@ def _first_release(session, alert_id: int) -> str:
     return f"{row.not_before.astimezone(zone):%Y-%m-%d %H:%M} ({row.time_zone or 'UTC'})"
 
 
+def _why_cancelled(session, alert_id: int) -> list[tuple[str, int]]:
+    from sqlalchemy import func, select
+
+    from store.models import Notification
+
+    return [(why or "no reason recorded", count) for why, count in session.execute(
+        select(Notification.last_error, func.count()).where(Notification.alert_id == alert_id,
+                                                            Notification.state == "cancelled")
+        .group_by(Notification.last_error).order_by(func.count().desc()))]
+
+
 def warnings_out_demo_step(run) -> None:
     """`haven demo`: what each alert of the chain sent (to the outbox by default) and how fast."""
     from sqlalchemy import select
@@ -383,6 +394,8 @@ def warnings_out_demo_step(run) -> None:
                                                                         for s, n in sorted(states.items())))
             if states.get("created"):
                 click.echo(f"  held for quiet hours, to go out from {_first_release(session, alert_id)}")
+            if states.get("cancelled"):
+                click.echo("  cancelled: " + "; ".join(f"{count} {why}" for why, count in _why_cancelled(session, alert_id)))
             if handover["immediate"]:
                 click.echo(f"  handed over within 10 s: {handover['share_within_goal']:.1%} (first {handover['first_s']} s, "
                            f"median {handover['median_s']} s, p99 {handover['p99_s']} s); held for quiet hours: "

@@ -36,6 +36,9 @@ def test_haven_demo_says_when_all_clears_held_for_quiet_hours_go_out(tmp_path):
     assert "held for quiet hours" in lines[cancel] and "created" not in lines[cancel]
     release = f"{beijing + timedelta(hours=2):%Y-%m-%d %H:%M} (Asia/Shanghai)"
     assert f"held for quiet hours, to go out from {release}" in lines[cancel + 1]
+    # The orange warnings waited for morning too; the red (Extreme) update went out at once and replaced them.
+    [orange] = [n for n, line in enumerate(lines) if line.startswith("warnings for alert") and "(Alert)" in line]
+    assert "cancelled" in lines[orange] and "superseded by a newer message of the chain" in lines[orange + 1]
 
 
 @pytest.mark.slow
