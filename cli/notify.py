@@ -216,6 +216,7 @@ def _run(scenario: Scenario, admin_url: str, redis_url: str, workers: int, threa
 
         cpu_before = {"workers": sum(_cpu_seconds(p.pid) for p in processes),
                       "provider": _cpu_seconds(provider.process.pid)}
+        database_before = _database_cpu_seconds(url)
         result = ingest_payload(raw, Origin(source=f"bench:{scenario.name}"), url)
         [alert_id] = result.new_alert_ids
         bar = progress(scenario.customers, f"{scenario.name}: handed to the provider", unit="SMS")
@@ -231,7 +232,9 @@ def _run(scenario: Scenario, admin_url: str, redis_url: str, workers: int, threa
             timeline = _timeline(session, alert_id)
         stats = provider.stats()
         cpu = {"workers": round(sum(_cpu_seconds(p.pid) for p in processes) - cpu_before["workers"], 1),
-               "provider": round(_cpu_seconds(provider.process.pid) - cpu_before["provider"], 1)}
+               "provider": round(_cpu_seconds(provider.process.pid) - cpu_before["provider"], 1),
+               "postgresql": round(sum(seconds - database_before.get(pid, 0.0)
+                                       for pid, seconds in _database_cpu_seconds(url).items()), 1)}
     per_number: dict[str, int] = {}
     for number, _ in stats["accepted"]:
         per_number[number] = per_number.get(number, 0) + 1
@@ -264,6 +267,17 @@ def _cpu_seconds(pid: int) -> float:
         except (OSError, ValueError, IndexError):
             continue
     return total
+
+
+def _database_cpu_seconds(url: str) -> dict[int, float]:
+    """CPU so far of each PostgreSQL backend connected to this database (a server on this machine; else none)."""
+    from sqlalchemy import text
+
+    from store.db import session_scope
+
+    with session_scope(url) as session:
+        pids = session.execute(text("SELECT pid FROM pg_stat_activity WHERE datname = current_database()")).scalars()
+        return {pid: _cpu_seconds(pid) for pid in pids if Path(f"/proc/{pid}").exists()}
 
 
 def _timeline(session, alert_id: int) -> dict:
@@ -334,7 +348,8 @@ def fanout(customers, share_customers, rate_customers, rate, workers, threads, l
         click.echo(f"  exactly one SMS per customer: {'yes' if r['exactly_one_each'] else 'NO'} "
                    f"(duplicates {r['duplicates']}, missing {r['missing']})")
         click.echo("  timeline (s after ingest): " + ", ".join(f"{k} {v}" for k, v in r["timeline_s"].items()))
-        click.echo(f"  CPU used: workers {r['cpu_s']['workers']} s, provider {r['cpu_s']['provider']} s")
+        click.echo(f"  CPU used: workers {r['cpu_s']['workers']} s, provider {r['cpu_s']['provider']} s, "
+                   f"PostgreSQL {r['cpu_s']['postgresql']} s (its backends for this database)")
 
 
 STATE_WORDS = {"created": "held for quiet hours"}  # a saved row not queued yet is one waiting for morning
