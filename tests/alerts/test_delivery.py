@@ -2,15 +2,17 @@
 retries, the sweep. The provider is the Twilio-compatible server, driven by the real SDK."""
 
 import random
+import sqlite3
 import threading
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import event, func, insert, select
 
 from alerts import delivery
 from alerts.channels import Outcome
-from store.db import session_scope
+from store.book import upsert_customers
+from store.db import dispose_engines, get_engine, session_scope
 from store.models import AuditEvent, Customer, Notification
 from store.types import utcnow
 from tests.notify_support import add_book, twilio_server_fixture  # noqa: F401
@@ -147,6 +149,29 @@ def test_a_late_outcome_never_overwrites_a_row_the_sweep_took_back(db_url):
     with session_scope(db_url) as session:
         delivery.record_outcomes(session, [Outcome(nid, "accepted", "twilio", "SM1")], {nid: 1}, utcnow())
     assert row(db_url, nid).state == "queued"
+
+
+def test_a_cancel_stops_more_pending_messages_than_sqlite_has_parameters(db_url):
+    """A Cancel at night stops every warning still held for the morning: 33,000 of them in one statement,
+    more than the 32,766 parameters SQLite allows as most platforms build it (Debian allows more, so the
+    limit is set here as those builds have it)."""
+    count, now = 33_000, utcnow()
+    with session_scope(db_url) as session:
+        upsert_customers(session, [{"customer_id": f"N{n:06d}", "phone": f"+86170{n:08d}"} for n in range(count)])
+        session.execute(insert(Notification), [
+            {"idempotency_key": f"night/{n}", "customer_id": f"N{n:06d}", "channel": "sms", "kind": "warning",
+             "recipient": f"+86170{n:08d}", "body": "【Haven保险】台风橙色预警", "state": "created",
+             "not_before": now + timedelta(hours=5), "created_at": now, "updated_at": now} for n in range(count)])
+        ids = session.execute(select(Notification.id)).scalars().all()
+    if db_url.startswith("sqlite"):
+        dispose_engines()
+        event.listen(get_engine(db_url), "connect", lambda connection, _: connection.setlimit(
+            sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER, 32_766))
+    with session_scope(db_url) as session:
+        assert delivery.cancel_pending(session, ids, now, "the warning was cancelled") == count
+    with session_scope(db_url) as session:
+        assert session.execute(select(Notification.state, func.count()).group_by(Notification.state)).all() == [
+            ("cancelled", count)]
 
 
 def test_the_sweep_heals_every_kind_of_stuck_row(db_url):
