@@ -11,12 +11,12 @@ alert, or two alerts of one chain racing, save nothing twice.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from itertools import groupby
 
-from sqlalchemy import ARRAY, String, any_, bindparam, cast, select
+from sqlalchemy import String, bindparam, cast, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -35,7 +35,7 @@ from alerts.targeting import (
 )
 from config import get_settings
 from store.audit import record
-from store.bulk import unnest_rows
+from store.bulk import one_of, unnest_rows
 from store.db import session_scope
 from store.models import Alert, AlertChain, Asset, AuditEvent, Customer, Notification
 from store.types import utcnow
@@ -45,7 +45,6 @@ log = logging.getLogger(__name__)
 FIRST_CHUNK = 200
 CUSTOMERS_PER_CHUNK = 2000
 FAN_OUT_DONE = "customers_notified"  # the audit action that marks an alert's fan-out finished
-IDS_PER_QUERY = 5000  # keeps IN (...) lists within SQLite's variable limit
 
 Enqueue = Callable[[list[tuple[int, str]]], None]  # [(notification id, channel)] -> queued for sending
 
@@ -186,52 +185,31 @@ def _growing_chunks(items: Iterable):
         yield chunk
 
 
-def _chunked(items: Sequence, size: int):
-    for start in range(0, len(items), size):
-        yield items[start:start + size]
-
-
 _CUSTOMER_COLUMNS = (Customer.customer_id, Customer.phone, Customer.locale, Customer.time_zone,
                      Customer.sms_opt_out, Customer.push_opt_out, Customer.push_token)
 
 
-def _rows_by_id(session: Session, columns, key, ids: Sequence[str]):
-    """SELECT columns WHERE key is one of ids: one array parameter on PostgreSQL, chunks of IN (...) elsewhere."""
-    if not ids:
-        return
-    if session.get_bind().dialect.name == "postgresql":
-        yield from session.execute(select(*columns).where(key == any_(cast(list(ids), ARRAY(String)))))
-        return
-    for chunk in _chunked(list(ids), IDS_PER_QUERY):
-        yield from session.execute(select(*columns).where(key.in_(chunk)))
-
-
 def _customers(session: Session, customer_ids: set[str]) -> dict[str, CustomerInArea]:
-    return {row.customer_id: CustomerInArea(*row)
-            for row in _rows_by_id(session, _CUSTOMER_COLUMNS, Customer.customer_id, sorted(customer_ids))}
+    if not customer_ids:
+        return {}
+    return {row.customer_id: CustomerInArea(*row) for row in session.execute(
+        select(*_CUSTOMER_COLUMNS).where(one_of(session, Customer.customer_id, sorted(customer_ids))))}
 
 
 def _customers_inside(session: Session, alert: AlertFacts) -> Iterator[CustomerInArea]:
     """The customers with at least one asset in the area (the margin is the matcher's), with those assets,
-    in customer order. PostgreSQL streams them from one sorted join, so the first chunk is ready long
-    before a 100,000-customer area is read to the end."""
+    in customer order. They stream from one sorted join, so the first chunk is ready long before a
+    100,000-customer area is read to the end."""
     stored = session.get(Alert, alert.alert_id)
     asset_ids = [str(a) for a in matching.affected_assets(session, stored)]
     if not asset_ids:
         return
-    asset_columns = (Asset.customer_id, Asset.asset_id, Asset.kind, Asset.address)
-    if session.get_bind().dialect.name == "postgresql":
-        rows = session.execute(
-            select(*asset_columns, *_CUSTOMER_COLUMNS[1:]).join(Customer, Customer.customer_id == Asset.customer_id)
-            .where(Asset.asset_id == any_(cast(asset_ids, ARRAY(String))))
-            .order_by(Asset.customer_id, Asset.asset_id)
-            .execution_options(yield_per=2000))
-    else:
-        found = list(_rows_by_id(session, asset_columns, Asset.asset_id, asset_ids))
-        people = {row.customer_id: tuple(row) for row in _rows_by_id(
-            session, _CUSTOMER_COLUMNS, Customer.customer_id, sorted({row.customer_id for row in found}))}
-        rows = sorted((tuple(row) + people[row.customer_id][1:] for row in found if row.customer_id in people),
-                      key=lambda row: (row[0], row[1]))
+    rows = session.execute(
+        select(Asset.customer_id, Asset.asset_id, Asset.kind, Asset.address, *_CUSTOMER_COLUMNS[1:])
+        .join(Customer, Customer.customer_id == Asset.customer_id)
+        .where(one_of(session, Asset.asset_id, asset_ids))
+        .order_by(Asset.customer_id, Asset.asset_id)
+        .execution_options(yield_per=2000))
     for _, group in groupby(rows, key=lambda row: row[0]):
         group = list(group)
         first = group[0]
