@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 
 from alerts.parsed import SEVERITY_ORDER
 from alerts.times import BadTime, to_utc
+from store.db import is_postgresql
 from store.models.alerts import Alert, AlertChain, AlertReference
 
 CHAIN_LOCK_KEY = 0x4A1E27  # one PostgreSQL advisory lock serialises chain linking across workers
@@ -28,7 +29,7 @@ CHAIN_LOCK_KEY = 0x4A1E27  # one PostgreSQL advisory lock serialises chain linki
 
 def lock_chains(session: Session) -> None:
     """Two messages of one chain ingested at once must not start two chains."""
-    if session.get_bind().dialect.name == "postgresql":
+    if is_postgresql(session):
         session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": CHAIN_LOCK_KEY})
 
 

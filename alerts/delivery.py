@@ -30,8 +30,8 @@ from alerts.channels import ChannelConfigError, Outcome, Outgoing, channel_for
 from alerts.ratelimit import limiter_for
 from config import get_settings
 from store.audit import record
-from store.bulk import is_postgresql, one_of, unnest_rows
-from store.db import session_scope
+from store.bulk import one_of, unnest_rows
+from store.db import is_postgresql, session_scope
 from store.models import Customer, Notification
 from store.types import utcnow
 

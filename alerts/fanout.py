@@ -36,7 +36,7 @@ from alerts.targeting import (
 from config import get_settings
 from store.audit import record
 from store.bulk import one_of, unnest_rows
-from store.db import session_scope
+from store.db import is_postgresql, session_scope
 from store.models import Alert, AlertChain, Asset, AuditEvent, Customer, Notification
 from store.types import utcnow
 
@@ -250,7 +250,7 @@ def _insert(session: Session, facts: _Facts, plan: Plan, now: datetime) -> list[
         "queued_at": None if m.not_before else now, "attempts": 0, "possible_duplicates": 0,
         "created_at": now, "updated_at": now,
     } for m in plan.messages]
-    if session.get_bind().dialect.name == "postgresql":
+    if is_postgresql(session):
         return _insert_unnest(session, rows)
     statement = (sqlite.insert(Notification).on_conflict_do_nothing(index_elements=["idempotency_key"])
                  .returning(Notification.id, Notification.channel, Notification.state))

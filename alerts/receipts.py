@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 from alerts.delivery import UNSUBSCRIBED, opt_out_recipients_of
 from store.audit import record
 from store.bulk import one_of
+from store.db import is_postgresql
 from store.models import Customer, InboundMessage, Notification, Receipt
 from store.types import utcnow
 
@@ -144,7 +145,7 @@ def handle_inbound(session: Session, params: Mapping[str, str]) -> InboundMessag
     sender = _required(params, "From")
     body = params.get("Body") or ""
     action = keyword_action(body)
-    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+    dialect = postgresql if is_postgresql(session) else sqlite
     inserted = session.execute(
         dialect.insert(InboundMessage).values(
             provider="twilio", provider_message_id=message_id, from_number=sender, to_number=params.get("To"),

@@ -25,8 +25,9 @@ from sqlalchemy.orm import Session
 from config import get_settings
 from greenchannel import documents
 from greenchannel.errors import Conflict, Forbidden, NotFound
-from greenchannel.locking import is_postgresql, lock_row, lock_rows_skip_locked
+from greenchannel.locking import lock_row, lock_rows_skip_locked
 from store import audit
+from store.db import is_postgresql
 from store.models import Claim, Customer, RescueJob
 from store.types import utcnow
 from store.users import Principal

@@ -22,7 +22,8 @@ from sqlalchemy import func, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from store.bulk import is_postgresql, unnest_rows
+from store.bulk import unnest_rows
+from store.db import is_postgresql
 from store.models import Asset, Customer
 from store.types import utcnow
 
@@ -301,7 +302,7 @@ def write_assets(session: Session, columns: dict[str, np.ndarray], start: int, s
     rows = list(zip(*data, [now] * count, strict=True))
     updates = ", ".join(f"{n} = excluded.{n}" for n in names if n != "asset_id")
     raw = session.connection().connection.driver_connection
-    if session.get_bind().dialect.name == "postgresql":
+    if is_postgresql(session):
         session.execute(text("CREATE TEMP TABLE IF NOT EXISTS asset_import (LIKE assets INCLUDING DEFAULTS) "
                              "ON COMMIT DELETE ROWS"))
         with raw.cursor().copy(f"COPY asset_import ({', '.join(names)}) FROM STDIN") as copy:

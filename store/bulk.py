@@ -20,9 +20,7 @@ from collections.abc import Sequence
 from sqlalchemy import ARRAY, ColumnElement, String, Table, any_, bindparam, func, select
 from sqlalchemy.orm import Session
 
-
-def is_postgresql(session: Session) -> bool:
-    return session.get_bind().dialect.name == "postgresql"
+from store.db import is_postgresql
 
 
 def one_of(session: Session, column, values: Sequence) -> ColumnElement[bool]:

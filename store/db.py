@@ -36,6 +36,11 @@ def make_engine(url: str) -> Engine:
     return create_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True)
 
 
+def is_postgresql(session: Session) -> bool:
+    """The production database (some statements have a faster PostgreSQL form)."""
+    return session.get_bind().dialect.name == "postgresql"
+
+
 _engines: dict[str, Engine] = {}
 _sessionmakers: dict[str, sessionmaker[Session]] = {}
 
