@@ -47,24 +47,32 @@ class ReceiptError(ValueError):
         self.field = field
 
 
-def _required(params: Mapping[str, str], name: str) -> str:
-    value = (params.get(name) or "").strip()
-    if not value:
+def _optional(params: Mapping[str, str], name: str, longest: int) -> str | None:
+    value = (params.get(name) or "").strip() or None
+    if value is not None and len(value) > longest:
+        raise ReceiptError(f"{name} is longer than {longest} characters", field=name)
+    return value
+
+
+def _required(params: Mapping[str, str], name: str, longest: int) -> str:
+    value = _optional(params, name, longest)
+    if value is None:
         raise ReceiptError(f"{name} is required", field=name)
     return value
 
 
-def store_status_callback(session: Session, params: Mapping[str, str]) -> Receipt:
-    """Keep a Twilio status callback exactly as received (the webhook has checked its signature)."""
-    message_id = _required(params, "MessageSid")
-    status = _required(params, "MessageStatus").lower()
+def receipt_from_callback(params: Mapping[str, str]) -> Receipt:
+    """A Twilio status callback as a Receipt to keep exactly as received (the webhook has checked its signature).
+
+    Everything that could make the row fail to store is checked here, so a bad callback is refused on its own
+    and never spoils the batch it would have been written with.
+    """
+    message_id = _required(params, "MessageSid", 64)
+    status = _required(params, "MessageStatus", 32).lower()
     if status not in TWILIO_STATUS:
         raise ReceiptError(f"unknown MessageStatus {status!r}", field="MessageStatus")
-    receipt = Receipt(provider="twilio", provider_message_id=message_id, status=status,
-                      error_code=(params.get("ErrorCode") or None), payload=dict(params))
-    session.add(receipt)
-    session.flush()
-    return receipt
+    return Receipt(provider="twilio", provider_message_id=message_id, status=status,
+                   error_code=_optional(params, "ErrorCode", 32), payload=dict(params))
 
 
 @dataclass(frozen=True)
@@ -141,14 +149,15 @@ def keyword_action(body: str) -> str:
 
 def handle_inbound(session: Session, params: Mapping[str, str]) -> InboundMessage:
     """Record an inbound SMS once (a retried webhook changes nothing) and apply its STOP/START keyword."""
-    message_id = _required(params, "MessageSid")
-    sender = _required(params, "From")
+    message_id = _required(params, "MessageSid", 64)
+    sender = _required(params, "From", 32)
+    recipient = _optional(params, "To", 32)
     body = params.get("Body") or ""
     action = keyword_action(body)
     dialect = postgresql if is_postgresql(session) else sqlite
     inserted = session.execute(
         dialect.insert(InboundMessage).values(
-            provider="twilio", provider_message_id=message_id, from_number=sender, to_number=params.get("To"),
+            provider="twilio", provider_message_id=message_id, from_number=sender, to_number=recipient,
             body=body, action=action, customers_changed=0, payload=dict(params), received_at=utcnow())
         .on_conflict_do_nothing(index_elements=["provider_message_id"])
         .returning(InboundMessage.id)

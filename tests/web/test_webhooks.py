@@ -1,6 +1,8 @@
 """Twilio webhooks over real HTTP: X-Twilio-Signature checked over the public URL, receipts stored and
 applied idempotently (twice, out of order, early), inbound STOP/START keywords."""
 
+from concurrent.futures import ThreadPoolExecutor
+
 import pytest
 from sqlalchemy import func, select
 from twilio.request_validator import RequestValidator
@@ -115,6 +117,27 @@ def test_a_signed_but_malformed_callback_is_a_precise_400(api):
     assert response.json()["error"]["field"] == "MessageSid"
     response = post_signed(api, "/webhooks/twilio/status", status("SM" + "e" * 32, "teleported"))
     assert response.status_code == 400 and response.json()["error"]["field"] == "MessageStatus"
+
+
+def test_a_burst_of_callbacks_is_stored_once_each_and_a_bad_one_spoils_none(api):
+    """Callbacks that arrive together share a transaction; an oversized one is refused alone with a 400."""
+    sids = [f"SM{n:032d}" for n in range(120)]
+    bad = {17: "MessageSid", 90: "ErrorCode"}
+    callbacks = [status(sid, "delivered") for sid in sids]
+    callbacks[17]["MessageSid"] = "SM" + "x" * 80
+    callbacks[90]["ErrorCode"] = "3" * 40
+    with ThreadPoolExecutor(32) as pool:
+        answers = list(pool.map(lambda params: post_signed(api, "/webhooks/twilio/status", params), callbacks))
+    assert [n for n, answer in enumerate(answers) if answer.status_code != 204] == [17, 90]
+    assert [answers[n].json()["error"]["field"] for n in (17, 90)] == [bad[17], bad[90]]
+    with session_scope(api.database_url) as session:
+        stored = session.execute(select(Receipt.provider_message_id)).scalars().all()
+    assert sorted(stored) == sorted(sid for n, sid in enumerate(sids) if n not in bad)
+
+
+def test_an_inbound_sms_with_an_oversized_field_is_a_precise_400(api):
+    response = post_signed(api, "/webhooks/twilio/inbound", inbound("SM" + "f" * 32, "STOP", sender="+86" + "1" * 40))
+    assert response.status_code == 400 and response.json()["error"]["field"] == "From"
 
 
 def inbound(sid, body, sender="+8617000000001"):

@@ -3,9 +3,12 @@
 Both Twilio webhooks check X-Twilio-Signature with the account's auth token over the public URL
 (HAVEN_PUBLIC_BASE_URL + path) and refuse anything else with 403. A status callback is stored and
 acknowledged at once; a receipts task applies it with the others stored by then (alerts/receipts.py).
+Callbacks that arrive together are stored in one transaction (`ReceiptWriter`).
 """
 
 from __future__ import annotations
+
+import asyncio
 
 from aiohttp import web
 from twilio.request_validator import RequestValidator
@@ -35,9 +38,68 @@ async def _signed_form(request: web.Request) -> dict[str, str]:
     return params
 
 
-def _store_receipt(params: dict[str, str]) -> int:
+class ReceiptWriter:
+    """A group commit for status callbacks: those that arrive while a transaction is being written go into
+    the next one. At a few thousand SMS a second Twilio posts thousands of callbacks, and a transaction
+    each would cap a process near 700 a second. A request is acknowledged only once its receipt is
+    committed; if a whole batch fails, its receipts are written one by one, so one never spoils another."""
+
+    MOST_PER_TRANSACTION = 500
+
+    def __init__(self):
+        self._waiting: list[tuple[dict[str, str], asyncio.Future]] = []
+        self._writer: asyncio.Task | None = None
+
+    async def store(self, params: dict[str, str]) -> None:
+        """Keep a status callback already checked by receipts.receipt_from_callback; returns once committed."""
+        done = asyncio.get_running_loop().create_future()
+        self._waiting.append((params, done))
+        if self._writer is None or self._writer.done():
+            self._writer = asyncio.create_task(self._write_waiting())
+        await done
+
+    async def _write_waiting(self) -> None:
+        while self._waiting:
+            batch = self._waiting[:self.MOST_PER_TRANSACTION]
+            del self._waiting[:len(batch)]
+            try:
+                await in_thread(_store_receipts, [params for params, _ in batch])
+            except Exception:
+                for params, done in batch:
+                    await self._write_alone(params, done)
+                continue
+            for _, done in batch:
+                _settle(done)
+
+    @staticmethod
+    async def _write_alone(params: dict[str, str], done: asyncio.Future) -> None:
+        try:
+            await in_thread(_store_receipts, [params])
+        except Exception as exc:
+            _settle(done, exc)
+        else:
+            _settle(done)
+
+
+def _settle(done: asyncio.Future, error: BaseException | None = None) -> None:
+    if done.done():  # the caller went away (the client hung up); its receipt is stored all the same
+        return
+    if error is None:
+        done.set_result(None)
+    else:
+        done.set_exception(error)
+
+
+def _store_receipts(callbacks: list[dict[str, str]]) -> None:
     with session_scope() as session:
-        return receipts.store_status_callback(session, params).id
+        session.add_all([receipts.receipt_from_callback(params) for params in callbacks])
+
+
+RECEIPT_WRITER = web.AppKey("receipt_writer", ReceiptWriter)
+
+
+async def on_startup(app: web.Application) -> None:
+    app[RECEIPT_WRITER] = ReceiptWriter()
 
 
 def _queue_drain() -> None:
@@ -52,13 +114,15 @@ async def twilio_status(request: web.Request) -> web.Response:
     """Twilio message status callback: checked, stored, acknowledged; applied later by a receipts task."""
     params = await _signed_form(request)
     try:
-        receipt_id = await in_thread(_store_receipt, params)
+        receipts.receipt_from_callback(params)
     except receipts.ReceiptError as exc:
         raise bad_request(str(exc), field=exc.field) from None
+    await request.app[RECEIPT_WRITER].store(params)
     try:
         await in_thread(_queue_drain)
     except Exception:  # stored is what matters: the sweep applies receipts whose task never ran
-        request.app.logger.warning("could not queue receipt %s; the sweep will apply it", receipt_id, exc_info=True)
+        request.app.logger.warning("could not queue the receipt for %s; the sweep will apply it",
+                                   params.get("MessageSid"), exc_info=True)
     return web.Response(status=204)
 
 
