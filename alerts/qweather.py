@@ -1,5 +1,9 @@
 """Chinese commercial warning JSON (QWeather `/v7/warning/now`, `/v7/tropical/storm-list`) to normalized alerts.
 
+QWeather ended the `/v7/warning/now` service on 2026-10-01 (its deprecation page: "Weather Alerts
+`/v7/warning/now`, end of service 2026-10-01"). This parser stays to replay recorded answers; live
+warnings come from the Weather Alert API v1 (alerts.qweather_v1, polled by point in alerts.qweather_points).
+
 Warnings carry no geometry: the area is the location that was polled, named by its 6-digit
 administrative division code (geocode "CN-ADCODE", resolved by geo's gazetteer) when the feed knows it.
 Colours map to CAP severity: blue→Minor, yellow→Moderate, orange→Severe, red→Extreme. The provider warns

@@ -290,6 +290,27 @@ def check_qweather_en(m):
     assert _alert(m)["infos"][0]["language"] == "en"
 
 
+def check_weather_alert_v1_zh(m):
+    assert m.format == "qweather-v1" and len(m.alerts) == 1, "the zh v1 example is one alert"
+    a = _alert(m)
+    assert (a["sender"], a["identifier"]) == ("临桂区气象台", "202510241119105837988676"), "identity: senderName + id"
+    assert a["msg_type"] == "Update", "messageType.code update is an Update"
+    assert a["references"] == [{"sender": "临桂区气象台", "identifier": "202510181140100706230391", "sent": None}]
+    info = a["infos"][0]
+    assert info["severity"] == "Minor", "stated severity 'minor' (blue) is Minor"
+    assert info["language"] == "zh-CN" and info["event"] == "大风"
+    assert info["expires"] == "2025-10-25T11:19+08:00", "expireTime as published"
+
+
+def check_weather_alert_v1_en(m):
+    assert m.format == "qweather-v1" and len(m.alerts) == 1, "the en v1 example is one alert"
+    a = _alert(m)
+    assert a["msg_type"] == "Update" and a["references"][0]["identifier"] == "202510160638008946296098"
+    info = a["infos"][0]
+    assert info["severity"] == "Moderate", "the stated CAP severity wins over the orange colour"
+    assert (info["urgency"], info["certainty"], info["language"]) == ("Future", "Likely", "en")
+
+
 def check_storm_list(m):
     assert m.format == "qweather-storm-list" and len(m.entries) == 23
 
@@ -357,6 +378,8 @@ VALID = {
     "nws-geojson/TEMPLATED-DATES_point_8alerts_2flood-polygons.json": check_templated,
     "china/qweather_getWarningNow-zh.json": check_qweather_zh,
     "china/qweather_getWarningNow-en.json": check_qweather_en,
+    "china/qweather_getWeatherAlertCurrent-zh.json": check_weather_alert_v1_zh,
+    "china/qweather_getWeatherAlertCurrent-en.json": check_weather_alert_v1_en,
     "china/qweather_getStormList-zh.json": check_storm_list,
     "china/qweather_getStormTrack.json": check_storm_track,
     "china/qweather_getStormForecast.json": check_storm_forecast,
