@@ -23,6 +23,7 @@ from greenchannel.errors import Conflict, Forbidden, Invalid, Malformed, NotFoun
 from greenchannel.locking import lock_row
 from store import audit
 from store.models import Asset, AuditEvent, Claim, ClaimDocument, Payment, RescueJob, RescueProvider
+from store.money import format_amount
 from store.types import utcnow
 from store.users import Principal
 
@@ -172,6 +173,19 @@ def _payments_in_flight(session: Session, claim_id: int) -> list[int]:
                                                          Payment.state.in_(PAYMENTS_IN_FLIGHT))))
 
 
+def check_estimate_covers_payments(session: Session, claim: Claim, estimate: Decimal) -> None:
+    """An estimate never drops below what is paid plus what is still on its way (requested, waiting
+    for approval, approved). The caller holds the claim's row lock, as payments do."""
+    amounts = session.execute(select(Payment.state, Payment.amount).where(
+        Payment.claim_id == claim.id, Payment.state.in_(("paid", *PAYMENTS_IN_FLIGHT)))).all()
+    paid = sum((a for state, a in amounts if state == "paid"), Decimal("0.00"))
+    pending = sum((a for state, a in amounts if state != "paid"), Decimal("0.00"))
+    if estimate < paid + pending:
+        raise Conflict(f"the estimate cannot be {format_amount(estimate)}: {format_amount(paid)} is already paid "
+                       f"and {format_amount(pending)} is requested or awaiting payout on this claim, so it must be "
+                       f"at least {format_amount(paid + pending)}", "estimate", code="estimate_below_payments")
+
+
 def missing_documents(session: Session, claim: Claim) -> list[str]:
     return documents.missing_kinds(session, claim)
 
@@ -230,6 +244,7 @@ def transition(session: Session, actor: Principal, claim_id: int, to: str, note:
         raise Conflict(f"cannot skip from {claim.stage} to {to}; the next stage is {STAGES[current + 1]}",
                        code="illegal_transition")
     if estimate is not None:
+        check_estimate_covers_payments(session, claim, estimate)
         data = {**(data or {}), "estimate": str(estimate), "previous_estimate": claim.estimate and str(claim.estimate)}
         claim.estimate = estimate
     _check_stage_entry(session, claim, to)
@@ -288,6 +303,8 @@ def update_details(session: Session, actor: Principal, claim_id: int, changes: d
     queue.ensure_may_work(claim, actor, now)
     parsers = {**dict.fromkeys(FLAGS, inputs.flag), "flood_depth_level": inputs.flood_level, "estimate": inputs.money}
     updates = {name: parse(changes[name], name) for name, parse in parsers.items() if name in changes}
+    if updates.get("estimate") is not None:
+        check_estimate_covers_payments(session, claim, updates["estimate"])
     if inputs.flag(changes.get("no_advance"), "no_advance") and claim.advance_decided_at is None:
         updates["advance_decided_at"] = now
     before = {name: getattr(claim, name) for name in updates}

@@ -1,7 +1,7 @@
 """Parsing request fields into typed values, with an error that names the field.
 
 Shared by the HTTP layer and the demo, so a value means the same thing wherever it comes from.
-Money is Decimal from a string or an integer; a binary float is refused.
+Money is read by store.money.parse_amount, the one reading of an amount everywhere.
 """
 
 from __future__ import annotations
@@ -9,12 +9,10 @@ from __future__ import annotations
 import math
 import re
 from datetime import datetime
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 
 from greenchannel.errors import Malformed
-
-MAX_MONEY = Decimal("100000000000")  # 1e11 CNY: larger is a typo, not a claim
-CENT = Decimal("0.01")
+from store.money import AmountError, parse_amount
 
 
 def text(value, field: str, *, max_length: int = 4000, required: bool = False) -> str | None:
@@ -69,26 +67,15 @@ def timestamp(value, field: str, *, required: bool = True) -> datetime | None:
 
 
 def money(value, field: str, *, required: bool = True) -> Decimal | None:
-    """A positive CNY amount with at most two decimals, from a string, an integer or a Decimal."""
+    """A positive CNY amount (store.money: ASCII digits, at most two decimals, bounded)."""
     if value is None:
         if required:
             raise Malformed(f"{field} is required", field)
         return None
-    if isinstance(value, bool | float):
-        raise Malformed(f"{field} must be a decimal string such as \"5000.00\", never a binary float", field)
-    if not isinstance(value, str | int | Decimal):
-        raise Malformed(f"{field} must be a decimal string such as \"5000.00\"", field)
     try:
-        amount = Decimal(str(value).strip())
-    except InvalidOperation:
-        raise Malformed(f"{field} is not a decimal amount: {value!r}", field) from None
-    if not amount.is_finite() or amount <= 0:
-        raise Malformed(f"{field} must be a positive amount", field)
-    if amount != amount.quantize(CENT):
-        raise Malformed(f"{field} has more than two decimal places", field)
-    if amount > MAX_MONEY:
-        raise Malformed(f"{field} is larger than {MAX_MONEY}", field)
-    return amount.quantize(CENT)
+        return parse_amount(value)
+    except AmountError as exc:
+        raise Malformed(f"{field} {exc}", field) from None
 
 
 def coordinate(value, field: str, low: float, high: float) -> float:

@@ -1,12 +1,16 @@
 """Advance payments: caps, authority, approvals, exactly-once payout.
 
-See DESIGN.md, Domain rules: "Advance payment". Amounts are Decimal throughout.
+Amounts are Decimal throughout (docs/architecture.md).
 - Advances on a claim total at most HAVEN_ADVANCE_RATIO of its current estimate, and all payments
   (advances and settlement) never more than the estimate. Rejected and failed payments do not count.
-- Authority: adjuster up to 10,000 CNY, supervisor up to 100,000, manager above. A request within
-  the requester's authority is approved at once; above it, it waits for a user whose authority
-  covers the amount (the next level up, or higher). Nobody approves or rejects their own request.
-  Admins administer the system and have no payment authority.
+- Authority: adjuster up to 10,000 CNY, supervisor up to 100,000, manager above, counted per claim
+  and requester: a requester's payments on one claim that no higher level approved (approved on
+  their own authority, or still waiting) add up, so splitting an amount into small requests does
+  not get around the limit. A request that keeps that sum within the requester's authority is
+  approved at once; anything above waits for a user whose authority covers the sum (the next level
+  up, or higher). The claim row is locked first, so parallel requests are counted one after the
+  other. Nobody approves or rejects their own request. Admins administer the system and have no
+  payment authority.
 - (claim, Idempotency-Key) is unique in the database: a retry, a double click or two concurrent
   requests with the same key give one payment. Every decision locks the claim row, then the
   payment row, so an approval racing a rejection leaves exactly one of them applied.
@@ -34,6 +38,7 @@ from greenchannel.errors import Conflict, Forbidden, Invalid, Malformed, NotFoun
 from greenchannel.locking import lock_row
 from store import audit
 from store.models import Claim, Payment, PaymentInstruction
+from store.money import format_amount
 from store.types import utcnow
 from store.users import Principal
 
@@ -51,6 +56,15 @@ def required_role(amount: Decimal) -> str:
 
 def covers(role: str, amount: Decimal) -> bool:
     return role in LEVELS and LEVELS.index(role) >= LEVELS.index(required_role(amount))
+
+
+def own_undecided_total(session: Session, claim_id: int, requester_id: int) -> Decimal:
+    """What this requester has asked for on this claim that no higher level has approved: payments
+    approved on their own authority (no decider) and payments still waiting. Sums in Python, as below."""
+    amounts = session.scalars(select(Payment.amount).where(
+        Payment.claim_id == claim_id, Payment.requested_by == requester_id,
+        Payment.state.in_(COUNTED_STATES), Payment.decided_by.is_(None)))
+    return sum(amounts, Decimal("0.00"))
 
 
 def advance_cap(estimate: Decimal) -> Decimal:
@@ -135,8 +149,10 @@ def request_payment(session: Session, actor: Principal, claim_id: int, amount: D
         return earlier, False
     _check_claim_accepts(claim, kind)
     check_caps(session, claim, amount, kind)
+    own_total = own_undecided_total(session, claim_id, actor.user_id) + amount
+    within = covers(actor.role, own_total)  # when not, the role required is above the requester's
     payment = Payment(claim_id=claim_id, idempotency_key=idempotency_key, amount=amount, kind=kind,
-                      state="requested", required_role=required_role(amount), requested_by=actor.user_id,
+                      state="requested", required_role=required_role(own_total), requested_by=actor.user_id,
                       requester_role=actor.role, reason=reason, created_at=now, updated_at=now)
     try:
         with session.begin_nested():
@@ -145,12 +161,13 @@ def request_payment(session: Session, actor: Principal, claim_id: int, amount: D
         return session.scalar(select(Payment).where(Payment.claim_id == claim_id,
                                                     Payment.idempotency_key == idempotency_key)), False
     _record(session, payment, "requested", actor, None, reason)
-    if covers(actor.role, amount):
+    if within:
         _approve(session, claim, payment, actor, "authorised", now, "within the requester's authority")
     else:
         payment.state = "pending_approval"
         _record(session, payment, "pending_approval", actor, "requested",
-                f"needs a {payment.required_role}: above the {actor.role}'s authority")
+                f"needs a {payment.required_role}: {format_amount(own_total)} requested by this {actor.role} "
+                f"on this claim is above their authority")
     return payment, True
 
 
@@ -203,6 +220,19 @@ def to_json(payment: Payment) -> dict:
         "failure": payment.failure, "paid_at": payment.paid_at, "created_at": payment.created_at,
         "idempotency_key": payment.idempotency_key,
     }
+
+
+CUSTOMER_FIELDS = ("id", "claim_id", "kind", "amount", "state", "created_at", "decided_at", "paid_at")
+
+
+def customer_json(payment: Payment) -> dict:
+    """What the customer sees of a payment: amount, state and dates. Who asked, who decided, why,
+    and the client's keys are the staff's business."""
+    return {name: value for name, value in to_json(payment).items() if name in CUSTOMER_FIELDS}
+
+
+def view_for(actor: Principal, payment: Payment) -> dict:
+    return customer_json(payment) if actor.role == "customer" else to_json(payment)
 
 
 # --- payout through the gateway ------------------------------------------------------------------

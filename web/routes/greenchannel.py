@@ -61,12 +61,20 @@ def path_id(request: web.Request, name: str = "id") -> int:
     return int(raw)
 
 
+def _no_constant(name: str):
+    raise ValueError(f"{name} is not a JSON number")
+
+
 async def decimal_body(request: web.Request) -> dict:
     """The JSON body with numbers read as Decimal, so no amount ever passes through a binary float."""
-    raw = await request.text()
     try:
-        body = json.loads(raw or "{}", parse_float=Decimal)
-    except json.JSONDecodeError as exc:
+        raw = await request.text()
+        body = json.loads(raw or "{}", parse_float=Decimal, parse_constant=_no_constant)
+    except UnicodeDecodeError:
+        raise bad_request("request body is not UTF-8 text") from None
+    except RecursionError:
+        raise bad_request("request body nests too deeply") from None
+    except ValueError as exc:  # also JSONDecodeError, and an integer longer than Python converts
         raise bad_request(f"request body is not valid JSON: {exc}") from None
     if not isinstance(body, dict):
         raise bad_request("request body must be a JSON object")

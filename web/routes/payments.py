@@ -63,13 +63,13 @@ async def reject_payment(request: web.Request) -> web.Response:
 
 def _list(session, actor, claim_id: int) -> dict:
     claims.visible_claim(session, actor, claim_id)
-    return {"payments": [payments.to_json(p) for p in payments.payments_for(session, claim_id)]}
+    return {"payments": [payments.view_for(actor, p) for p in payments.payments_for(session, claim_id)]}
 
 
 @routes.get("/v1/claims/{id}/payments")
 @requires("customer", *PAYERS)
 async def list_payments(request: web.Request) -> web.Response:
-    """A claim's payments and their states (a customer sees their own claims')."""
+    """A claim's payments and their states (a customer sees their own claims': amounts, states, dates)."""
     return json_response(await call(_list, principal_of(request), path_id(request)))
 
 
