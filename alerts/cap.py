@@ -1,9 +1,12 @@
-"""CAP 1.1 / 1.2 (OASIS) to the normalized alert, with validation (DESIGN.md, Interfaces: the normalized alert).
+"""CAP 1.1 / 1.2 (OASIS) to the normalized alert, with validation (docs/architecture.md: the normalized alert).
 
 The version is read from the namespace URN, never from a prefix. Validation is the OASIS XSD (shipped in
 alerts/schemas/) plus the rules the XSD cannot express: dateTime offsets, references on Update/Cancel,
-polygon and circle syntax, coordinate ranges, identifier characters. Problems name their element:
-`/alert/info[1]/area[2]/polygon: <reason>`.
+polygon and circle syntax, coordinate ranges, circle radii up to geo.limits.MAX_CIRCLE_RADIUS_KM,
+identifier characters. Problems name their element: `/alert/info[1]/area[2]/polygon: <reason>`.
+
+An empty `<polygon/>` (common in NWS zone alerts) is skipped with an `empty-polygon` flag; the area is
+then its circles and geocodes, and an area left with none of those is refused.
 
 `parse_message` (the entry point for every format) lives in alerts.messages and is re-exported here.
 """
@@ -12,6 +15,7 @@ from __future__ import annotations
 
 import copy
 import functools
+import math
 import re
 from pathlib import Path
 
@@ -24,6 +28,7 @@ from alerts.sanity import country_hints, swap_flag
 from alerts.signature import DS_NS, check_signature
 from alerts.times import BadTime, parse_time
 from alerts.xmlsafe import XmlDocument, element_path, local_name, namespace_of, parse_xml, text_of
+from geo.limits import MAX_CIRCLE_RADIUS_KM
 
 CAP_VERSIONS = {
     "urn:oasis:names:tc:emergency:cap:1.2": "1.2",
@@ -43,7 +48,8 @@ _NUMBER = r"[-]?\d+(?:\.\d+)?"
 _PAIR = re.compile(rf"^({_NUMBER}),({_NUMBER})$")
 _POLYGON = re.compile(rf"\s*{_NUMBER},{_NUMBER}(?:\s+{_NUMBER},{_NUMBER})*\s*")
 _SEPARATORS = re.compile(r"[,\s]+")
-_CIRCLE = re.compile(rf"^({_NUMBER}),({_NUMBER})\s+(\d+(?:\.\d+)?)$")
+_CIRCLE = re.compile(rf"^({_NUMBER}),({_NUMBER})\s+(\S+)$")
+_RADIUS = re.compile(r"^\d+(?:\.\d+)?$")
 _FORBIDDEN_ID_CHARS = re.compile(r"[\s,<&]")
 
 
@@ -204,14 +210,22 @@ def _reference_problems(cap: _Cap) -> list[Problem]:
 
 def _area_problems(cap: _Cap, area) -> list[Problem]:
     problems = []
-    for polygon in cap.findall(area, "polygon"):
-        problem = _polygon_problem(text_of(polygon) or "")
-        if problem:
-            problems.append(Problem(element_path(polygon), problem))
-    for circle in cap.findall(area, "circle"):
+    polygons = cap.findall(area, "polygon")
+    empty = [k for k, polygon in enumerate(polygons, 1) if not text_of(polygon)]
+    for polygon in polygons:
+        if text_of(polygon):
+            problem = _polygon_problem(text_of(polygon))
+            if problem:
+                problems.append(Problem(element_path(polygon), problem))
+    for k, circle in enumerate(cap.findall(area, "circle"), 1):
         problem = _circle_problem(text_of(circle) or "")
         if problem:
-            problems.append(Problem(element_path(circle), problem))
+            problems.append(Problem(f"{element_path(area)}/circle[{k}]", problem))
+    has_geocode = any(cap.text(g, "value") for g in cap.findall(area, "geocode"))
+    if empty and len(empty) == len(polygons) and not cap.findall(area, "circle") and not has_geocode:
+        problems.append(Problem(f"{element_path(area)}/polygon[{empty[0]}]",
+                                "polygon is empty and the area has no other polygon, circle or geocode; "
+                                "a polygon needs at least 4 lat,lon pairs, first equal to last"))
     return problems
 
 
@@ -280,7 +294,19 @@ def _ring_problem(lat_lon: np.ndarray) -> str | None:
     if not np.array_equal(lat_lon[0], lat_lon[-1]):
         return (f"polygon is not closed: first point {lat_lon[0][0]:g},{lat_lon[0][1]:g} differs from last "
                 f"{lat_lon[-1][0]:g},{lat_lon[-1][1]:g}")
-    return _range_problem(lat_lon)
+    return _range_problem(lat_lon) or _half_turn_problem(lat_lon)
+
+
+def _half_turn_problem(lat_lon: np.ndarray) -> str | None:
+    """An edge is read the short way round (so 179 to -179 crosses the antimeridian); at exactly 180
+    degrees of longitude neither way is shorter, and the area could be either half of the globe."""
+    steps = np.abs(np.diff(lat_lon[:, 1]))
+    half_turns = np.flatnonzero(steps == 180.0)
+    if not half_turns.size:
+        return None
+    (lat_a, lon_a), (lat_b, lon_b) = lat_lon[half_turns[0]], lat_lon[half_turns[0] + 1]
+    return (f"edge from {lat_a:g},{lon_a:g} to {lat_b:g},{lon_b:g} spans exactly 180 degrees of longitude, "
+            "so which way round it goes is ambiguous; add a point between them")
 
 
 def _polygon_problem(text: str) -> str | None:
@@ -291,7 +317,23 @@ def _circle_problem(text: str) -> str | None:
     match = _CIRCLE.match(" ".join(text.split()))
     if not match:
         return f"{text!r} is not a circle 'lat,lon radius_km'"
-    return _range_problem([(float(match.group(1)), float(match.group(2)))])
+    return _range_problem([(float(match.group(1)), float(match.group(2)))]) or _radius_problem(match.group(3))
+
+
+def _radius_problem(token: str) -> str | None:
+    if not _RADIUS.match(token):
+        try:
+            value = float(token)
+        except ValueError:
+            return f"radius {token!r} is not a number of km"
+        if not math.isfinite(value):
+            return f"radius {token!r} is not a finite number of km"
+        if value < 0:
+            return f"radius {token} km is negative"
+        return f"radius {token!r} is not a plain decimal number of km (no sign, no exponent)"
+    if float(token) > MAX_CIRCLE_RADIUS_KM:
+        return f"radius {token} km is above the {MAX_CIRCLE_RADIUS_KM:g} km limit"
+    return None
 
 
 def _range_problem(lat_lon) -> str | None:
@@ -337,7 +379,7 @@ def _normalize(cap: _Cap) -> tuple[dict, list[dict], bool]:
         "references": references,
         "infos": infos,
     }
-    flags = _swap_flags(normalized)
+    flags = _empty_polygon_flags(cap) + _swap_flags(normalized)
     finished = ends_chain(normalized)
     for info in infos:
         info.pop("response_types")
@@ -353,7 +395,7 @@ def _normalize_info(cap: _Cap, info) -> dict:
     for area in cap.findall(info, "area"):
         areas.append({
             "desc": cap.text(area, "areaDesc"),
-            "polygons": [polygon_lon_lat(text_of(p)) for p in cap.findall(area, "polygon")],
+            "polygons": [polygon_lon_lat(text_of(p)) for p in cap.findall(area, "polygon") if text_of(p)],
             "circles": [circle_lon_lat(text_of(c)) for c in cap.findall(area, "circle")],
             "geocodes": [{"name": " ".join((cap.text(g, "valueName") or "").split()), "value": cap.text(g, "value")}
                          for g in cap.findall(area, "geocode")],
@@ -375,6 +417,18 @@ def _normalize_info(cap: _Cap, info) -> dict:
         # Read by ends_chain() before it is dropped; the normalized alert of DESIGN.md has no such key.
         "response_types": [text_of(r) for r in cap.findall(info, "responseType")],
     }
+
+
+def _empty_polygon_flags(cap: _Cap) -> list[dict]:
+    flags = []
+    for i, info in enumerate(cap.findall(cap.alert, "info"), 1):
+        for j, area in enumerate(cap.findall(info, "area"), 1):
+            for k, polygon in enumerate(cap.findall(area, "polygon"), 1):
+                if not text_of(polygon):
+                    flags.append({"code": "empty-polygon", "path": f"/alert/info[{i}]/area[{j}]/polygon[{k}]",
+                                  "detail": "empty <polygon> skipped; the area is its other polygons, circles "
+                                            "and geocodes"})
+    return flags
 
 
 def _swap_flags(normalized: dict) -> list[dict]:
