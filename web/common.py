@@ -1,11 +1,15 @@
-"""Helpers every route module uses: role checks, JSON bodies, running blocking work off the loop."""
+"""Helpers every route module uses: role checks, JSON bodies, whole numbers, running blocking work off the loop."""
 
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import functools
 import json
+import re
+import threading
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
@@ -13,7 +17,7 @@ from typing import Any
 from aiohttp import web
 
 from store.users import Principal
-from web.errors import ApiError, bad_request
+from web.errors import ApiError, bad_request, not_found
 
 PRINCIPAL = web.RequestKey("principal", Principal | None)  # set by the auth middleware on every request
 
@@ -75,6 +79,92 @@ async def json_body(request: web.Request) -> dict:
     return body
 
 
+# str.isdigit() and int() also take digits such as "¹" or "٣"; an id is plain ASCII digits, and never so long
+# that int() has to work hard for it.
+WHOLE_NUMBER = re.compile(r"[0-9]{1,10}")
+LARGEST_ID = 2**31 - 1  # ids are 32-bit integer columns
+
+
+def whole_number(raw: str | None, *, minimum: int = 0, maximum: int = LARGEST_ID) -> int | None:
+    """The value of an ASCII decimal string within [minimum, maximum]; None for anything else."""
+    if raw is None or not WHOLE_NUMBER.fullmatch(raw):
+        return None
+    value = int(raw)
+    return value if minimum <= value <= maximum else None
+
+
+def path_id(request: web.Request, name: str = "id", what: str | None = None) -> int:
+    """The positive integer id in the path; 404 naming it when it is not one (no such thing can exist)."""
+    raw = request.match_info[name]
+    value = whole_number(raw, minimum=1)
+    if value is None:
+        raise not_found(f"{what or name} {raw!r}")
+    return value
+
+
+def query_int(request: web.Request, name: str, default: int | None, *, minimum: int = 1,
+              maximum: int = LARGEST_ID) -> int | None:
+    """An integer query parameter, or the default when absent; 400 naming it when it is anything else."""
+    raw = request.query.get(name)
+    if raw is None or raw == "":
+        return default
+    value = whole_number(raw, minimum=minimum, maximum=maximum)
+    if value is None:
+        raise bad_request(f"{name} must be a whole number from {minimum} to {maximum}, got {raw[:40]!r}",
+                          field=name)
+    return value
+
+
+class WorkPools:
+    """Dedicated, bounded thread pools: one for request work, a small one for /metrics scrapes.
+
+    The event loop's default executor is shared with everything (to_thread, DNS lookups); a burst of
+    slow work there held a customer's claim read for seconds. Here request work waits only for request
+    work, and scrapes only for scrapes.
+    """
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._pools: dict[str, ThreadPoolExecutor] = {}
+        self._sizes: dict[str, int] = {}
+
+    def configure(self, **sizes: int) -> None:
+        with self._lock:
+            for name, size in sizes.items():
+                if self._sizes.get(name) == size and name in self._pools:
+                    continue
+                old = self._pools.pop(name, None)
+                self._pools[name] = ThreadPoolExecutor(max_workers=size, thread_name_prefix=f"haven-{name}")
+                self._sizes[name] = size
+                if old is not None:
+                    old.shutdown(wait=False)
+
+    def get(self, name: str) -> ThreadPoolExecutor:
+        with self._lock:
+            pool = self._pools.get(name)
+        if pool is None:
+            from config import get_settings
+
+            settings = get_settings()
+            self.configure(request=settings.api_threads, metrics=settings.metrics_threads)
+            with self._lock:
+                pool = self._pools[name]
+        return pool
+
+    def size(self, name: str) -> int:
+        self.get(name)
+        return self._sizes[name]
+
+
+POOLS = WorkPools()
+
+
 async def in_thread(func: Callable, *args, **kwargs):
-    """Run blocking work (database, Celery in the embedded default) without stalling the event loop."""
-    return await asyncio.to_thread(func, *args, **kwargs)
+    """Run blocking work (database, Celery in the embedded default) on the request pool, off the event loop."""
+    return await in_pool("request", func, *args, **kwargs)
+
+
+async def in_pool(pool: str, func: Callable, *args, **kwargs):
+    context = contextvars.copy_context()  # as asyncio.to_thread does, so context variables reach the thread
+    call = functools.partial(context.run, func, *args, **kwargs)
+    return await asyncio.get_running_loop().run_in_executor(POOLS.get(pool), call)

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.core import Metric
@@ -22,6 +23,15 @@ HTTP_REQUESTS = Counter(
 HTTP_LATENCY = Histogram(
     "haven_http_request_seconds", "HTTP request latency", ["method", "route"], registry=REGISTRY
 )
+
+# Labels come only from fixed sets: a client inventing methods (or paths: unmatched ones are one route)
+# would otherwise add a time series per request and grow the process without end.
+KNOWN_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+
+
+def method_label(method: str) -> str:
+    return method if method in KNOWN_METHODS else "other"
+
 
 
 class DomainCollector:
@@ -47,3 +57,17 @@ def install_domain_sources(sources: list[Callable[[], Iterable[Metric]]]) -> Non
 
 def render() -> bytes:
     return generate_latest(REGISTRY)
+
+
+class SingleFlight:
+    """Scrapes that arrive while one is being rendered share its result: ten at once cost one."""
+
+    def __init__(self, produce: Callable[[], Awaitable[bytes]]):
+        self._produce = produce
+        self._running: asyncio.Future | None = None
+
+    async def __call__(self) -> bytes:
+        if self._running is None or self._running.done():
+            self._running = asyncio.ensure_future(self._produce())
+        # shield: one scraper hanging up must not cancel the render the others wait for
+        return await asyncio.shield(self._running)

@@ -27,7 +27,17 @@ from store.db import session_scope
 from store.types import utcnow
 from store.users import Principal, principal_for_key
 from web import console_queries as queries
-from web.common import dumps, in_thread, json_body, json_response, principal_of, public, requires
+from web.common import (
+    dumps,
+    in_thread,
+    json_body,
+    json_response,
+    principal_of,
+    public,
+    query_int,
+    requires,
+    whole_number,
+)
 from web.errors import ApiError, bad_request
 
 log = logging.getLogger(__name__)
@@ -179,10 +189,8 @@ async def affected_assets(request: web.Request) -> web.Response:
         raise bad_request("cell must be a size in degrees, e.g. 0.1", field="cell") from None
     if requested is not None and not 0 < requested <= 10:
         raise bad_request("cell must be more than 0 and at most 10 degrees", field="cell")
-    raw_chain = request.query.get("chain_id")
-    if raw_chain is not None and not raw_chain.isdigit():
-        raise bad_request("chain_id must be a whole number", field="chain_id")
-    cells = await in_thread(_cells, queries.cell_size(requested), int(raw_chain) if raw_chain else None,
+    chain_id = query_int(request, "chain_id", None)
+    cells = await in_thread(_cells, queries.cell_size(requested), chain_id,
                             _bbox(request.query.get("bbox")))
     return json_response(cells)
 
@@ -223,9 +231,10 @@ def _names(user_ids: set[int]) -> dict:
 async def staff_names(request: web.Request) -> web.Response:
     """Names of the users whose ids a page shows (?ids=1,2,3): lease holders, requesters."""
     raw = [part for part in request.query.get("ids", "").split(",") if part]
-    if not all(part.isdigit() for part in raw) or len(raw) > 500:
+    ids = {whole_number(part, minimum=1) for part in raw}
+    if None in ids or len(raw) > 500:
         raise bad_request("ids must be up to 500 comma-separated user ids", field="ids")
-    names = await in_thread(_names, {int(part) for part in raw})
+    names = await in_thread(_names, ids)
     return json_response({"users": {str(k): v for k, v in names.items()}})
 
 

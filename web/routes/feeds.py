@@ -9,7 +9,7 @@ from alerts import feedstate
 from store.db import session_scope
 from store.models.alerts import QuarantinedMessage
 from store.types import utcnow
-from web.common import in_thread, json_body, json_response, principal_of, requires
+from web.common import in_thread, json_body, json_response, path_id, principal_of, requires
 from web.errors import bad_request, not_found, unprocessable
 
 routes = web.RouteTableDef()
@@ -64,12 +64,10 @@ def _poll(feed_id: int) -> list[dict]:
 @requires("supervisor", "manager")
 async def poll_feed(request: web.Request) -> web.Response:
     """Poll one feed now (unless a poll of it is already running)."""
-    raw_id = request.match_info["id"]
-    if not raw_id.isdigit():
-        raise not_found(f"feed {raw_id}")
-    results = await in_thread(_poll, int(raw_id))
+    feed_id = path_id(request, what="feed")
+    results = await in_thread(_poll, feed_id)
     if not results:
-        raise not_found(f"feed {raw_id} (or it is disabled, or being polled right now)")
+        raise not_found(f"feed {feed_id} (or it is disabled, or being polled right now)")
     return json_response(results[0])
 
 

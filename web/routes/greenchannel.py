@@ -22,8 +22,9 @@ from greenchannel.errors import GreenChannelError, Malformed
 from store.db import session_scope
 from store.models import CatEvent, Claim
 from store.types import utcnow
-from web.common import in_thread, json_response, principal_of, requires
-from web.errors import ApiError, bad_request, not_found
+from web.common import in_thread, json_response, principal_of, query_int, requires
+from web.common import path_id as common_path_id
+from web.errors import ApiError, bad_request
 
 routes = web.RouteTableDef()
 
@@ -55,21 +56,24 @@ async def on_item(request: web.Request, fn, *extra) -> web.Response:
 
 
 def path_id(request: web.Request, name: str = "id") -> int:
-    raw = request.match_info[name]
-    if not raw.isdigit() or not 0 < int(raw) < 2**31:
-        raise not_found(f"{name} {raw!r}")
-    return int(raw)
+    return common_path_id(request, name)
 
 
 def _no_constant(name: str):
     raise ValueError(f"{name} is not a JSON number")
 
 
+def _json_integer(digits: str) -> int | Decimal:
+    # Python refuses to convert integers past 4,300 digits; as a Decimal the field's own check names it.
+    return int(digits) if len(digits) <= 1000 else Decimal(digits)
+
+
 async def decimal_body(request: web.Request) -> dict:
     """The JSON body with numbers read as Decimal, so no amount ever passes through a binary float."""
     try:
         raw = await request.text()
-        body = json.loads(raw or "{}", parse_float=Decimal, parse_constant=_no_constant)
+        body = json.loads(raw or "{}", parse_float=Decimal, parse_int=_json_integer,
+                          parse_constant=_no_constant)
     except UnicodeDecodeError:
         raise bad_request("request body is not UTF-8 text") from None
     except RecursionError:
@@ -91,10 +95,7 @@ def query_flag(request: web.Request, name: str) -> bool | None:
 
 
 def query_limit(request: web.Request, default: int = 100, maximum: int = 1000) -> int:
-    raw = request.query.get("limit", str(default))
-    if not raw.isdigit() or not 1 <= int(raw) <= maximum:
-        raise bad_request(f"limit must be between 1 and {maximum}", field="limit")
-    return int(raw)
+    return query_int(request, "limit", default, minimum=1, maximum=maximum)
 
 
 def idempotency_key(request: web.Request, required: bool) -> str | None:

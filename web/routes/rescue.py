@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from datetime import timedelta
 
 from aiohttp import web
 from prometheus_client.core import GaugeMetricFamily, Metric
 from sqlalchemy import func, select
 
+from config import get_settings
 from greenchannel import inputs, rescue
 from greenchannel.errors import Malformed
 from store.db import session_scope
@@ -140,15 +142,18 @@ async def dispatch_now(request: web.Request) -> web.Response:
 
 
 def collect_metrics() -> Iterable[Metric]:
+    """Jobs by state and offerable providers, counted by the database."""
     now = utcnow()
+    fresh_since = now - timedelta(seconds=get_settings().provider_location_max_age_s)
     with session_scope() as session:
         by_state = dict(session.execute(select(RescueJob.state, func.count()).group_by(RescueJob.state)).all())
-        providers = list(session.scalars(select(RescueProvider)))
+        offerable_now = session.execute(select(func.count()).select_from(RescueProvider).where(
+            RescueProvider.available.is_(True), RescueProvider.active_jobs < RescueProvider.capacity,
+            RescueProvider.location_at.is_not(None), RescueProvider.location_at >= fresh_since)).scalar_one()
     jobs = GaugeMetricFamily("haven_rescue_jobs", "Rescue jobs by state", labels=["state"])
     for state in rescue.JOB_STATES:
         jobs.add_metric([state], by_state.get(state, 0))
     offerable = GaugeMetricFamily("haven_rescue_providers_offerable",
                                   "Providers that can be offered a job now (available, fresh location, free slot)")
-    offerable.add_metric([], sum(1 for p in providers if rescue.provider_json(p, now)["location_fresh"]
-                                 and p.available and p.active_jobs < p.capacity))
+    offerable.add_metric([], offerable_now)
     yield from (jobs, offerable)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hmac
+
 from aiohttp import web
 from sqlalchemy import select
 
@@ -9,8 +11,8 @@ from config import get_settings
 from store.db import ping, session_scope
 from store.models import User
 from web import metrics
-from web.common import in_thread, json_body, json_response, principal_of, public, requires
-from web.errors import bad_request, unprocessable
+from web.common import in_pool, in_thread, json_body, json_response, principal_of, public, requires
+from web.errors import ApiError, bad_request, unprocessable
 from web.openapi import build_openapi
 
 routes = web.RouteTableDef()
@@ -50,11 +52,32 @@ async def healthz(request: web.Request) -> web.Response:
     return json_response({"ok": ok, "database": database, "queue": queue}, status=200 if ok else 503)
 
 
+async def _render_metrics() -> bytes:
+    return await in_pool("metrics", metrics.render)
+
+
+SCRAPE = web.AppKey("metrics_scrape", metrics.SingleFlight)
+
+
+async def on_startup(app: web.Application) -> None:
+    app[SCRAPE] = metrics.SingleFlight(_render_metrics)
+
+
+def _check_metrics_token(request: web.Request) -> None:
+    token = get_settings().metrics_token
+    if not token:
+        return
+    scheme, _, given = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not hmac.compare_digest(given.strip().encode(), token.encode()):
+        raise ApiError(401, "unauthenticated", "/metrics needs Authorization: Bearer <HAVEN_METRICS_TOKEN>")
+
+
 @routes.get("/metrics")
 @public
 async def prometheus_metrics(request: web.Request) -> web.Response:
-    """Prometheus text exposition."""
-    body = await in_thread(metrics.render)
+    """Prometheus text exposition (Authorization: Bearer <token> when HAVEN_METRICS_TOKEN is set)."""
+    _check_metrics_token(request)
+    body = await request.app[SCRAPE]()
     return web.Response(body=body, headers={"Content-Type": "text/plain; version=0.0.4; charset=utf-8"})
 
 

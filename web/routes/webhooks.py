@@ -21,13 +21,20 @@ from web.errors import ApiError, bad_request
 
 routes = web.RouteTableDef()
 
+FORM = "application/x-www-form-urlencoded"
 EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response></Response>'
 
 
 async def _signed_form(request: web.Request) -> dict[str, str]:
     """The form parameters, once X-Twilio-Signature proves Twilio sent them to this URL."""
     settings = get_settings()
-    form = await request.post()
+    if request.content_type != FORM:
+        raise bad_request(f"Twilio webhooks are {FORM} bodies, not {request.content_type[:60]!r}",
+                          field="Content-Type")
+    try:
+        form = await request.post()
+    except (ValueError, LookupError) as exc:  # e.g. an unknown charset, or bytes that are not form encoding
+        raise bad_request(f"the form body cannot be read: {str(exc)[:200]}", field="body") from None
     params = {key: str(value) for key, value in form.items()}
     signature = request.headers.get("X-Twilio-Signature", "")
     url = settings.public_base_url.rstrip("/") + request.path_qs
