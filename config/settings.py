@@ -37,6 +37,10 @@ class Settings(BaseSettings):
     public_base_url: str = "http://127.0.0.1:8080"
     max_body_bytes: int = Field(default=5 * 1024 * 1024, gt=0)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    # API threads: request work and /metrics scrapes each have their own bounded pool
+    api_threads: int = Field(default=16, ge=1, le=256)
+    metrics_threads: int = Field(default=1, ge=1, le=16)
+    metrics_token: str | None = None  # when set, /metrics needs Authorization: Bearer <token>
 
     # Channels
     sms_channel: Literal["outbox", "twilio"] = "outbox"

@@ -12,7 +12,7 @@ from aiohttp import web
 from config import Settings, get_settings
 from store.users import principal_for_key
 from web import metrics
-from web.common import PRINCIPAL, in_thread
+from web.common import POOLS, PRINCIPAL, in_thread
 from web.errors import ApiError, error_response
 
 log = logging.getLogger(__name__)
@@ -59,8 +59,9 @@ async def error_middleware(request: web.Request, handler):
         log.exception("unhandled error on %s %s", request.method, request.path)
         return error_response(500, "internal", "internal error; it has been logged")
     finally:
-        metrics.HTTP_REQUESTS.labels(request.method, route, str(status)).inc()
-        metrics.HTTP_LATENCY.labels(request.method, route).observe(time.perf_counter() - started)
+        method = metrics.method_label(request.method)
+        metrics.HTTP_REQUESTS.labels(method, route, str(status)).inc()
+        metrics.HTTP_LATENCY.labels(method, route).observe(time.perf_counter() - started)
 
 
 @web.middleware
@@ -113,6 +114,7 @@ def create_app(settings: Settings | None = None, *, run_periodic: bool | None = 
     settings = settings or get_settings()
     app = web.Application(middlewares=[error_middleware, auth_middleware], client_max_size=settings.max_body_bytes)
     app[SETTINGS] = settings
+    POOLS.configure(request=settings.api_threads, metrics=settings.metrics_threads)
     metric_sources = []
     for name in ROUTE_MODULES:
         module = importlib.import_module(name)
