@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test install services lint clean
+.PHONY: run test test-fast install services lint clean
 
 $(BIN)/.installed: pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Haven needs Python 3.11 or newer")'
@@ -33,6 +33,10 @@ lint: install
 
 test: install services lint
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# The fast lane: rules, parsers and SQLite-only tests; no PostgreSQL, workers, served API or browser.
+test-fast: install lint
+	$(BIN)/python -m pytest -m "not services" -q $(PYTEST_ARGS)
 
 clean:
 	rm -rf $(VENV) var .pytest_cache

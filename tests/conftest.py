@@ -180,3 +180,18 @@ def api_server(haven_env):
         asyncio.run_coroutine_threadsafe(runner.cleanup(), loop).result(20)
         loop.call_soon_threadsafe(loop.stop)
         thread.join(20)
+
+
+# The fast lane (`make test-fast`): tests that need a PostgreSQL database, a real Celery worker, a served
+# API or Chromium are marked `services` here from the fixtures they ask for, so nobody has to remember to.
+SERVICE_FIXTURES = {"pg_url", "pg_clean_url", "pg_world", "celery_worker", "api_server", "browser", "page"}
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        fixtures = set(getattr(item, "fixturenames", ()))
+        on_postgresql = "postgresql" in getattr(getattr(item, "callspec", None), "id", "")
+        uses_browser = "playwright" in (getattr(item.module, "__dict__", {}).get("__doc__") or "").lower() \
+            or hasattr(item.module, "sync_playwright")
+        if fixtures & SERVICE_FIXTURES or on_postgresql or uses_browser or item.get_closest_marker("slow"):
+            item.add_marker(pytest.mark.services)

@@ -151,6 +151,7 @@ def test_a_late_outcome_never_overwrites_a_row_the_sweep_took_back(db_url):
     assert row(db_url, nid).state == "queued"
 
 
+@pytest.mark.slow
 def test_a_cancel_stops_more_pending_messages_than_sqlite_has_parameters(db_url):
     """A Cancel at night stops every warning still held for the morning: 33,000 of them in one statement,
     more than the 32,766 parameters SQLite allows as most platforms build it (Debian allows more, so the

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime
 
+import pytest
 from shapely.geometry import Point, shape
 
 from alerts.messages import parse_message
@@ -64,6 +65,7 @@ def test_replay_moves_the_chain_to_now_and_keeps_its_references():
                                         "sent": parsed[0]["sent"]}]
 
 
+@pytest.mark.slow
 def test_haven_demo_replays_the_chain(tmp_path):
     env = subprocess_env(HAVEN_DATABASE_URL=f"sqlite:///{tmp_path / 'demo.sqlite3'}", HAVEN_REDIS_URL="",
                          HAVEN_DEMO_CUSTOMERS="300", HAVEN_DEMO_ASSETS="600")
@@ -75,6 +77,7 @@ def test_haven_demo_replays_the_chain(tmp_path):
     assert any("Cancel" in line and "is cancelled" in line for line in lines)
 
 
+@pytest.mark.slow
 def test_feeds_and_ingest_commands(tmp_path):
     env = subprocess_env(HAVEN_DATABASE_URL=f"sqlite:///{tmp_path / 'cli.sqlite3'}", HAVEN_REDIS_URL="")
     out = haven("feeds", "add", "http://127.0.0.1:9/alerts.json", "--kind", "nws-geojson", "--every", "2m", env=env)

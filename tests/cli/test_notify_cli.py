@@ -10,6 +10,7 @@ import pytest
 from tests.support import haven, subprocess_env
 
 
+@pytest.mark.slow
 def test_haven_demo_prints_each_alerts_reach(tmp_path):
     env = subprocess_env(HAVEN_DATABASE_URL=f"sqlite:///{tmp_path / 'demo.sqlite3'}", HAVEN_REDIS_URL="",
                          HAVEN_DEMO_CUSTOMERS="300", HAVEN_DEMO_ASSETS="600", HAVEN_QUIET_HOURS="00:00-00:00")
@@ -24,6 +25,7 @@ def test_haven_demo_prints_each_alerts_reach(tmp_path):
     assert any("预警已解除" in line or "has been lifted" in line for line in lines)
 
 
+@pytest.mark.slow
 def test_haven_demo_says_when_all_clears_held_for_quiet_hours_go_out(tmp_path):
     beijing = datetime.now(ZoneInfo("Asia/Shanghai"))
     quiet = f"{beijing - timedelta(hours=1):%H:%M}-{beijing + timedelta(hours=2):%H:%M}"  # night is now

@@ -2,6 +2,7 @@
 
 import subprocess
 
+import pytest
 from sqlalchemy import func, select
 
 from store.db import session_scope
@@ -17,6 +18,7 @@ def _start(env):
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 
 
+@pytest.mark.slow
 def test_run_migrates_seeds_and_serves_twice_without_duplicates(tmp_path):
     import requests
 

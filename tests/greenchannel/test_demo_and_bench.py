@@ -3,6 +3,7 @@
 import json
 from decimal import Decimal
 
+import pytest
 from sqlalchemy import func, select
 
 from store.db import session_scope
@@ -10,6 +11,7 @@ from store.models import AuditEvent, Claim, Notification, RescueJob
 from tests.support import haven, subprocess_env
 
 
+@pytest.mark.slow
 def test_the_typhoon_story_fast_tracks_rescues_and_pays_at_every_level(sqlite_url, haven_env):
     from config.seed import seed_demo_book
     from greenchannel.demo import run_story
