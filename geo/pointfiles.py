@@ -17,6 +17,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+# The csv module stops a whole file at its first field over 131,072 characters, and cannot resume
+# reliably after that (a quoted field may span lines). Read every field whatever its size instead; the
+# importer refuses oversized fields row by row, with a limit per column.
+csv.field_size_limit(max(csv.field_size_limit(), 2**31 - 1))
+
 FORMATS = ("csv", "geojson", "parquet", "gpkg")
 SUFFIXES = {".csv": "csv", ".txt": "csv", ".geojson": "geojson", ".json": "geojson", ".parquet": "parquet",
             ".geoparquet": "parquet", ".gpkg": "gpkg"}

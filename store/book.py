@@ -34,6 +34,11 @@ CUSTOMER_COLUMNS = ("customer_id", "name", "phone", "locale", "time_zone", "birt
 ASSET_COLUMNS = ("asset_id", "customer_id", "kind", "lon", "lat", "address", "admin_code", "insured_value")
 ASSET_KINDS = ("vehicle", "home", "shop", "factory")
 TRUE_WORDS, FALSE_WORDS = {"1", "true", "yes", "y", "t"}, {"0", "false", "no", "n", "f", ""}
+# The most characters a field of each column may have. A longer one refuses its row before any other
+# check, so no reason ever quotes a huge value and nothing parses one.
+FIELD_LIMITS = {"customer_id": 64, "asset_id": 64, "name": 200, "phone": 32, "locale": 16, "time_zone": 64,
+                "birth_year": 16, "vulnerable": 16, "sms_opt_out": 16, "push_token": 255, "kind": 32,
+                "lon": 64, "lat": 64, "address": 500, "admin_code": 16, "insured_value": 32}
 
 
 # --- small upserts (seed data, tests) -------------------------------------------------------------
@@ -136,6 +141,17 @@ class RowChecks:
         self.refuse((values == "").to_numpy(), column, f"missing {column}")
         return values
 
+    def oversized(self, columns: Iterable[str]) -> None:
+        """Refuse each row with a field longer than its column's limit (FIELD_LIMITS), naming the field."""
+        for column in columns:
+            if column not in self.frame.columns:
+                continue
+            lengths = self.frame[column].fillna("").astype(str).str.len()
+            limit = FIELD_LIMITS[column]
+            self.refuse((lengths > limit).to_numpy(), column,
+                        lambda p, column=column, limit=limit, lengths=lengths:
+                        f"{column} has {lengths.iat[p]:,} characters; at most {limit} are allowed")
+
     def longest(self, column: str, values: pd.Series, limit: int) -> None:
         self.refuse((values.str.len() > limit).to_numpy(), column, f"{column} longer than {limit} characters")
 
@@ -194,6 +210,7 @@ def validate_customers(frame: pd.DataFrame, problems: dict[int, str] | None = No
                        default_region: str = "CN") -> tuple[list[dict], list[Rejected]]:
     """Customer rows -> (rows ready to upsert, refused rows). Phones become E.164."""
     checks = RowChecks(frame, problems)
+    checks.oversized(CUSTOMER_COLUMNS)
     customer_id = checks.required("customer_id")
     checks.longest("customer_id", customer_id, 64)
     raw_phone = checks.required("phone").to_numpy(dtype=object)
@@ -243,6 +260,7 @@ def validate_assets(session: Session, frame: pd.DataFrame, problems: dict[int, s
                     ) -> ValidAssets:
     """Asset rows -> columns ready to write (coordinates converted to WGS-84), and refused rows."""
     checks = RowChecks(frame, problems)
+    checks.oversized(ASSET_COLUMNS)
     asset_id = checks.required("asset_id")
     checks.longest("asset_id", asset_id, 64)
     customer_id = checks.required("customer_id")
