@@ -7,6 +7,7 @@ operator never runs with a half-understood configuration.
 from __future__ import annotations
 
 import functools
+import os
 import re
 from pathlib import Path
 from typing import Literal
@@ -27,12 +28,20 @@ class SettingsError(RuntimeError):
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="HAVEN_", extra="ignore", populate_by_name=True)
+    # An empty variable means "unset", so config/.env.example can be copied and used as it is.
+    model_config = SettingsConfigDict(env_prefix="HAVEN_", extra="ignore", populate_by_name=True,
+                                      env_ignore_empty=True, env_file_encoding="utf-8")
 
     # Storage and tasks
     database_url: str = f"sqlite:///{VAR_DIR / 'haven.sqlite3'}"
     redis_url: str | None = None
     redis_key_prefix: str = ""
+    # Recovery (alerts/delivery.py, the sweep): a worker's claim on a batch or a fan-out lasts
+    # delivery_lease_s and is renewed every third of it while the worker lives; the sweep runs every
+    # sweep_every_s; a queued row whose queue has been empty for lost_task_s lost its task.
+    delivery_lease_s: float = Field(default=30.0, ge=3, le=3600)
+    sweep_every_s: float = Field(default=5.0, ge=1, le=600)
+    lost_task_s: float = Field(default=15.0, ge=1, le=3600)
     bind: str = "127.0.0.1:8080"
     public_base_url: str = "http://127.0.0.1:8080"
     max_body_bytes: int = Field(default=5 * 1024 * 1024, gt=0)
@@ -73,6 +82,16 @@ class Settings(BaseSettings):
     feed_user_agent: str = "Haven/0.1 (operations@haven.example)"
     feed_timeout_s: float = Field(default=15.0, gt=0)
     feed_max_backoff_s: float = Field(default=3600.0, gt=0)
+    # QWeather Weather Alert API v1 (feed kind qweather-v1, alerts/qweather_polling.py): the account's own
+    # API host, and either an API key or an Ed25519 JWT credential (key id, project id, private key PEM file)
+    qweather_api_host: str | None = None
+    qweather_api_key: str | None = None
+    qweather_jwt_key_id: str | None = None
+    qweather_jwt_project_id: str | None = None
+    qweather_jwt_private_key_path: str | None = None
+    qweather_lang: str = "zh"
+    qweather_points: str | None = None  # fixed points "lat,lon[,adcode];..." instead of the book's counties
+    qweather_concurrency: int = Field(default=4, ge=1, le=64)
 
     # Green channel
     cat_propose_min_assets: int = Field(default=500, ge=1)
@@ -167,9 +186,13 @@ def _variable_name(field_name: str) -> str:
 
 
 def load_settings(**overrides) -> Settings:
-    """Read the environment; raise SettingsError naming the offending variable."""
+    """Read the environment, and the file HAVEN_ENV_FILE names if set (the environment wins over it);
+    raise SettingsError naming the offending variable."""
+    env_file = os.environ.get("HAVEN_ENV_FILE") or None
+    if env_file and not Path(env_file).is_file():
+        raise SettingsError(f"invalid configuration: HAVEN_ENV_FILE: no such file {env_file!r}")
     try:
-        return Settings(**overrides)
+        return Settings(_env_file=env_file, **overrides)
     except ValidationError as exc:
         problems = []
         for error in exc.errors():

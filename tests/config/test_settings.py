@@ -44,3 +44,52 @@ def test_env_example_documents_every_setting():
     for name, field in Settings.model_fields.items():
         variable = field.validation_alias.choices[0] if field.validation_alias else f"HAVEN_{name.upper()}"
         assert f"{variable}=" in documented, f"{variable} is not documented in config/.env.example"
+
+
+def _without_haven_variables(monkeypatch):
+    import os
+
+    for name in list(os.environ):
+        if name.startswith(("HAVEN_", "TWILIO_")):
+            monkeypatch.delenv(name)
+
+
+def test_the_env_example_can_be_copied_and_used_as_it_is(monkeypatch, tmp_path):
+    from tests.support import ROOT
+
+    _without_haven_variables(monkeypatch)
+    copy = tmp_path / ".env"
+    copy.write_text((ROOT / "config" / ".env.example").read_text(encoding="utf-8"), encoding="utf-8")
+    monkeypatch.setenv("HAVEN_ENV_FILE", str(copy))
+    settings = load_settings()
+    assert settings.redis_url is None, "an empty HAVEN_REDIS_URL= in the example must mean 'in-process tasks'"
+    assert settings.feed_user_agent == "Haven/0.1 (operations@haven.example)", \
+        "the quoted user agent in the example was not read as written"
+
+
+def test_the_env_file_is_read_and_the_environment_wins_over_it(monkeypatch, tmp_path):
+    _without_haven_variables(monkeypatch)
+    env_file = tmp_path / "haven.env"
+    env_file.write_text("HAVEN_SMS_RATE_PER_S=7\nHAVEN_QUIET_HOURS=23:00-06:00\n", encoding="utf-8")
+    monkeypatch.setenv("HAVEN_ENV_FILE", str(env_file))
+    monkeypatch.setenv("HAVEN_QUIET_HOURS", "00:00-00:00")
+    settings = load_settings()
+    assert settings.sms_rate_per_s == 7, "HAVEN_SMS_RATE_PER_S from the env file was not read"
+    assert settings.quiet_hours == "00:00-00:00", "the environment must win over the env file"
+
+
+def test_a_missing_env_file_is_named(monkeypatch, tmp_path):
+    monkeypatch.setenv("HAVEN_ENV_FILE", str(tmp_path / "nope.env"))
+    with pytest.raises(SettingsError, match="HAVEN_ENV_FILE"):
+        load_settings()
+
+
+def test_the_env_example_loads_into_a_shell():
+    import subprocess
+
+    from tests.support import ROOT
+
+    shell = subprocess.run(["bash", "-c", "set -a; . config/.env.example; echo \"$HAVEN_FEED_USER_AGENT\""],
+                           cwd=ROOT, capture_output=True, text=True)
+    assert shell.returncode == 0, f"sourcing config/.env.example failed: {shell.stderr}"
+    assert shell.stdout.strip() == "Haven/0.1 (operations@haven.example)", "the shell read the user agent wrong"
