@@ -12,7 +12,11 @@ The session is closed before the network call. Errors are classified here, not i
 429, 5xx, timeouts and connection failures are retried with exponential backoff and jitter;
 Twilio's permanent errors (21211 invalid number, 21610 unsubscribed, 21614 not mobile, ...) never are.
 The periodic sweep re-queues what is stuck and expires what can no longer be sent, so nothing stays
-in limbo.
+in limbo. A claimed batch carries a short lease that its worker renews while it is alive (alerts/leases.py):
+the sweep takes back a batch whose lease ran out, so a dead worker's messages go out again within about
+a lease, while a live but slow send is never taken from under its worker. Queued rows whose task can no
+longer be in the broker (it restarted empty, or their queue has been idle too long) are queued again;
+a second task for a row still queued is harmless, because only one claim can move it to `sending`.
 """
 
 from __future__ import annotations
@@ -24,9 +28,11 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from sqlalchemy import and_, bindparam, case, or_, select, update
+from sqlalchemy import true as sql_true
 from sqlalchemy.orm import Session
 
 from alerts.channels import ChannelConfigError, Outcome, Outgoing, channel_for
+from alerts.leases import keeper
 from alerts.ratelimit import limiter_for
 from config import get_settings
 from store.audit import record
@@ -54,6 +60,7 @@ MAX_ATTEMPTS = 10
 BACKOFF_BASE_S = 1.0
 BACKOFF_CAP_S = 120.0  # stays below the broker's visibility timeout (600 s), so a delayed task is never re-delivered
 EARLY_GRACE = timedelta(seconds=0.25)  # clock skew between the worker that set retry_at and the one claiming
+LEASE_S = 30.0  # HAVEN_DELIVERY_LEASE_S
 
 # Twilio errors that no retry can fix (https://www.twilio.com/docs/api/errors).
 PERMANENT_TWILIO_ERRORS = {
@@ -145,8 +152,10 @@ def mark_queued(session: Session, ids: Sequence[int], now: datetime) -> list[tup
 _OPT_OUT = {"sms": Customer.sms_opt_out, "push": Customer.push_opt_out}
 
 
-def claim(session: Session, ids: Sequence[int], channel: str, now: datetime) -> list[Outgoing]:
-    """queued -> sending, atomically: the rows returned are this caller's to hand over, and no one else's.
+def claim(session: Session, ids: Sequence[int], channel: str, now: datetime, lease_s: float = LEASE_S
+          ) -> list[Outgoing]:
+    """queued -> sending, atomically: the rows returned are this caller's to hand over, and no one else's,
+    until `lease_s` from now unless its worker renews the lease.
 
     One UPDATE decides every row of the batch: a row whose warning expired becomes `expired`, one whose
     customer opted out of the channel since it was planned becomes `cancelled`, and one that is due
@@ -170,6 +179,7 @@ def claim(session: Session, ids: Sequence[int], channel: str, now: datetime) -> 
                                 else_=TABLE.c.last_error),
                 final_at=case((settled, now), else_=None),
                 sending_at=case((settled, TABLE.c.sending_at), else_=now),
+                lease_until=case((settled, None), else_=now + timedelta(seconds=lease_s)),
                 attempts=case((settled, TABLE.c.attempts), else_=TABLE.c.attempts + 1),
                 updated_at=now)
         .returning(TABLE.c.id, TABLE.c.state, TABLE.c.idempotency_key, TABLE.c.customer_id, TABLE.c.kind,
@@ -276,14 +286,16 @@ def opt_out_recipients_of(session: Session, notification_ids: Sequence[int], why
 def deliver_batch(notification_ids: Sequence[int], channel: str, settings=None) -> BatchResult:
     """The send step of one task: claim (DB, closed) -> hand over (network) -> record (DB)."""
     settings = settings or get_settings()
+    lease_s = settings.delivery_lease_s
     with session_scope() as session:
-        claimed = claim(session, notification_ids, channel, utcnow())
+        claimed = claim(session, notification_ids, channel, utcnow(), lease_s)
     if not claimed:
         return BatchResult()
-    outcomes = _hand_over(claimed, channel, settings)
-    attempts = {m.notification_id: m.attempt for m in claimed}
-    with session_scope() as session:
-        return record_outcomes(session, outcomes, attempts, utcnow())
+    with keeper.holding("batch", [m.notification_id for m in claimed], lease_s):
+        outcomes = _hand_over(claimed, channel, settings)
+        attempts = {m.notification_id: m.attempt for m in claimed}
+        with session_scope() as session:
+            return record_outcomes(session, outcomes, attempts, utcnow())
 
 
 def _hand_over(claimed: list[Outgoing], channel: str, settings) -> list[Outcome]:
@@ -320,8 +332,8 @@ def _hand_over(claimed: list[Outgoing], channel: str, settings) -> list[Outcome]
 class SweepResult:
     expired: int = 0
     released: list[tuple[int, str]] = field(default_factory=list)  # created -> queued (quiet hours over)
-    requeued: list[tuple[int, str]] = field(default_factory=list)  # queued too long: the task was lost
-    recovered: list[tuple[int, str]] = field(default_factory=list)  # sending too long: the worker died
+    requeued: list[tuple[int, str]] = field(default_factory=list)  # queued, but its task was lost
+    recovered: list[tuple[int, str]] = field(default_factory=list)  # sending, lease ran out: the worker died
     receipts_overdue: int = 0  # sent, but no final receipt came: expired
 
     @property
@@ -332,26 +344,35 @@ class SweepResult:
 @dataclass(frozen=True)
 class SweepTimeouts:
     created_s: float = 30.0  # saved but never queued (the process died between the two)
-    queued_s: float = 600.0  # the broker's visibility timeout: after it a lost task is certain
-    retry_grace_s: float = 30.0  # a retry's delayed task should have run this long after its retry_at
-    # A claimed batch waits for its rate-limit slots behind at most the other claimed batches (one per
-    # task slot of every worker, each about 2 s of slots) plus a request timeout: well under a minute.
-    # Five minutes means its worker died.
-    sending_s: float = 300.0
+    lost_task_s: float = 15.0  # queued this long while its queue is empty: its task is gone
+    queued_s: float = 600.0  # the broker's visibility timeout: after it a lost task is certain, busy queue or not
+    retry_grace_s: float = 15.0  # a retry's delayed task should have run this long after its retry_at
+    sending_s: float = 300.0  # a row claimed without a lease (by a worker of an older version)
     receipt_s: float = 12 * 3600.0  # Twilio settles a message within hours
 
 
-def sweep(session: Session, now: datetime, timeouts: SweepTimeouts = SweepTimeouts()) -> SweepResult:
+@dataclass(frozen=True)
+class BrokerView:
+    """What the sweep knows of the broker: whether it lost its queues since the last sweep (restarted
+    without persistence, failed over), and which channels' send queues are empty right now."""
+
+    lost_its_queues: bool = False
+    idle_channels: frozenset[str] = frozenset()
+
+
+def sweep(session: Session, now: datetime, timeouts: SweepTimeouts = SweepTimeouts(),
+          broker: BrokerView = BrokerView()) -> SweepResult:
     """Re-queue what is stuck, expire what can no longer be sent. Returns the ids to enqueue again."""
     result = SweepResult()
     result.expired = session.execute(
         update(TABLE).where(OPEN, TABLE.c.state.in_(PENDING), TABLE.c.expires_at <= now)
         .values(state="expired", final_at=now, updated_at=now, last_error=EXPIRED_BEFORE_SENT)
     ).rowcount
-    stale_sending = now - timedelta(seconds=timeouts.sending_s)
+    lease_ran_out = TABLE.c.lease_until < now
+    unleased_and_old = TABLE.c.lease_until.is_(None) & (TABLE.c.sending_at < now - timedelta(seconds=timeouts.sending_s))
     recovered = session.execute(
-        update(TABLE).where(OPEN, TABLE.c.state == "sending", TABLE.c.sending_at < stale_sending)
-        .values(state="queued", queued_at=now, retry_at=None, updated_at=now,
+        update(TABLE).where(OPEN, TABLE.c.state == "sending", or_(lease_ran_out, unleased_and_old))
+        .values(state="queued", queued_at=now, retry_at=None, lease_until=None, updated_at=now,
                 possible_duplicates=TABLE.c.possible_duplicates + 1,
                 last_error="its worker died while handing it over; sent again")
         .returning(TABLE.c.id, TABLE.c.channel)
@@ -368,11 +389,19 @@ def sweep(session: Session, now: datetime, timeouts: SweepTimeouts = SweepTimeou
         .values(state="queued", queued_at=now, updated_at=now)
         .returning(TABLE.c.id, TABLE.c.channel)
     ).all()]
-    lost_task = TABLE.c.retry_at.is_(None) & (TABLE.c.queued_at < now - timedelta(seconds=timeouts.queued_s))
-    lost_retry = TABLE.c.retry_at < now - timedelta(seconds=timeouts.retry_grace_s)
+    lost = [TABLE.c.retry_at < now - timedelta(seconds=timeouts.retry_grace_s),
+            TABLE.c.retry_at.is_(None) & (TABLE.c.queued_at < now - timedelta(seconds=timeouts.queued_s))]
+    if broker.lost_its_queues:
+        # Every task, delayed retries included, went with the broker's memory. A retry not due yet keeps
+        # its retry_at: the claim passes it over, and the lost-retry rule sends it when it is due.
+        lost.append(sql_true())
+    elif broker.idle_channels:
+        lost.append(TABLE.c.retry_at.is_(None) & TABLE.c.channel.in_(sorted(broker.idle_channels))
+                    & (TABLE.c.queued_at < now - timedelta(seconds=timeouts.lost_task_s)))
     result.requeued = [(r.id, r.channel) for r in session.execute(
-        update(TABLE).where(OPEN, TABLE.c.state == "queued", or_(lost_task, lost_retry))
-        .values(queued_at=now, retry_at=None, updated_at=now)
+        update(TABLE).where(OPEN, TABLE.c.state == "queued", or_(*lost))
+        .values(queued_at=now, retry_at=case((TABLE.c.retry_at > now, TABLE.c.retry_at), else_=None),
+                updated_at=now)
         .returning(TABLE.c.id, TABLE.c.channel)
     ).all()]
     result.receipts_overdue = session.execute(
@@ -381,6 +410,16 @@ def sweep(session: Session, now: datetime, timeouts: SweepTimeouts = SweepTimeou
                 last_error=f"no delivery receipt within {timeouts.receipt_s / 3600:g} h")
     ).rowcount
     return result
+
+
+def requeue_still_queued(session: Session, alert_id: int, now: datetime) -> list[tuple[int, str]]:
+    """The rows of an alert still queued with no retry pending: a fan-out resumed after its worker died
+    queues them again at once, since the dead run may have saved them without queuing their task."""
+    return [(r.id, r.channel) for r in session.execute(
+        update(TABLE).where(TABLE.c.alert_id == alert_id, OPEN, TABLE.c.state == "queued", TABLE.c.retry_at.is_(None))
+        .values(queued_at=now, updated_at=now)
+        .returning(TABLE.c.id, TABLE.c.channel)
+    ).all()]
 
 
 def cancel_pending(session: Session, ids: Sequence[int], now: datetime, why: str) -> int:

@@ -6,6 +6,10 @@ rows in chunks. Each chunk is committed before its ids are handed to `enqueue`, 
 leave while later chunks are still being planned, and a crash between the two leaves rows the sweep
 re-queues. The unique idempotency key (customer, chain, channel, kind) makes a second run of the same
 alert, or two alerts of one chain racing, save nothing twice.
+
+A fan-out holds a lease on its alert (FanOutLease), renewed while its worker lives (alerts/leases.py): a
+second task for the same alert finds the lease held and does nothing, and the sweep resumes a fan-out
+whose lease ran out, which first queues again what the dead run saved but may not have queued.
 """
 
 from __future__ import annotations
@@ -16,12 +20,13 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from itertools import groupby
 
-from sqlalchemy import String, bindparam, cast, select
+from sqlalchemy import String, and_, bindparam, cast, exists, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from alerts import matching
-from alerts.delivery import cancel_pending
+from alerts.delivery import cancel_pending, requeue_still_queued
+from alerts.leases import keeper
 from alerts.targeting import (
     AlertFacts,
     AssetInArea,
@@ -37,7 +42,7 @@ from config import get_settings
 from store.audit import record
 from store.bulk import one_of, unnest_rows
 from store.db import is_postgresql, session_scope
-from store.models import Alert, AlertChain, Asset, AuditEvent, Customer, Notification
+from store.models import Alert, AlertChain, Asset, AuditEvent, Customer, FanOutLease, Notification
 from store.types import utcnow
 
 log = logging.getLogger(__name__)
@@ -45,6 +50,7 @@ log = logging.getLogger(__name__)
 FIRST_CHUNK = 200
 CUSTOMERS_PER_CHUNK = 2000
 FAN_OUT_DONE = "customers_notified"  # the audit action that marks an alert's fan-out finished
+ALREADY_RUNNING = "fan_out_already_running"
 
 Enqueue = Callable[[list[tuple[int, str]]], None]  # [(notification id, channel)] -> queued for sending
 
@@ -73,10 +79,54 @@ def notify_customers_in_area(alert_id: int, enqueue: Enqueue, now: datetime | No
     fan-out of any matched alert that lacks one (its worker died half-way).
     """
     now = now or utcnow()
-    summary = _fan_out(alert_id, enqueue, now, Rules.from_settings(get_settings()))
+    settings = get_settings()
+    lease_s = settings.delivery_lease_s
     with session_scope() as session:
-        record(session, "alert", alert_id, FAN_OUT_DONE, data=_audit_data(summary))
+        alert_stored = session.get(Alert, alert_id) is not None
+        run = take_fan_out(session, alert_id, utcnow(), lease_s) if alert_stored else FanOutRun(0, resumed=False)
+    if run is None:
+        return FanOutSummary(alert_id, skipped={ALREADY_RUNNING: 1})
+    with keeper.holding("fan_out", [alert_id], lease_s):
+        if run.resumed:
+            _requeue_what_a_dead_run_saved(alert_id, enqueue)
+        summary = _fan_out(alert_id, enqueue, now, Rules.from_settings(settings))
+        with session_scope() as session:
+            record(session, "alert", alert_id, FAN_OUT_DONE, data=_audit_data(summary))
+            if run.number:
+                session.execute(update(FanOutLease).where(FanOutLease.alert_id == alert_id)
+                                .values(finished_at=utcnow()))
     return summary
+
+
+@dataclass(frozen=True)
+class FanOutRun:
+    number: int  # 1 the first run; more when resumed or run again
+    resumed: bool  # the previous run never finished: its worker died
+
+
+def take_fan_out(session: Session, alert_id: int, now: datetime, lease_s: float) -> FanOutRun | None:
+    """Take the lease on an alert's fan-out, or None when another worker holds a live lease on it."""
+    until = now + timedelta(seconds=lease_s)
+    held = session.execute(select(FanOutLease).where(FanOutLease.alert_id == alert_id).with_for_update()).scalar()
+    if held is None:
+        dialect_insert = postgresql.insert if is_postgresql(session) else sqlite.insert
+        inserted = session.execute(
+            dialect_insert(FanOutLease).values(alert_id=alert_id, lease_until=until, runs=1, started_at=now)
+            .on_conflict_do_nothing(index_elements=["alert_id"]).returning(FanOutLease.runs)).scalar()
+        return FanOutRun(1, resumed=False) if inserted else None  # else another worker began it just now
+    if held.finished_at is None and held.lease_until >= now:
+        return None
+    run = FanOutRun(held.runs + 1, resumed=held.finished_at is None)
+    held.runs, held.lease_until, held.started_at, held.finished_at = run.number, until, now, None
+    return run
+
+
+def _requeue_what_a_dead_run_saved(alert_id: int, enqueue: Enqueue) -> None:
+    with session_scope() as session:
+        again = requeue_still_queued(session, alert_id, utcnow())
+    if again:
+        log.warning("fan-out of alert %s resumed: %d saved messages queued again", alert_id, len(again))
+        enqueue(again)
 
 
 def _fan_out(alert_id: int, enqueue: Enqueue, now: datetime, rules: Rules) -> FanOutSummary:
@@ -108,13 +158,24 @@ def _fan_out(alert_id: int, enqueue: Enqueue, now: datetime, rules: Rules) -> Fa
 
 
 def alerts_awaiting_fan_out(session: Session, now: datetime, after_s: float = 300.0,
-                            within_s: float = 86_400.0) -> list[int]:
-    """Alerts matched more than `after_s` ago (and within the last day) whose fan-out never finished."""
-    finished = select(AuditEvent.entity_id).where(AuditEvent.entity == "alert", AuditEvent.action == FAN_OUT_DONE)
+                            within_s: float = 86_400.0, *, broker_lost: bool = False,
+                            queue_idle_s: float | None = None) -> list[int]:
+    """Alerts matched within the last day whose fan-out did not finish and is not running: its lease ran
+    out (its worker died), or it never began. One that never began is taken as lost at once when the
+    broker lost its queues, after `queue_idle_s` when given (the match queue is empty), else after `after_s`.
+    """
+    lease = FanOutLease.__table__
+    finished = exists().where(AuditEvent.entity == "alert", AuditEvent.entity_id == cast(Alert.id, String),
+                              AuditEvent.action == FAN_OUT_DONE)
+    never_began = lease.c.alert_id.is_(None) & ~finished
+    if not broker_lost:
+        waited = after_s if queue_idle_s is None else min(after_s, queue_idle_s)
+        never_began = never_began & (Alert.matched_at < now - timedelta(seconds=waited))
+    lease_ran_out = and_(lease.c.finished_at.is_(None), lease.c.lease_until < now)
     return list(session.execute(
-        select(Alert.id).where(Alert.matched_at < now - timedelta(seconds=after_s),
-                               Alert.matched_at > now - timedelta(seconds=within_s),
-                               cast(Alert.id, String).not_in(finished))
+        select(Alert.id).outerjoin(lease, lease.c.alert_id == Alert.id)
+        .where(Alert.matched_at.is_not(None), Alert.matched_at > now - timedelta(seconds=within_s),
+               or_(lease_ran_out, never_began))
         .order_by(Alert.id)
     ).scalars())
 

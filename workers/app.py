@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import logging
 import threading
+import time
 
-from celery import Celery, Task
+from celery import Celery, Task, bootsteps
 from celery.signals import worker_process_init
 
 from config import get_settings
+
+log = logging.getLogger(__name__)
 
 QUEUES = ("ingest", "match", "notify-sms", "notify-push", "receipts", "periodic", "greenchannel")
 
@@ -57,7 +61,9 @@ def make_celery() -> Celery:
     settings = get_settings()
     celery = Celery("haven", include=TASK_MODULES, task_cls=HavenTask)
     embedded = settings.embedded
-    transport_options = {"visibility_timeout": 600}
+    # socket timeouts: a Redis that vanished without closing its connections (failover, a dead machine)
+    # must turn into a reconnect, not a worker waiting forever on a dead socket.
+    transport_options = {"visibility_timeout": 600, "socket_connect_timeout": 5, "socket_timeout": 30}
     if settings.redis_key_prefix:
         transport_options["global_keyprefix"] = settings.redis_key_prefix
     celery.conf.update(
@@ -77,11 +83,48 @@ def make_celery() -> Celery:
         accept_content=["json"],
         result_expires=3600,
         timezone="UTC",
+        # A worker rides out a broker restart: it keeps trying to reconnect (Celery logs each try), never
+        # gives up and exits, and then consumes again. What the broker lost meanwhile the sweep queues again.
         broker_connection_retry_on_startup=True,
+        broker_connection_retry=True,
+        broker_connection_max_retries=None,
+        broker_connection_timeout=5,
+        # A running send finishes rather than being cancelled mid-hand-over when the connection drops.
+        worker_cancel_long_running_tasks_on_connection_loss=False,
+        result_backend_always_retry=True,
+        result_backend_max_retries=20,
+        redis_socket_connect_timeout=5,
+        redis_socket_timeout=30,
         # Each task module adds its own entries: app.conf.beat_schedule["name"] = {"task", "schedule" (s)}.
         beat_schedule={},
     )
+    celery.steps["consumer"].add(BrokerConnectionLog)
     return celery
+
+
+class BrokerConnectionLog(bootsteps.StartStopStep):
+    """Says when a worker lost the broker and when it is consuming again (start runs on every connect)."""
+
+    requires = ("celery.worker.consumer.tasks:Tasks",)
+
+    def __init__(self, consumer, **kwargs):
+        super().__init__(consumer, **kwargs)
+        self.lost_at: float | None = None
+        self.connections = 0
+
+    def start(self, consumer):
+        self.connections += 1
+        if self.connections > 1:
+            away = f" after {time.monotonic() - self.lost_at:.1f} s" if self.lost_at else ""
+            log.warning("reconnected to the broker%s: consuming %s again", away,
+                        ", ".join(sorted(q.name for q in consumer.task_consumer.queues)))
+        self.lost_at = None
+
+    def stop(self, consumer):
+        # Stopped while the consumer still runs: its connection broke (a shutdown closes the blueprint first).
+        if consumer.blueprint.state == bootsteps.RUN and self.lost_at is None:
+            self.lost_at = time.monotonic()
+            log.warning("lost the broker connection; reconnecting until it answers")
 
 
 app = make_celery()

@@ -17,6 +17,7 @@ from store.models.greenchannel import (
 from store.models.notifications import (
     FINAL_STATES,
     NOTIFICATION_STATES,
+    FanOutLease,
     InboundMessage,
     Notification,
     Receipt,
@@ -25,6 +26,6 @@ from store.models.notifications import (
 __all__ = [
     "ROLES", "FINAL_STATES", "NOTIFICATION_STATES",
     "Alert", "AlertChain", "AlertReference", "ApiKey", "Asset", "AuditEvent", "Base", "CatEvent",
-    "Claim", "ClaimDocument", "Customer", "Feed", "InboundMessage", "Notification", "Payment", "PaymentInstruction", "QuarantinedMessage",
+    "Claim", "ClaimDocument", "Customer", "FanOutLease", "Feed", "InboundMessage", "Notification", "Payment", "PaymentInstruction", "QuarantinedMessage",
     "Receipt", "RescueJob", "RescueOffer", "RescueProvider", "User",
 ]

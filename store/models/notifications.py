@@ -51,6 +51,9 @@ class Notification(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     queued_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     sending_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # A claimed row belongs to its worker until then; the worker renews it while it is alive and sending,
+    # and the sweep takes back a row whose lease ran out (its worker died).
+    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # handed to the provider
     final_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
@@ -59,6 +62,19 @@ class Notification(Base):
     # Claims and receipts find their rows by primary key or provider id, never through this index.
     __table_args__ = (Index("ix_notifications_open", "state", postgresql_where=text("final_at IS NULL"),
                             sqlite_where=text("final_at IS NULL")),)
+
+
+class FanOutLease(Base):
+    """Who is fanning out an alert, and until when: renewed while its worker is alive, so the sweep
+    resumes a fan-out whose worker died within about one lease, and never runs two at once."""
+
+    __tablename__ = "fan_out_leases"
+
+    alert_id: Mapped[int] = mapped_column(ForeignKey("alerts.id"), primary_key=True)
+    lease_until: Mapped[datetime] = mapped_column(UTCDateTime)
+    runs: Mapped[int] = mapped_column(Integer, default=1)  # more than 1: resumed after a worker died
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class Receipt(Base):
