@@ -1,4 +1,4 @@
-"""Which insured assets does an alert reach? (see DESIGN.md, Architecture: spatial matching)
+"""Which insured assets does an alert reach? (docs/architecture.md: spatial matching)
 
 `affected_assets(session, alert_or_geometry) -> numpy array of asset ids (str)` is the one question
 the rest of Haven asks. It answers from a process-wide BookIndex: an AssetIndex over the assets
@@ -12,6 +12,10 @@ worker agrees without coordination. A worker started with HAVEN_MATCH_SHARD=i ho
 index and listens on queue `match-shard-i`. A match fans out to the shards whose tiles the area's
 bounding box touches, and the ids they return are merged (workers/match.py does the Celery part;
 the shard functions here are plain).
+
+One alert whose stored area is unreadable never stops matching: the error is logged with the alert's
+id and flagged on it, and the alert matches what could be read (possibly nothing), so the rest of
+its chain, a Cancel's all-clear included, still goes out.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from datetime import datetime, timedelta
 from functools import cache
 
 import numpy as np
+import shapely
 from shapely.geometry import mapping, shape
 from shapely.geometry.base import BaseGeometry
 from sqlalchemy import select
@@ -301,16 +306,23 @@ class ConfiguredGazetteer(GeocodeResolver):
         return found.resolve(value_name, value)
 
 
-def alert_area(normalized: dict) -> AreaGeometry:
-    """A normalized alert's whole area with the configured margin, gazetteer and point snap."""
+def alert_area(normalized: dict, alert_id: int | None = None) -> AreaGeometry:
+    """A normalized alert's whole area with the configured margin, gazetteer and point snap.
+
+    Never raises: what cannot be drawn is a note on the result (and logged with the alert's id).
+    """
     settings = get_settings()
-    return alert_geometry(normalized, ConfiguredGazetteer(), margin_km=settings.warning_margin_km,
-                          point_snap_m=settings.point_snap_m)
+    try:
+        return alert_geometry(normalized, ConfiguredGazetteer(), margin_km=settings.warning_margin_km,
+                              point_snap_m=settings.point_snap_m)
+    except Exception as exc:  # a stored alert of any shape must not take its page or its chain down
+        log.exception("alert %s: its area could not be computed", alert_id)
+        return AreaGeometry(notes=[f"area could not be computed: {type(exc).__name__}: {exc}"])
 
 
 def record_alert_area(alert: Alert) -> BaseGeometry:
     """Compute and store the alert's area (GeoJSON, WGS-84) and flag what could not be resolved."""
-    area = alert_area(alert.normalized or {})
+    area = alert_area(alert.normalized or {}, alert.id)
     alert.area_geojson = mapping(area.geometry) if not area.is_empty else None
     flags = list(alert.flags or [])
     flags.extend(flag for flag in area.flags() if flag not in flags)
@@ -318,13 +330,22 @@ def record_alert_area(alert: Alert) -> BaseGeometry:
     return area.geometry
 
 
+def stored_area(alert: Alert) -> BaseGeometry:
+    """The area matching stored for an alert, or computed now; an unreadable one is logged and recomputed."""
+    if alert.area_geojson:
+        try:
+            geometry = shape(alert.area_geojson)
+            return geometry if geometry.is_valid else shapely.make_valid(geometry)
+        except Exception:  # any malformed GeoJSON: fall back to the message itself
+            log.exception("alert %s: stored area is unreadable; computing it from the message", alert.id)
+    return alert_area(alert.normalized or {}, alert.id).geometry
+
+
 def geometry_of(alert_or_geometry) -> BaseGeometry:
     if isinstance(alert_or_geometry, BaseGeometry):
         return alert_or_geometry
     if isinstance(alert_or_geometry, Alert):
-        if alert_or_geometry.area_geojson:
-            return shape(alert_or_geometry.area_geojson)
-        return alert_area(alert_or_geometry.normalized or {}).geometry
+        return stored_area(alert_or_geometry)
     if isinstance(alert_or_geometry, dict):
         return shape(alert_or_geometry)
     raise TypeError(f"expected an Alert, a shapely geometry or a GeoJSON dict, got {type(alert_or_geometry)}")
@@ -372,7 +393,12 @@ def match_alert(session: Session, alert_id: int) -> MatchResult | None:
     if alert is None:
         return None
     geometry = record_alert_area(alert)
-    ids = affected_assets(session, geometry)
+    try:
+        ids = affected_assets(session, geometry)
+    except shapely.errors.GEOSException as exc:
+        log.exception("alert %s: its area could not be matched against the book", alert_id)
+        alert.flags = [*(alert.flags or []), f"area could not be matched: {exc}"]
+        ids = np.array([], dtype=object)
     alert.matched_assets = len(ids)
     alert.matched_at = utcnow()
     return MatchResult(alert_id, len(ids), ids)

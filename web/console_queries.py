@@ -1,4 +1,4 @@
-"""Read-only views the console needs beyond the REST API (DESIGN.md, Who uses it: dispatcher, claims staff).
+"""Read-only views the console needs beyond the REST API (docs/architecture.md: the console).
 
 Everything here only reads. The operations map gets warning areas with their chains and delivery
 counts, CAT event areas, rescue jobs and providers in one payload, and the affected assets as grid
@@ -6,11 +6,15 @@ cells counted on the server (a map never receives a million markers). The dispat
 live job with its nearest free providers. Approvers get their inbox. `changes_since` tells the live
 event stream what moved since the last look, from the database alone, so it works whether the
 tasks run in the server process (embedded default) or in Celery workers elsewhere.
+
+A stored alert whose area cannot be read or drawn is logged with its id and shown without an area
+(`area_error` says so); it never takes the map or the asset counts down with it.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import threading
 import time
 from dataclasses import dataclass, field
@@ -44,6 +48,7 @@ from store.models import (
 from store.models.greenchannel import FINAL_JOB_STATES
 from store.users import Principal
 
+log = logging.getLogger(__name__)
 # Notification states as the map counts them (alerts/delivery.py has the state machine).
 DELIVERED = ("delivered",)
 FAILED = ("failed", "undelivered", "expired")
@@ -101,6 +106,32 @@ def _simplified(geojson: dict | None) -> dict | None:
     return mapping(geometry.simplify(AREA_SIMPLIFY_DEG, preserve_topology=True))
 
 
+AREA_UNREADABLE = "this alert's area cannot be drawn; the server log has the details"
+
+
+def _drawn_area(alert: Alert) -> tuple[dict | None, str | None]:
+    """The alert's area simplified for the map, or (None, why not) when it cannot be read or drawn."""
+    try:
+        return _simplified(area_geojson(alert)), None
+    except Exception:  # any broken stored area: this alert loses its outline, the map stays up
+        log.exception("alert %s: its area cannot be drawn on the operations map", alert.id)
+        return None, AREA_UNREADABLE
+
+
+def _area_shape(alert: Alert) -> BaseGeometry | None:
+    """The alert's area as matching stored it (valid, non-empty), or None when it cannot be read."""
+    try:
+        geojson = area_geojson(alert)
+        if not geojson:
+            return None
+        geometry = shape(geojson)
+        geometry = geometry if geometry.is_valid else shapely.make_valid(geometry)
+        return None if geometry.is_empty else geometry
+    except Exception:  # any broken stored area: counted as no area, the other alerts still count
+        log.exception("alert %s: its area cannot be read for the asset counts", alert.id)
+        return None
+
+
 def delivery_counts_by_chain(session: Session, chain_ids: list[int]) -> dict[int, dict]:
     """Per chain: customers warned, and messages delivered, failed, pending (held ones included)."""
     counts = {chain_id: {"warned": 0, "messages": 0, "delivered": 0, "failed": 0, "pending": 0, "cancelled": 0}
@@ -148,8 +179,17 @@ def _warning_json(session: Session, chain: AlertChain, counts: dict, now: dateti
         "sent": alert.sent, "expires_at": alert.expires_at, "received_at": alert.received_at,
         "matched_assets": alert.matched_assets, "matched_at": alert.matched_at,
         "counts": counts, "history": chain_json(session, chain)["alerts"],
-        "area": _simplified(area_geojson(alert)),
+        **dict(zip(("area", "area_error"), _drawn_area(alert), strict=True)),
     }
+
+
+def _warning_or_none(session: Session, chain: AlertChain, counts: dict, now: datetime) -> dict | None:
+    try:
+        return _warning_json(session, chain, counts, now)
+    except Exception:  # one broken stored alert is left off the map, never the whole map
+        log.exception("chain %s (alert %s): left off the operations map", chain.id,
+                      chain.effective_alert_id or chain.current_alert_id)
+        return None
 
 
 def _job_point(session: Session, job: RescueJob) -> dict:
@@ -172,7 +212,7 @@ def map_overview(session: Session, now: datetime) -> dict:
     """Everything the operations map draws except the asset cells (see AffectedAssetGrid)."""
     chains = shown_chains(session, now)
     counts = delivery_counts_by_chain(session, [c.id for c in chains])
-    warnings = [w for w in (_warning_json(session, c, counts[c.id], now) for c in chains) if w is not None]
+    warnings = [w for w in (_warning_or_none(session, c, counts[c.id], now) for c in chains) if w is not None]
     events = [catevents.to_json(e) for e in catevents.list_events(session) if e.status in ("proposed", "open")]
     for event in events:
         event["area"] = _simplified(event["area"])
@@ -197,10 +237,16 @@ def active_area(session: Session, now: datetime, chain_id: int | None = None) ->
         alert = session.get(Alert, chain.effective_alert_id or 0)
         if alert is None or (alert.expires_at is not None and alert.expires_at <= now):
             continue
-        geojson = area_geojson(alert)
-        if geojson:
-            areas.append(shape(geojson))
-    return shapely.union_all(areas) if areas else None
+        area = _area_shape(alert)
+        if area is not None:
+            areas.append(area)
+    if not areas:
+        return None
+    try:
+        return shapely.union_all(areas)
+    except shapely.errors.GEOSException:
+        log.exception("the areas in force cannot be merged; counting them one by one")
+        return shapely.GeometryCollection(areas)
 
 
 # --- affected assets as grid cells ---------------------------------------------------------------
