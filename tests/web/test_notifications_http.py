@@ -16,6 +16,7 @@ def api(api_server, db_url):
     client = api_server(db_url, HAVEN_QUIET_HOURS="00:00-00:00")
     add_book(db_url, 12)
     client.staff = client.as_user(make_user(db_url, "supervisor"))
+    client.admin = client.as_user(make_user(db_url, "admin"))
     client.customer = client.as_user(make_user(db_url, "customer", customer_id="C0000001"))
     yield client
     matching.forget_indexes()
@@ -46,16 +47,16 @@ def test_the_reach_report_counts_by_channel_and_state_and_times_the_hand_over(ap
 
 def test_the_outbox_lists_what_would_have_gone_out_newest_first(api):
     alert_id = post_alert(api, ORANGE)
-    page = api.staff.get(f"/v1/outbox?alert_id={alert_id}&limit=5").json()
+    page = api.admin.get(f"/v1/outbox?alert_id={alert_id}&limit=5").json()
     assert len(page["messages"]) == 5
     ids = [m["id"] for m in page["messages"]]
     assert ids == sorted(ids, reverse=True)
     first = page["messages"][0]
     assert first["body"].startswith(("【Haven保险】台风橙色预警", "Haven Insurance: orange typhoon warning"))
     assert first["state"] == "delivered" and first["segments"] <= 2 and first["channel"] == "sms"
-    rest = api.staff.get(f"/v1/outbox?alert_id={alert_id}&before_id={page['next_before_id']}&limit=100").json()
+    rest = api.admin.get(f"/v1/outbox?alert_id={alert_id}&before_id={page['next_before_id']}&limit=100").json()
     assert len(rest["messages"]) == 7 and rest["next_before_id"] is None
-    assert api.staff.get("/v1/outbox?customer_id=C0000003").json()["messages"][0]["recipient"] == "+8617000000003"
+    assert api.admin.get("/v1/outbox?customer_id=C0000003").json()["messages"][0]["recipient"] == "+8617000000003"
 
 
 def test_the_delivery_figures_are_in_the_metrics(api):
@@ -74,5 +75,5 @@ def test_reach_and_outbox_are_for_staff_and_check_their_input(api):
     missing = api.staff.get("/v1/alerts/999999/notifications")
     assert missing.status_code == 404 and missing.json()["error"]["code"] == "not_found"
     assert api.staff.get("/v1/alerts/abc/notifications").json()["error"]["field"] == "alert_id"
-    assert api.staff.get("/v1/outbox?channel=fax").json()["error"]["field"] == "channel"
-    assert api.staff.get("/v1/outbox?limit=0").json()["error"]["field"] == "limit"
+    assert api.admin.get("/v1/outbox?channel=fax").json()["error"]["field"] == "channel"
+    assert api.admin.get("/v1/outbox?limit=0").json()["error"]["field"] == "limit"

@@ -48,9 +48,10 @@ def _outbox(**filters) -> list[dict]:
 
 
 @routes.get("/v1/outbox")
-@requires(*STAFF)
+@requires("admin")
 async def outbox(request: web.Request) -> web.Response:
-    """Messages stored by the outbox channel (not sent), newest first; filter by channel, alert or customer."""
+    """Messages stored by the outbox channel (not sent), newest first; filter by channel, alert or customer.
+    Admins only: every customer's phone number and message text is personal data (staff see reach counts)."""
     channel = request.query.get("channel") or None
     if channel not in (None, "sms", "push"):
         raise bad_request("channel must be sms or push", field="channel")

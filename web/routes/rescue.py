@@ -10,7 +10,7 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 from sqlalchemy import func, select
 
 from config import get_settings
-from greenchannel import inputs, rescue
+from greenchannel import inputs, privacy, rescue
 from greenchannel.errors import Malformed
 from store.db import session_scope
 from store.models import RescueJob, RescueProvider
@@ -21,6 +21,28 @@ from web.routes.greenchannel import call, decimal_body, on_item, path_id, query_
 routes = web.RouteTableDef()
 
 BOARD = ("dispatcher", "adjuster", "supervisor", "manager")
+
+
+def _phones_as_seen(session, actor, jobs: list[dict]) -> list[dict]:
+    """Each job with its customer's phone and its provider's phone as the caller may see them."""
+    customer_ids = {job["customer_id"] for job in jobs if job["customer_id"]}
+    phones = privacy.customer_phones(session, customer_ids)
+    live = privacy.customers_with_live_rescue(session, customer_ids)
+    for job in jobs:
+        job["customer_phone"] = privacy.phone_as_seen_by(actor.role, phones.get(job["customer_id"]),
+                                                         privacy.CUSTOMER, live_rescue=job["customer_id"] in live)
+        if job["provider"] is not None:
+            job["provider"]["phone"] = privacy.phone_as_seen_by(actor.role, job["provider"]["phone"],
+                                                                privacy.PROVIDER)
+    return jobs
+
+
+def _job_view(session, actor, job) -> dict:
+    return _phones_as_seen(session, actor, [rescue.job_json(session, job)])[0]
+
+
+def _provider_view(actor, provider: dict) -> dict:
+    return {**provider, "phone": privacy.phone_as_seen_by(actor.role, provider["phone"], privacy.PROVIDER)}
 
 
 @routes.post("/v1/rescue/providers")
@@ -36,9 +58,9 @@ async def register_provider(request: web.Request) -> web.Response:
 @requires(*BOARD)
 async def list_providers(request: web.Request) -> web.Response:
     """All providers with location, freshness, capacity and slots in use."""
-    providers = await call(rescue.list_providers)
+    providers, actor = await call(rescue.list_providers), principal_of(request)
     now = utcnow()
-    return json_response({"providers": [rescue.provider_json(p, now) for p in providers]})
+    return json_response({"providers": [_provider_view(actor, rescue.provider_json(p, now)) for p in providers]})
 
 
 def _update_provider(session, actor, provider_id: int, body: dict) -> dict:
@@ -54,7 +76,7 @@ async def update_provider(request: web.Request) -> web.Response:
 
 def _create(session, actor, body: dict) -> tuple[dict, bool]:
     job, created = rescue.create_job(session, actor, body)
-    return rescue.job_json(session, job), created
+    return _job_view(session, actor, job), created
 
 
 @routes.post("/v1/rescue/jobs")
@@ -67,7 +89,8 @@ async def create_job(request: web.Request) -> web.Response:
 
 
 def _list(session, actor, state, limit) -> dict:
-    return {"jobs": [rescue.job_json(session, j) for j in rescue.list_jobs(session, actor, state, limit)]}
+    return {"jobs": _phones_as_seen(session, actor, [rescue.job_json(session, j)
+                                                     for j in rescue.list_jobs(session, actor, state, limit)])}
 
 
 @routes.get("/v1/rescue/jobs")
@@ -83,7 +106,7 @@ async def list_jobs(request: web.Request) -> web.Response:
 async def get_job(request: web.Request) -> web.Response:
     """One rescue job with its live offer and provider."""
     job_id, actor = path_id(request), principal_of(request)
-    return json_response(await call(lambda s: rescue.job_json(s, rescue.get_job(s, actor, job_id))))
+    return json_response(await call(lambda s: _job_view(s, actor, rescue.get_job(s, actor, job_id))))
 
 
 def _status(session, actor, job_id: int, body: dict) -> dict:
@@ -97,7 +120,7 @@ def _status(session, actor, job_id: int, body: dict) -> dict:
                              eta_minutes=body.get("eta_minutes"), note=note)
     else:
         job = rescue.advance(session, actor, job_id, status, note)
-    return rescue.job_json(session, job)
+    return _job_view(session, actor, job)
 
 
 @routes.post("/v1/rescue/jobs/{id}/status")
@@ -111,7 +134,7 @@ async def job_status(request: web.Request) -> web.Response:
 def _assign(session, actor, job_id: int, body: dict) -> dict:
     rescue.assign(session, actor, job_id, inputs.integer(body.get("provider_id"), "provider_id", minimum=1,
                                                          required=True))
-    return rescue.job_json(session, rescue.get_job(session, actor, job_id))
+    return _job_view(session, actor, rescue.get_job(session, actor, job_id))
 
 
 @routes.post("/v1/rescue/jobs/{id}/assign")
@@ -122,7 +145,7 @@ async def assign_job(request: web.Request) -> web.Response:
 
 
 def _reoffer(session, actor, job_id: int, body: dict) -> dict:
-    return rescue.job_json(session, rescue.reoffer(session, actor, job_id, inputs.text(body.get("note"), "note")))
+    return _job_view(session, actor, rescue.reoffer(session, actor, job_id, inputs.text(body.get("note"), "note")))
 
 
 @routes.post("/v1/rescue/jobs/{id}/reoffer")
