@@ -11,7 +11,7 @@ from aiohttp import web
 
 from config import Settings, get_settings
 from store.users import principal_for_key
-from web import metrics
+from web import metrics, security_headers
 from web.common import POOLS, PRINCIPAL, in_thread
 from web.errors import ApiError, error_response
 
@@ -114,6 +114,7 @@ def create_app(settings: Settings | None = None, *, run_periodic: bool | None = 
     settings = settings or get_settings()
     app = web.Application(middlewares=[error_middleware, auth_middleware], client_max_size=settings.max_body_bytes)
     app[SETTINGS] = settings
+    security_headers.install(app)
     POOLS.configure(request=settings.api_threads, metrics=settings.metrics_threads)
     metric_sources = []
     for name in ROUTE_MODULES:

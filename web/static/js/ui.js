@@ -1,17 +1,37 @@
 // Small DOM and formatting helpers shared by the pages.
 import { lang, t } from "./i18n.js";
 
-// h("div", {class: "x", onclick: fn, "data-testid": "y"}, child, "text", [more])
+// Every page builds its DOM here: children that are not nodes become text nodes, so text from outside
+// (headlines, names, notes, codes) is never parsed as markup.
+// h("div", {class: "x", onclick: fn, style: {"--c": "#fff"}, "data-testid": "y"}, child, "text", [more])
 export function h(tag, attrs = {}, ...children) {
   const element = document.createElement(tag);
   for (const [name, value] of Object.entries(attrs || {})) {
     if (value === undefined || value === null || value === false) continue;
-    if (name.startsWith("on") && typeof value === "function") element.addEventListener(name.slice(2), value);
-    else if (name === "class") element.className = value;
+    if (name.startsWith("on")) {
+      // A string here would become an inline handler, which the Content-Security-Policy refuses anyway.
+      if (typeof value !== "function") throw new TypeError(`${name} must be a function`);
+      element.addEventListener(name.slice(2), value);
+    } else if (name === "class") element.className = value;
     else if (name === "text") element.textContent = value;
+    else if (name === "style") setStyle(element, value);
+    else if (URL_ATTRIBUTES.has(name) && !safeUrl(value)) throw new TypeError(`${name} must be an http(s), tel or relative URL`);
     else element.setAttribute(name, value === true ? "" : value);
   }
   append(element, children);
+  return element;
+}
+
+const URL_ATTRIBUTES = new Set(["href", "src", "action", "formaction"]);
+function safeUrl(value) {
+  const scheme = /^\s*([a-z][a-z0-9+.-]*):/i.exec(String(value));
+  return !scheme || ["http", "https", "tel", "mailto"].includes(scheme[1].toLowerCase());
+}
+
+// Styles go through the CSSOM: a style="" attribute would need 'unsafe-inline' in the policy.
+export function setStyle(element, styles) {
+  if (typeof styles !== "object") throw new TypeError("style must be an object of properties");
+  for (const [property, value] of Object.entries(styles)) element.style.setProperty(property, String(value));
   return element;
 }
 

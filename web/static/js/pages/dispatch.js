@@ -84,12 +84,13 @@ export function mount(root) {
         reload();
       }));
     }
-    return h("article", { class: `job-card urgency-${job.urgency}`, style: `--job:${JOB_COLOURS[job.state]}`,
+    return h("article", { class: `job-card urgency-${job.urgency}`, style: { "--job": JOB_COLOURS[job.state] },
       "data-testid": "job-card", "data-job-id": job.id, "data-state": job.state },
     h("header", {}, h("b", {}, `#${job.id}`), ` · ${t(`kind.${job.needs}`)}`,
       job.claim_id ? ` · ${t("dispatch.claim", { n: job.claim_id })}` : "", " ", urgency(job)),
     h("div", { class: "muted small" }, t("dispatch.waiting", { n: duration((serverNow() - Date.parse(job.created_at)) / 1000) }),
       ` · ${job.location.lat.toFixed(3)}, ${job.location.lon.toFixed(3)}`),
+    job.note ? h("div", { class: "job-note", "data-testid": "job-note" }, job.note) : null,
     job.provider && job.state !== "offered"
       ? h("div", { class: "assigned" }, h("b", {}, job.provider.name),
         job.eta_minutes ? ` · ${t("dispatch.eta", { n: job.eta_minutes })}` : "",
@@ -105,7 +106,7 @@ export function mount(root) {
   function render() {
     const counts = Object.fromEntries(COLUMNS.map((c) => [c.key, data.jobs.filter((j) => c.states.includes(j.state)).length]));
     replace(toolbar,
-      COLUMNS.map((c) => h("span", { class: "stat", style: `--job:${JOB_COLOURS[c.states[0]]}` }, c.title(), " ",
+      COLUMNS.map((c) => h("span", { class: "stat", style: { "--job": JOB_COLOURS[c.states[0]] } }, c.title(), " ",
         h("b", {}, counts[c.key]))),
       h("span", { class: "muted" }, t("dispatch.finished", { n: data.finished_last_hour })),
       h("span", { class: "spacer" }),
@@ -117,7 +118,7 @@ export function mount(root) {
     replace(board, COLUMNS.map((column) => {
       const jobs = data.jobs.filter((j) => column.states.includes(j.state));
       return h("section", { class: "column", "data-testid": `column-${column.key}` },
-        h("h2", { style: `--job:${JOB_COLOURS[column.states[0]]}` }, column.title(), " ", h("span", { class: "badge" }, jobs.length)),
+        h("h2", { style: { "--job": JOB_COLOURS[column.states[0]] } }, column.title(), " ", h("span", { class: "badge" }, jobs.length)),
         jobs.length ? jobs.map(jobCard) : h("p", { class: "muted" }, t("dispatch.empty")));
     }));
     replace(providers, h("h2", {}, t("dispatch.providers")),

@@ -55,6 +55,11 @@ function warningTitle(warning) {
   return (match && match[1]) || warning.headline || warning.event || `${t("msg.Alert")} ${warning.alert_id}`;
 }
 
+// Leaflet puts a string given to a tooltip or popup in as HTML; an element keeps outside text as text.
+function label(text, className) {
+  return h("span", { class: className }, text);
+}
+
 function shortAge(seconds) {
   if (seconds === null || seconds === undefined) return "?";
   if (seconds < 5) return "0s"; // also a position stamped ahead of our clock
@@ -113,7 +118,7 @@ export function mount(root) {
       onEachFeature: (feature, layer) => {
         if (feature.properties.level === "province") {
           L.tooltip({ permanent: true, direction: "center", className: "province-label" })
-            .setContent(feature.properties.name).setLatLng(layer.getBounds().getCenter()).addTo(layers.base);
+            .setContent(label(feature.properties.name)).setLatLng(layer.getBounds().getCenter()).addTo(layers.base);
         }
       },
     }).addTo(layers.base);
@@ -146,7 +151,7 @@ export function mount(root) {
         },
       });
       area.chainId = warning.chain_id;
-      area.bindTooltip(`${warningTitle(warning)} · ${t(`sev.${severityOf(warning)}`)}`, { sticky: true });
+      area.bindTooltip(label(`${warningTitle(warning)} · ${t(`sev.${severityOf(warning)}`)}`, "area-tooltip"), { sticky: true });
       area.on("click", (event) => { L.DomEvent.stop(event); select(warning.chain_id, event.latlng); });
       area.addTo(layers.warnings);
     }
@@ -157,14 +162,15 @@ export function mount(root) {
         .addTo(layers.cat);
       const centre = L.geoJSON(event.area).getBounds().getCenter();
       L.tooltip({ permanent: true, direction: "center", className: "cat-label" })
-        .setContent(`${event.code} (${t(`state.${event.status}`)})`).setLatLng(centre).addTo(layers.cat);
+        .setContent(label(`${event.code} (${t(`state.${event.status}`)})`)).setLatLng(centre).addTo(layers.cat);
     }
     layers.jobs.clearLayers();
     for (const job of overview.jobs) {
       L.circleMarker([job.location.lat, job.location.lon], {
         pane: "jobs", radius: job.urgency === 2 ? 9 : 7, color: "#ffffff", weight: 2, fillColor: JOB_COLOURS[job.state], fillOpacity: 1,
-      }).bindTooltip(`#${job.id} · ${t(`state.${job.state}`)}${job.provider ? ` · ${job.provider}` : ""}`
-        + `${job.eta_minutes ? ` · ${t("dispatch.eta", { n: job.eta_minutes })}` : ""}`).addTo(layers.jobs);
+      }).bindTooltip(label([`#${job.id}`, t(`state.${job.state}`), job.provider, job.note,
+        job.eta_minutes ? t("dispatch.eta", { n: job.eta_minutes }) : null].filter(Boolean).join(" · "), "job-tooltip"))
+        .addTo(layers.jobs);
     }
     layers.providers.clearLayers();
     for (const provider of overview.providers) {
@@ -172,12 +178,13 @@ export function mount(root) {
       const stale = !provider.location_fresh;
       const icon = L.divIcon({
         className: "", iconSize: [30, 30], iconAnchor: [15, 15],
-        html: `<div class="truck${stale ? " stale" : ""}${provider.available ? "" : " off"}">`
-          + `${KIND_LETTER[provider.kind] || "?"}<span class="age">${shortAge(provider.location_age_s)}</span></div>`,
+        html: h("div", { class: `truck${stale ? " stale" : ""}${provider.available ? "" : " off"}` },
+          KIND_LETTER[provider.kind] || "?", h("span", { class: "age" }, shortAge(provider.location_age_s))),
       });
       L.marker([provider.location.lat, provider.location.lon], { icon, keyboard: false })
-        .bindTooltip(`${provider.name} · ${t(`kind.${provider.kind}`)} · ${t("dispatch.slots",
-          { a: provider.active_jobs, b: provider.capacity })} · ${t("dispatch.position")} ${duration(provider.location_age_s || 0)}`)
+        .bindTooltip(label(`${provider.name} · ${t(`kind.${provider.kind}`)} · ${t("dispatch.slots",
+          { a: provider.active_jobs, b: provider.capacity })} · ${t("dispatch.position")} ${duration(provider.location_age_s || 0)}`,
+        "provider-tooltip"))
         .addTo(layers.providers);
     }
     renderSide();
@@ -199,7 +206,8 @@ export function mount(root) {
       L.marker([lat, lon], {
         pane: "clusters", interactive: false, keyboard: false,
         icon: L.divIcon({ className: "", iconSize: [size, size],
-          html: `<div class="cluster" data-count="${count}" style="width:${size}px;height:${size}px">${number(count)}</div>` }),
+          html: h("div", { class: "cluster", "data-count": count, style: { width: `${size}px`, height: `${size}px` } },
+            number(count)) }),
       }).addTo(layers.assets);
     }
     renderSide();
@@ -209,7 +217,7 @@ export function mount(root) {
     const severity = severityOf(warning);
     return h("button", {
       class: `warning-card${warning.chain_id === selected ? " selected" : ""}${warning.active ? "" : " ended"}`,
-      style: `--sev:${SEVERITY_COLOURS[severity]}`, "data-testid": "warning-card", "data-chain-id": warning.chain_id,
+      style: { "--sev": SEVERITY_COLOURS[severity] }, "data-testid": "warning-card", "data-chain-id": warning.chain_id,
       onclick: () => select(warning.chain_id),
     },
     h("div", { class: "title" }, h("span", { class: `chip sev-${severity}` }, t(`sev.${severity}`)), " ", warningTitle(warning)),
@@ -250,7 +258,7 @@ export function mount(root) {
         : h("p", { class: "muted" }, t("map.noCat"))),
       h("section", {}, h("h2", {}, t("map.rescue")),
         h("div", { class: "chips" }, Object.entries(jobsByState).map(([state, n]) =>
-          h("span", { class: "chip job", style: `--job:${JOB_COLOURS[state]}` }, `${t(`state.${state}`)} ${n}`))),
+          h("span", { class: "chip job", style: { "--job": JOB_COLOURS[state] } }, `${t(`state.${state}`)} ${n}`))),
         h("p", {}, t("map.providersFresh", { n: fresh }), " · ",
           h("span", { class: overview.providers.length - fresh ? "bad" : "" },
             t("map.providersStale", { n: overview.providers.length - fresh })))),
@@ -326,9 +334,9 @@ function addLegend(map) {
   const legend = L.control({ position: "bottomleft" });
   legend.onAdd = () => h("div", { class: "legend" },
     h("div", {}, Object.keys(SEVERITY_COLOURS).filter((s) => s !== "Unknown").map((s) =>
-      h("span", { class: "swatch", style: `--c:${SEVERITY_COLOURS[s]}` }, t(`sev.${s}`)))),
+      h("span", { class: "swatch", style: { "--c": SEVERITY_COLOURS[s] } }, t(`sev.${s}`)))),
     h("div", {}, t("map.legend.jobs"), ": ", ["created", "offered", "accepted", "en_route", "on_scene"].map((s) =>
-      h("span", { class: "dot", style: `--c:${JOB_COLOURS[s]}` }, t(`state.${s}`)))),
+      h("span", { class: "dot", style: { "--c": JOB_COLOURS[s] } }, t(`state.${s}`)))),
     h("div", {}, h("span", { class: "truck-sample" }, "F"), ` ${t("map.legend.provider")} `,
       h("span", { class: "truck-sample stale" }, "T"), ` ${t("map.legend.stale")}`));
   legend.addTo(map);
