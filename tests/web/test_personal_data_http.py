@@ -89,3 +89,13 @@ def test_claims_staff_see_masked_phones_and_a_dispatcher_sees_them_while_the_res
     assert done["provider"]["phone"] == TRUCK_PHONE, "the dispatcher still calls the trucks"
     board = _ok(api["dee"].get("/v1/rescue/jobs"), "the dispatcher's job list")["jobs"]
     assert [j["customer_phone"] for j in board] == [ALICE_MASKED], board
+
+
+def test_the_operations_map_masks_the_trucks_numbers_for_claims_staff(api):
+    _live_rescue(api)
+    for name, expected in (("sup", TRUCK_MASKED), ("mgr", TRUCK_MASKED), ("dee", TRUCK_PHONE), ("root", TRUCK_PHONE)):
+        answer = api[name].get("/v1/console/map")
+        assert answer.status_code == 200, f"{name}: {answer.text[:300]}"
+        phones = [p["phone"] for p in answer.json()["providers"]]
+        assert phones == [expected], f"{name} sees the truck's number as {phones}, expected {expected}"
+        assert ALICE_PHONE not in answer.text, f"the map never carries a customer's number ({name})"

@@ -23,6 +23,7 @@ from pathlib import Path
 from aiohttp import web
 
 from config import get_settings
+from greenchannel.privacy import PROVIDER, phone_as_seen_by
 from store.db import session_scope
 from store.types import utcnow
 from store.users import Principal, principal_for_key
@@ -156,7 +157,10 @@ def _overview() -> dict:
 @requires(*MAP_ROLES)
 async def operations_map(request: web.Request) -> web.Response:
     """Warning areas with chains and delivery counts, CAT event areas, rescue jobs, providers."""
-    return json_response(await in_thread(_overview))
+    overview, role = await in_thread(_overview), principal_of(request).role
+    for provider in overview["providers"]:
+        provider["phone"] = phone_as_seen_by(role, provider["phone"], PROVIDER)
+    return json_response(overview)
 
 
 GRID = queries.AffectedAssetGrid()
