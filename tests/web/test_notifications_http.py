@@ -17,7 +17,6 @@ def api(api_server, db_url):
     add_book(db_url, 12)
     client.staff = client.as_user(make_user(db_url, "supervisor"))
     client.admin = client.as_user(make_user(db_url, "admin"))
-    client.admin = client.as_user(make_user(db_url, "admin"))
     client.customer = client.as_user(make_user(db_url, "customer", customer_id="C0000001"))
     yield client
     matching.forget_indexes()

@@ -45,28 +45,6 @@ def _provider_view(actor, provider: dict) -> dict:
     return {**provider, "phone": privacy.phone_as_seen_by(actor.role, provider["phone"], privacy.PROVIDER)}
 
 
-def _phones_as_seen(session, actor, jobs: list[dict]) -> list[dict]:
-    """Each job with its customer's phone and its provider's phone as the caller may see them."""
-    customer_ids = {job["customer_id"] for job in jobs if job["customer_id"]}
-    phones = privacy.customer_phones(session, customer_ids)
-    live = privacy.customers_with_live_rescue(session, customer_ids)
-    for job in jobs:
-        job["customer_phone"] = privacy.phone_as_seen_by(actor.role, phones.get(job["customer_id"]),
-                                                         privacy.CUSTOMER, live_rescue=job["customer_id"] in live)
-        if job["provider"] is not None:
-            job["provider"]["phone"] = privacy.phone_as_seen_by(actor.role, job["provider"]["phone"],
-                                                                privacy.PROVIDER)
-    return jobs
-
-
-def _job_view(session, actor, job) -> dict:
-    return _phones_as_seen(session, actor, [rescue.job_json(session, job)])[0]
-
-
-def _provider_view(actor, provider: dict) -> dict:
-    return {**provider, "phone": privacy.phone_as_seen_by(actor.role, provider["phone"], privacy.PROVIDER)}
-
-
 @routes.post("/v1/rescue/providers")
 @requires("dispatcher")
 async def register_provider(request: web.Request) -> web.Response:
