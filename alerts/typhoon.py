@@ -13,10 +13,12 @@ every new position is a new message in the same chain (alerts.chains joins equal
 from __future__ import annotations
 
 import hashlib
+import math
 
 from alerts.errors import MessageInvalid, Problem
 from alerts.parsed import ParsedAlert, ParsedMessage
 from alerts.times import BadTime, parse_time
+from geo.limits import MAX_CIRCLE_RADIUS_KM
 from geo.swath import Fix, polygons_lon_lat, wind_swath
 
 SENDER = "qweather.com"
@@ -42,6 +44,16 @@ def _radii(point: dict) -> dict[str, float] | None:
     return radii if any(radii.values()) else None
 
 
+def _radius_problem(radii: dict[str, float] | None, where: str) -> Problem | None:
+    for quadrant, radius in (radii or {}).items():
+        path = f"{where}/windRadius30/{QUADRANT_KEYS[quadrant]}"
+        if not math.isfinite(radius) or radius < 0:
+            return Problem(path, f"radius {radius:g} km is not a distance")
+        if radius > MAX_CIRCLE_RADIUS_KM:
+            return Problem(path, f"radius {radius:g} km is above the {MAX_CIRCLE_RADIUS_KM:g} km limit")
+    return None
+
+
 def _fixes(points: list[dict], base: str, flags: list[dict]) -> tuple[list[Fix], list[Problem]]:
     fixes, problems, last_radii = [], [], None
     for index, point in enumerate(points, 1):
@@ -53,6 +65,10 @@ def _fixes(points: list[dict], base: str, flags: list[dict]) -> tuple[list[Fix],
             continue
         if not (-180 <= lon <= 180 and -90 <= lat <= 90):
             problems.append(Problem(where, f"position lat {lat}, lon {lon} is out of range"))
+            continue
+        radius_problem = _radius_problem(_radii(point), where)
+        if radius_problem:
+            problems.append(radius_problem)
             continue
         radii = _radii(point) or last_radii
         if radii is None:

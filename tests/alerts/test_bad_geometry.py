@@ -77,6 +77,15 @@ def test_radius_at_the_limit_is_accepted_and_drawn():
     assert shapely.intersects_xy(area, 140.0, 35.0), "Tokyo is about 2,000 km from Wenzhou: inside 3,000 km"
 
 
+def test_typhoon_wind_radius_past_the_limit_is_refused_naming_the_quadrant():
+    track = json.loads((FIXTURES / "alerts" / "china" / "qweather_getStormTrack.json").read_text())
+    track["track"][1]["windRadius30"]["seRadius"] = "1000000000"
+    with pytest.raises(MessageInvalid) as caught:
+        parse_message(json.dumps(track).encode(), "application/json")
+    assert str(caught.value) == "/track[2]/windRadius30/seRadius: radius 1e+09 km is above the 3000 km limit", \
+        f"the refusal should name the track point and quadrant: {caught.value}"
+
+
 def test_polygon_edge_of_exactly_half_the_globe_is_refused_as_ambiguous():
     problem = refusal(cap("<polygon>10,0 10,180 20,180 20,0 10,0</polygon>"))
     assert problem.path == "/alert/info[1]/area[1]/polygon" and "spans exactly 180 degrees" in problem.reason, \

@@ -25,6 +25,7 @@ from geo.areas import (
 )
 from geo.index import AssetIndex
 from geo.limits import MAX_CIRCLE_RADIUS_KM
+from geo.swath import Fix, wind_swath
 
 GEOD = Geod(ellps="WGS84")
 RADII_KM = [0, 0.05, 1, 50, 500, 2000, 3000]
@@ -150,3 +151,14 @@ def test_polygon_going_around_a_pole_is_closed_over_that_pole():
     area, _ = polygon_geometry(south)
     assert shapely.intersects_xy(area, 33.0, -89.0) and not shapely.intersects_xy(area, 33.0, -70.0), \
         "a ring at 80S should enclose the South Pole"
+
+
+def test_typhoon_swath_across_the_antimeridian_is_cut_there_not_wrapped_round_the_world():
+    radii = dict.fromkeys(("ne", "se", "sw", "nw"), 300)
+    swath = wind_swath([Fix(178.0, 20.0, radii), Fix(179.5, 21.0, radii), Fix(-178.5, 22.0, radii)])
+    assert swath.geom_type == "MultiPolygon" and swath.bounds[0] == -180.0 and swath.bounds[2] == 180.0, \
+        f"a track over 180 should come back as pieces either side of it, got {swath.geom_type} {swath.bounds}"
+    inside = shapely.intersects_xy(swath, [179.9, -179.9, -178.5, 178.0], [21.0, 21.0, 22.0, 20.0])
+    assert inside.all(), f"the ground along the track should be inside: {inside}"
+    assert not shapely.intersects_xy(swath, 0.0, 21.0), "Africa is not under a Pacific typhoon"
+    assert swath.area < 60, f"the swath should be a few hundred km wide, not the globe: {swath.area} sq deg"
