@@ -6,7 +6,8 @@ delays the others. Each feed holds a lease while it is polled (alerts.feedstate.
 never poll one feed at once. Index feeds (cap-atom, cap-rss) then fetch the CAP behind each new or
 changed entry; fat feeds that embed the CAP need no second request. Storage and health bookkeeping run
 in threads (blocking database work), and the caller learns about new alerts through `on_new_alerts`
-(workers.ingest queues matching), so this module never touches Celery.
+(workers.ingest queues matching), so this module never touches Celery. Point-polled feeds (qweather-v1)
+ask many coordinates per round: alerts.qweather_polling does their round.
 """
 
 from __future__ import annotations
@@ -105,6 +106,8 @@ def _ingest(db_url: str | None, feed_id: int, fetched: Fetched, settings: PollSe
     with session_scope(db_url) as session:
         feed = session.get(Feed, feed_id)
         result = ingest_payload(session, fetched.body, _origin(feed, fetched.url, fetched.content_type, settings))
+        if result.format in ("atom", "rss"):
+            feed.entries_without_cap_link = feedstate.count_missing_links(result.entries)
         if result.entries:
             result.entries = feedstate.unseen_entries(session, feed_id, result.entries)
         return result
@@ -142,7 +145,11 @@ def _finish(db_url: str | None, snapshot: feedstate.FeedSnapshot, fetched: Fetch
 
 
 async def poll_feed(http: aiohttp.ClientSession, snapshot: feedstate.FeedSnapshot, settings: PollSettings,
-                    db_url: str | None, on_new_alerts: Callable[[list[int]], None]) -> dict:
+                    db_url: str | None, on_new_alerts: Callable[[list[int]], None], force: bool = False) -> dict:
+    if snapshot.kind in feedstate.POINT_KINDS:
+        from alerts.qweather_polling import poll_point_feed
+
+        return await poll_point_feed(http, snapshot, settings, db_url, on_new_alerts, force=force)
     fetched = await fetch(http, snapshot.url, settings, snapshot.etag, snapshot.last_modified)
     error, result = fetched.error, IngestResult()
     if fetched.status == 200 and error is None:
@@ -189,7 +196,8 @@ async def poll_due(db_url: str | None = None, *, feed_ids: list[int] | None = No
         return []
     connector = aiohttp.TCPConnector(limit=32, limit_per_host=4)
     async with aiohttp.ClientSession(connector=connector) as http:
-        return list(await asyncio.gather(*(poll_feed(http, s, settings, db_url, on_new_alerts) for s in snapshots)))
+        return list(await asyncio.gather(*(poll_feed(http, s, settings, db_url, on_new_alerts, force)
+                                           for s in snapshots)))
 
 
 async def fetch_url(url: str, settings: PollSettings | None = None) -> Fetched:

@@ -4,6 +4,8 @@ Issue 3, Polling. Plain functions over a Session (the HTTP side is alerts.feeds)
 `disabled`, `pending` (never polled), `silent` (no successful poll for three intervals, whatever the
 reason: the agency hangs, or our poller stopped), `failing` (the last poll failed), else `ok`.
 Errors back off exponentially: every_s x 2^failures, capped (HAVEN_FEED_MAX_BACKOFF_S).
+Health also counts index entries without a CAP link, and for point-polled feeds (qweather-v1) the book
+assets that lie outside the gazetteer (no county, so no point and no warning) and each point's last answer.
 """
 
 from __future__ import annotations
@@ -21,8 +23,9 @@ from sqlalchemy.orm import Session
 from store.audit import record
 from store.models.alerts import Feed, FeedEntry
 
-FEED_KINDS = ("cap-atom", "cap-rss", "cap-xml", "nws-geojson", "qweather", "typhoon-track")
+FEED_KINDS = ("cap-atom", "cap-rss", "cap-xml", "nws-geojson", "qweather", "qweather-v1", "typhoon-track")
 INDEX_KINDS = ("cap-atom", "cap-rss")
+POINT_KINDS = ("qweather-v1",)
 SILENT_AFTER_INTERVALS = 3
 MIN_SILENCE_S = 30.0
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$")
@@ -88,13 +91,22 @@ def health(feed: Feed, now: datetime) -> dict:
             "last_error": feed.last_error, "last_status": feed.last_status,
             "consecutive_failures": feed.consecutive_failures, "alerts_seen": feed.alerts_seen,
             "silent_for_s": round(silent_for, 1),
-            "next_poll_at": feed.next_poll_at, "last_duration_s": feed.last_duration_s}
+            "next_poll_at": feed.next_poll_at, "last_duration_s": feed.last_duration_s,
+            "entries_without_cap_link": feed.entries_without_cap_link,
+            "assets_outside_gazetteer": feed.assets_outside_gazetteer}
 
 
-def feed_json(feed: Feed, now: datetime) -> dict:
-    return {"id": feed.id, "url": feed.url, "kind": feed.kind, "name": feed.name, "every_s": feed.every_s,
-            "enabled": feed.enabled, "require_signature": feed.require_signature, "admin_code": feed.admin_code,
-            "created_at": feed.created_at, "health": health(feed, now)}
+def feed_json(feed: Feed, now: datetime, points: list[dict] | None = None) -> dict:
+    found = {"id": feed.id, "url": feed.url, "kind": feed.kind, "name": feed.name, "every_s": feed.every_s,
+             "enabled": feed.enabled, "require_signature": feed.require_signature, "admin_code": feed.admin_code,
+             "created_at": feed.created_at, "health": health(feed, now)}
+    if feed.kind in POINT_KINDS:
+        found["health"]["points"] = points or []
+    return found
+
+
+def count_missing_links(entries: list[dict]) -> int:
+    return sum(1 for e in entries if any(f.get("code") == "missing-cap-link" for f in e.get("flags", [])))
 
 
 def list_feeds(session: Session) -> list[Feed]:

@@ -4,7 +4,9 @@ An index lists entries that either link to a CAP message (rel="alternate", type 
 rel="related", gdacs:cap, an RSS <link>) or embed it in <content>. Entries keep the CAP summary fields
 feeds carry as `cap:*` extension elements (whose valueName/value children may sit in the Atom namespace,
 and MeteoAlarm's non-standard cap:message_type). An embedded alert is parsed and validated like any
-CAP; an invalid one is set aside with its reason while the other entries go through.
+CAP; an invalid one is set aside with its reason while the other entries go through. An entry that
+neither links to nor embeds a CAP message is flagged `missing-cap-link` (its feed lost its links: nothing
+can be fetched for it), and feed health counts such entries.
 """
 
 from __future__ import annotations
@@ -144,6 +146,20 @@ def _embedded_alert(entry):
     return next((child for child in content if isinstance(child.tag, str) and is_cap(child)), None)
 
 
+MISSING_CAP_LINK = "missing-cap-link"
+
+
+def _missing_link_flag(path: str, detail: str) -> dict:
+    return {"code": MISSING_CAP_LINK, "path": path, "detail": detail}
+
+
+def _refusal(problems: list[Problem], entries: list[dict]) -> MessageInvalid:
+    """The document's problems first, then the entries without a CAP link (the operator sees both)."""
+    also = [Problem(f["path"], f"{f['detail']} ({MISSING_CAP_LINK})") for e in entries for f in e["flags"]
+            if f["code"] == MISSING_CAP_LINK]
+    return MessageInvalid(problems + also)
+
+
 def _parse_atom(document: XmlDocument) -> ParsedMessage:
     feed = document.root
     message = ParsedMessage("atom", entries=[], notes=list(document.notes))
@@ -173,9 +189,12 @@ def _parse_atom(document: XmlDocument) -> ParsedMessage:
         entry_author = text_of(entry.find(f"{{{ATOM_NS}}}author/{{{ATOM_NS}}}name"))
         record["flags"] = _swap_flags(record, entry_author or author)
         _attach_embedded(record, entry, document, message)
+        if not record["cap_url"] and "alert" not in record and "error" not in record:
+            record["flags"].append(_missing_link_flag(path, "entry has no <link> to a CAP message and no CAP "
+                                                            "alert in its <content>: nothing to fetch"))
         message.entries.append(record)
     if problems:
-        raise MessageInvalid(problems)
+        raise _refusal(problems, message.entries)
     stray = [child for child in feed if isinstance(child.tag, str) and is_cap(child)]
     if stray:
         message.notes.append({"code": "cap-outside-entry", "path": element_path(stray[0]),
@@ -212,9 +231,10 @@ def _parse_rss(document: XmlDocument) -> ParsedMessage:
         cap_link = text_of(item.find(f"{{{GDACS_NS}}}cap")) or text_of(item.find("link"))
         title, description = text_of(item.find("title")), text_of(item.find("description"))
         guid = text_of(item.find("guid"))
-        if not cap_link:
-            problems.append(Problem(path, "item has no <link> to a CAP message (RSS_ITEM_MISSING_CAP_LINK)"))
         if not (title or description):
+            # An empty item is not an entry at all: refused, naming both gaps.
+            if not cap_link:
+                problems.append(Problem(path, "item has no <link> to a CAP message (RSS_ITEM_MISSING_CAP_LINK)"))
             problems.append(Problem(path, "item needs a <title> or <description> "
                                           "(RSS_ITEM_TITLE_OR_DESCRIPTION_IS_REQUIRED)"))
         if not guid:
@@ -225,7 +245,10 @@ def _parse_rss(document: XmlDocument) -> ParsedMessage:
                   "cap": {name: text_of(e[0]) for name, e in cap.items() if name in CAP_SUMMARY_FIELDS},
                   "areas": _entry_areas(item, cap)}
         record["flags"] = _swap_flags(record, None)
+        if not cap_link and (title or description):
+            record["flags"].append(_missing_link_flag(path, "item has no <link> to a CAP message "
+                                                            "(RSS_ITEM_MISSING_CAP_LINK): nothing to fetch"))
         message.entries.append(record)
     if problems:
-        raise MessageInvalid(problems)
+        raise _refusal(problems, message.entries)
     return message

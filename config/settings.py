@@ -148,6 +148,21 @@ class Settings(BaseSettings):
         parse_quiet_hours(value)
         return value
 
+    @field_validator("qweather_api_host")
+    @classmethod
+    def _qweather_host(cls, value: str | None) -> str | None:
+        if value and not re.fullmatch(r"https?://[^/\s]+/?", value.strip()):
+            raise ValueError("must be the API host as a URL, e.g. https://abc1234xyz.qweatherapi.com")
+        return value.strip().rstrip("/") if value else None
+
+    @field_validator("qweather_points")
+    @classmethod
+    def _qweather_points(cls, value: str | None) -> str | None:
+        point = r"\s*-?\d{1,2}(\.\d+)?\s*,\s*-?\d{1,3}(\.\d+)?\s*(,\s*\d{6}\s*)?"
+        if value and not re.fullmatch(rf"{point}(;{point})*;?\s*", value):
+            raise ValueError("must be points 'lat,lon[,adcode]' separated by ';', e.g. 28.02,120.65,330302")
+        return value
+
     @property
     def embedded(self) -> bool:
         """True when tasks run in-process (no Redis configured)."""

@@ -20,7 +20,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import geopandas as gpd
+import numpy as np
 import shapely
+from shapely.geometry import Point
 from shapely.geometry.base import BaseGeometry
 
 from geo.areas import GeocodeResolver
@@ -93,6 +95,25 @@ class Boundary:
     code: str
     name: str | None
     geometry: BaseGeometry
+    level: str | None = None  # province, city, county (CN-ADCODE)
+    parent: str | None = None
+
+
+def _parent_by_code(code: str) -> str | None:
+    """GB/T 2260: 330302 lies in 330300, which lies in 330000."""
+    if len(code) != 6 or not code.isdigit() or code.endswith("0000"):
+        return None
+    return code[:4] + "00" if not code.endswith("00") else code[:2] + "0000"
+
+
+@dataclass(frozen=True)
+class Seat:
+    """A representative point of an administrative unit, rounded to two decimals and still inside it."""
+
+    code: str
+    name: str | None
+    lat: float
+    lon: float
 
 
 class Gazetteer(GeocodeResolver):
@@ -111,9 +132,14 @@ class Gazetteer(GeocodeResolver):
             raise ValueError(f"gazetteer needs the properties scheme and code; missing {sorted(missing)}")
         if frame.crs is not None and not frame.crs.equals("EPSG:4326"):
             frame = frame.to_crs("EPSG:4326")
-        names = frame["name"] if "name" in frame.columns else [None] * len(frame)
-        return cls(Boundary(str(s), str(c), n, shapely.make_valid(g))
-                   for s, c, n, g in zip(frame["scheme"], frame["code"], names, frame.geometry, strict=True)
+        def column(name):
+            return [None if v is None or v != v else str(v) for v in frame[name]] if name in frame.columns \
+                else [None] * len(frame)
+
+        return cls(Boundary(str(s), str(c), n, shapely.make_valid(g), level, parent)
+                   for s, c, n, g, level, parent in zip(frame["scheme"], frame["code"], column("name"),
+                                                        frame.geometry, column("level"), column("parent"),
+                                                        strict=True)
                    if g is not None and not g.is_empty)
 
     @classmethod
@@ -134,6 +160,41 @@ class Gazetteer(GeocodeResolver):
 
     def codes(self, scheme: str) -> list[str]:
         return sorted(code for s, code in self._by_key if s == scheme)
+
+    def finest_units(self, scheme: str = CN_ADCODE) -> list[Boundary]:
+        """Units no other unit lies in: counties and districts, and cities without counties (e.g. 441900)."""
+        units = [b for (s, _), b in self._by_key.items() if s == scheme]
+        parents = {b.parent or _parent_by_code(b.code) for b in units}
+        return sorted((b for b in units if b.code not in parents), key=lambda b: b.code)
+
+    def units_of_points(self, lon, lat, scheme: str = CN_ADCODE) -> tuple[dict[str, int], int]:
+        """How many of the points lie in each finest unit, and how many lie in none (outside the gazetteer)."""
+        lon, lat = np.asarray(lon, dtype=np.float64), np.asarray(lat, dtype=np.float64)
+        if not len(lon):
+            return {}, 0
+        units = self.finest_units(scheme)
+        if not units:
+            return {}, len(lon)
+        tree = shapely.STRtree([u.geometry for u in units])
+        point_index, unit_index = tree.query(shapely.points(lon, lat), predicate="intersects")
+        # A point on a shared border belongs to both units: count it once, in the first.
+        _, first = np.unique(point_index, return_index=True)
+        codes, counts = np.unique(unit_index[first], return_counts=True)
+        inside = {units[i].code: int(n) for i, n in zip(codes, counts, strict=True)}
+        return inside, int(len(lon) - len(first))
+
+    def seat(self, code: str, scheme: str = CN_ADCODE) -> Seat | None:
+        """A point inside the unit with two decimals (about 1 km): its representative point, nudged in if
+        rounding moved it out (a small district)."""
+        found = self.boundary(scheme, code)
+        if found is None:
+            return None
+        inner = found.geometry.representative_point()
+        for step in ((0, 0), (1, 0), (-1, 0), (0, 1), (0, -1), (1, 1), (1, -1), (-1, 1), (-1, -1)):
+            lon, lat = round(inner.x + step[0] * 0.01, 2), round(inner.y + step[1] * 0.01, 2)
+            if found.geometry.covers(Point(lon, lat)):
+                return Seat(code, found.name, lat, lon)
+        return Seat(code, found.name, round(inner.y, 2), round(inner.x, 2))
 
     def resolve(self, value_name: str, value: str) -> tuple[list[BaseGeometry], list[str]]:
         """One CAP <geocode> -> the boundaries it names, and 'SCHEME:code' for each code not known."""

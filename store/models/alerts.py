@@ -36,6 +36,35 @@ class Feed(Base):
     last_status: Mapped[int | None] = mapped_column(Integer)  # HTTP status of the last answer
     last_duration_s: Mapped[float | None] = mapped_column(Float)
     last_changed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # last answer with new content
+    entries_without_cap_link: Mapped[int | None] = mapped_column(Integer)  # in the last index read (ATOM/RSS)
+    # Point-polled feeds (qweather-v1): which book the points were chosen from, and its assets no county holds
+    points_book_signature: Mapped[str | None] = mapped_column(String(100))
+    assets_outside_gazetteer: Mapped[int | None] = mapped_column(Integer)
+
+
+class FeedPoint(Base):
+    """A coordinate a point-polled feed asks about, in one county; its own schedule, backoff and last answer."""
+
+    __tablename__ = "feed_points"
+    __table_args__ = (UniqueConstraint("feed_id", "lat", "lon"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    feed_id: Mapped[int] = mapped_column(ForeignKey("feeds.id", ondelete="CASCADE"), index=True)
+    lat: Mapped[float] = mapped_column(Float)  # two decimals, as the provider takes them
+    lon: Mapped[float] = mapped_column(Float)
+    admin_code: Mapped[str] = mapped_column(String(16))  # the county (CN-ADCODE) the point stands for
+    name: Mapped[str | None] = mapped_column(String(200))
+    source: Mapped[str] = mapped_column(String(16), default="book")  # book (county seats) or fixed (a setting)
+    etag: Mapped[str | None] = mapped_column(String(500))
+    last_tag: Mapped[str | None] = mapped_column(String(200))  # metadata.tag of the last answer read
+    next_poll_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_polled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_success_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_status: Mapped[int | None] = mapped_column(Integer)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    last_error_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    consecutive_failures: Mapped[int] = mapped_column(Integer, default=0)
+    last_alert_ids: Mapped[list] = mapped_column(JSON, default=list)  # the warnings the last answer carried
 
 
 class FeedEntry(Base):
