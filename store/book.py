@@ -12,7 +12,6 @@ import math
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
-from decimal import Decimal, InvalidOperation
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import numpy as np
@@ -25,6 +24,7 @@ from sqlalchemy.orm import Session
 from store.bulk import unnest_rows
 from store.db import is_postgresql
 from store.models import Asset, Customer
+from store.money import AmountError, parse_amount
 from store.types import utcnow
 
 CHUNK = 2000
@@ -277,13 +277,9 @@ def validate_assets(session: Session, frame: pd.DataFrame, problems: dict[int, s
     values = np.full(len(frame), None, dtype=object)
     for position in np.nonzero(checks.ok & (value_raw != "").to_numpy())[0]:
         try:
-            amount = Decimal(value_text[position])
-            if not amount.is_finite() or amount < 0:
-                raise InvalidOperation
-            values[position] = amount.quantize(Decimal("0.01"))
-        except InvalidOperation:
-            checks.refuse(np.arange(len(frame)) == position, "insured_value",
-                          f"insured_value {value_text[position]!r} is not an amount >= 0")
+            values[position] = parse_amount(value_text[position], allow_zero=True)
+        except AmountError as exc:
+            checks.refuse(np.arange(len(frame)) == position, "insured_value", f"insured_value {exc}")
     wanted = set(customer_id[checks.ok])
     known = existing_customer_ids(session, wanted) if wanted else set()
     checks.refuse((~customer_id.isin(known)).to_numpy(), "customer_id",
