@@ -49,6 +49,7 @@ ADJUSTER = 'Ada <svg onload="window.__pwned=12">'
 DESCRIPTION = '<img src=x onerror="window.__pwned=13"> flooded car'
 STAGE_NOTE = '<script>window.__pwned=14</script> surveyed in the rain'
 REASON = '<img src=x onerror="window.__pwned=15"> hire car'
+CUSTOMER = 'Chen <img src=x onerror="window.__pwned=16">'
 
 # Elements and attributes the payloads would create if any of them were parsed as markup.
 PAYLOAD_ELEMENTS = """() => Array.from(document.querySelectorAll(
@@ -143,6 +144,15 @@ class Watched:
 
     def close(self) -> None:
         self.context.close()
+
+
+def shots(page: Page, name: str) -> None:
+    """Screenshots at a desktop and a phone width (to look at by eye), then back to the big screen."""
+    for width, height in ((1280, 800), (390, 844)):
+        page.set_viewport_size({"width": width, "height": height})
+        page.wait_for_timeout(300)  # Leaflet redraws after a resize
+        shot(page, f"{name}-{width}")
+    page.set_viewport_size(BIG_SCREEN)
 
 
 def hover_tooltip(page: Page, target, css_class: str):
@@ -244,7 +254,7 @@ def test_hostile_text_from_every_source_renders_literally_and_runs_nowhere(api_s
         job_tips.append(tip.inner_text())
     assert any(PROVIDER in tip for tip in job_tips), f"the accepted job's tooltip must name the provider: {job_tips}"
     watched.assert_nothing_ran("operations map")
-    shot(page, "xss-1-map")
+    shots(page, "xss-1-map")
 
     # --- the dispatch board: job notes, provider names, the assignment toast --------------------
     page.get_by_test_id("nav-dispatch").click()
@@ -258,7 +268,7 @@ def test_hostile_text_from_every_source_renders_literally_and_runs_nowhere(api_s
     expect(page.get_by_test_id("toast").first).to_contain_text(PROVIDER)
     expect(pending).to_have_attribute("data-state", "offered")
     watched.assert_nothing_ran("dispatch board")
-    shot(page, "xss-2-dispatch")
+    shots(page, "xss-2-dispatch")
     watched.close()
 
     # --- the fast-track queue and the claim view: description, notes, staff names -----------------
@@ -274,7 +284,7 @@ def test_hostile_text_from_every_source_renders_literally_and_runs_nowhere(api_s
     expect(view.get_by_test_id("history")).to_contain_text(ADJUSTER)
     expect(view).to_contain_text(PROVIDER)  # the claim's rescue line
     watched.assert_nothing_ran("fast-track queue")
-    shot(page, "xss-3-queue")
+    shots(page, "xss-3-queue")
     watched.close()
 
     # --- the approver's inbox: requester name and reason ------------------------------------------
@@ -287,7 +297,7 @@ def test_hostile_text_from_every_source_renders_literally_and_runs_nowhere(api_s
     expect(item).to_contain_text(REASON)
     expect(item).to_contain_text(CAT_CODE)
     watched.assert_nothing_ran("approvals inbox")
-    shot(page, "xss-4-approvals")
+    shots(page, "xss-4-approvals")
     pending_payment = supervisor.get(f"/v1/claims/{claim_id}/payments").json()["payments"][0]
     assert pending_payment["state"] == "pending_approval", "looking at the inbox must not decide a payment"
 
@@ -298,6 +308,17 @@ def test_hostile_text_from_every_source_renders_literally_and_runs_nowhere(api_s
     reports = page.evaluate("window.__csp")
     assert any(r.startswith("script-src") for r in reports), f"the inline handler was not blocked by CSP: {reports}"
     assert page.evaluate("window.__pwned") is None, "an inline handler ran despite the Content-Security-Policy"
+    watched.close()
+
+    # --- the customer's claim page: their own name and the truck coming for them ------------------
+    watched = Watched(browser, api.base_url, make_user(pg_clean_url, "customer", CUSTOMER,
+                                                       customer_id=claims[0]["customer_id"]))
+    page = watched.page
+    expect(page.get_by_test_id("who")).to_contain_text(CUSTOMER)
+    expect(page.get_by_test_id("customer-claim")).to_contain_text(PROVIDER)
+    expect(page.get_by_test_id("customer-claim")).to_contain_text(CAT_CODE)
+    watched.assert_nothing_ran("customer claim page")
+    shots(page, "xss-5-customer")
     watched.close()
 
 
