@@ -132,7 +132,8 @@ def _circle_ring(lon: float, lat: float, radius_m: float) -> tuple[np.ndarray, n
     ground circle (most near a pole), so every edge is checked at a few points and split (by azimuth)
     until it fits; only the new edges are checked again.
     """
-    azimuths = np.linspace(0.0, 360.0, circle_vertex_count(radius_m), endpoint=False)
+    # Spaced for half the error on flat ground, most edges fit at the first check.
+    azimuths = np.linspace(0.0, 360.0, circle_vertex_count(radius_m, CIRCLE_MAX_CHORD_ERROR_M / 2), endpoint=False)
     ring_lon, ring_lat, _ = GEOD.fwd(np.full(len(azimuths), lon), np.full(len(azimuths), lat), azimuths,
                                      np.full(len(azimuths), radius_m))
     unchecked = np.ones(len(azimuths), dtype=bool)  # edge i runs from vertex i to vertex i + 1
