@@ -136,7 +136,7 @@ def ingest(sources, admin_code, as_json):
 @feeds.command("add")
 @click.argument("url")
 @click.option("--kind", required=True, type=click.Choice(["cap-atom", "cap-rss", "cap-xml", "nws-geojson",
-                                                          "qweather", "typhoon-track"]))
+                                                          "qweather", "qweather-v1", "typhoon-track"]))
 @click.option("--every", default="60s", show_default=True, help="Poll interval: 30s, 5m, 1h.")
 @click.option("--admin-code", default=None, help="CN-ADCODE of the location a QWeather feed polls.")
 @click.option("--name", default=None, help="A label (the storm name for typhoon-track feeds).")
@@ -156,6 +156,29 @@ def add(url, kind, every, admin_code, name, require_signature, disabled):
     except FeedRejected as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(f"feed {feed_id}: {kind} {url} every {every_s:g} s" + (" (disabled)" if disabled else ""))
+    if kind == "qweather-v1":
+        _report_points(feed_id)
+
+
+def _report_points(feed_id: int) -> None:
+    """A point-polled feed: how many points, and loudly, how many book assets no point can cover."""
+    from alerts.qweather_polling import prepare_points
+
+    try:
+        prepared = prepare_points(None, feed_id, force=False, refresh=True)
+    except Exception as exc:  # an unreadable gazetteer must not undo the registration
+        click.echo(f"feed {feed_id}: points not chosen yet: {exc}", err=True)
+        return
+    changed = prepared["changed"] or {}
+    click.echo(f"feed {feed_id}: {changed.get('points', 0)} point(s), one per county holding book assets")
+    _warn_outside(feed_id, prepared["assets_outside_gazetteer"])
+
+
+def _warn_outside(feed_id: int, outside: int) -> None:
+    if outside:
+        click.secho(f"WARNING: feed {feed_id}: {outside} book asset(s) lie outside the gazetteer in use: no point "
+                    "covers them, so they will never be warned. Set HAVEN_GAZETTEER_PATH=cnmaps (all of China, "
+                    "pip install '.[china]').", err=True, fg="red", bold=True)
 
 
 @feeds.command("import")
@@ -198,7 +221,12 @@ def list_feeds(as_json):
         health = row["health"]
         click.echo(f"{row['id']:>4} {health['status']:<8} {row['kind']:<13} every {row['every_s']:>6g}s "
                    f"failures {health['consecutive_failures']:>2} alerts {health['alerts_seen']:>5}  {row['url']}"
-                   + (f"\n       last error: {health['last_error']}" if health["last_error"] else ""))
+                   + (f"\n       last error: {health['last_error']}" if health["last_error"] else "")
+                   + (f"\n       WARNING: {health['assets_outside_gazetteer']} book asset(s) outside the gazetteer "
+                      "in use: never warned (HAVEN_GAZETTEER_PATH=cnmaps)" if health.get("assets_outside_gazetteer")
+                      else "")
+                   + (f"\n       {health['entries_without_cap_link']} index entries without a CAP link"
+                      if health.get("entries_without_cap_link") else ""))
 
 
 @feeds.command("poll")
@@ -215,6 +243,8 @@ def poll(feed_ids, force):
     for result in results:
         click.echo(f"feed {result['feed_id']}: HTTP {result['status']}, {len(result['new_alerts'])} new alerts, "
                    f"{len(result['quarantined'])} quarantined" + (f", error: {result['error']}" if result["error"] else ""))
+        if result.get("assets_outside_gazetteer"):
+            _warn_outside(result["feed_id"], result["assets_outside_gazetteer"])
 
 
 def _corpus_files(directories: list[Path]) -> list[tuple[str, bytes]]:

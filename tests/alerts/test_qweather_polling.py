@@ -216,3 +216,23 @@ def test_a_fixed_point_list_replaces_the_book_counties(v1_feed, qweather, haven_
     assert sorted((r["lat"], r["lon"]) for r in qweather.requests) == [("27.88", "120.83"), ("28.07", "120.51")]
     assert sorted(p["admin_code"] for p in health(url, feed_id)["points"]) == ["330302", "330303"], \
         "a point without a code takes the county it lies in"
+
+
+def test_the_feeds_api_shows_points_their_last_answer_and_a_bad_key(v1_feed, qweather, api_server, haven_env):
+    from tests.support import make_user
+
+    url, feed_id = v1_feed
+    qweather.set_alerts(LUCHENG[1], LUCHENG[2], [gale_warning("W-GALE-7", "orange", _time(-5), _time(600))])
+    api = api_server(url, qweather_api_key=KEY)
+    supervisor = api.as_user(make_user(url, "supervisor"))
+    assert supervisor.post(f"/v1/feeds/{feed_id}/poll").status_code == 200
+    haven_env(url, qweather_api_key="wrong-key")  # the served API reads the settings anew: the key rotated away
+    supervisor.post(f"/v1/feeds/{feed_id}/poll")
+    [feed] = [f for f in supervisor.get("/v1/feeds").json()["feeds"] if f["id"] == feed_id]
+    state = feed["health"]
+    assert state["status"] == "failing" and "HTTP 401" in state["last_error"], state["last_error"]
+    assert state["assets_outside_gazetteer"] == 2, "the reach gap is in feed health too"
+    points = {p["admin_code"]: p for p in state["points"]}
+    assert sorted(points) == ["330302", "330303", "330304"], "every point listed"
+    assert all(p["last_status"] == 401 and "401" in p["last_error"] for p in points.values()), points
+    assert points["330302"]["alerts"] == ["W-GALE-7"], "the last answer that was read stays visible"

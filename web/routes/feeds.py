@@ -23,7 +23,30 @@ def _add(body: dict, actor_id: int) -> dict:
                                   enabled=bool(body.get("enabled", True)),
                                   require_signature=bool(body.get("require_signature", False)),
                                   admin_code=body.get("admin_code"), name=body.get("name"), actor_id=actor_id)
-        return feedstate.feed_json(feed, utcnow())
+        feed_id, kind = feed.id, feed.kind
+    if kind in feedstate.POINT_KINDS:
+        _choose_points(feed_id)
+    with session_scope() as session:
+        return _feed_json(session, session.get(feedstate.Feed, feed_id), utcnow())
+
+
+def _choose_points(feed_id: int) -> None:
+    """Points chosen at registration, so the response already says how many assets no point covers."""
+    import logging
+
+    from alerts.qweather_polling import prepare_points
+
+    try:
+        prepare_points(None, feed_id, force=False, refresh=True)
+    except Exception:  # an unreadable gazetteer must not undo the registration; the first poll reports it
+        logging.getLogger(__name__).exception("feed %s: points not chosen yet", feed_id)
+
+
+def _feed_json(session, feed, now) -> dict:
+    from alerts.qweather_points import points_json
+
+    points = points_json(session, [feed.id]).get(feed.id) if feed.kind in feedstate.POINT_KINDS else None
+    return feedstate.feed_json(feed, now, points)
 
 
 @routes.post("/v1/feeds")
@@ -44,13 +67,19 @@ async def add_feed(request: web.Request) -> web.Response:
 def _list() -> list[dict]:
     now = utcnow()
     with session_scope() as session:
-        return [feedstate.feed_json(feed, now) for feed in feedstate.list_feeds(session)]
+        feeds = feedstate.list_feeds(session)
+        from alerts.qweather_points import points_json
+
+        points = points_json(session, [f.id for f in feeds if f.kind in feedstate.POINT_KINDS])
+        return [feedstate.feed_json(feed, now, points.get(feed.id)) for feed in feeds]
 
 
 @routes.get("/v1/feeds")
 @requires("dispatcher", "supervisor", "manager")
 async def list_feeds(request: web.Request) -> web.Response:
-    """Every feed with its health: status, last success, last error, consecutive failures, alerts seen."""
+    """Every feed with its health: status, last success, last error, consecutive failures, alerts seen; index
+    entries without a CAP link; for QWeather v1 feeds each point's last answer and error, and the book assets
+    outside the gazetteer."""
     return json_response({"feeds": await in_thread(_list)})
 
 
