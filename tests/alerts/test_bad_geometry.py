@@ -144,6 +144,17 @@ def test_blizzard_zone_alert_with_an_empty_polygon_is_its_four_zones(tmp_path):
         "assets in the warned zones should match through the geocodes, Minneapolis should not"
 
 
+def test_api_stores_the_blizzard_zone_alert_with_its_flag_instead_of_quarantining_it(sqlite_url, api_server):
+    api = api_server(sqlite_url)
+    ops = api.as_user(make_user(sqlite_url, "supervisor"))
+    response = ops.post("/v1/alerts", data=BLIZZARD.read_bytes(), headers={"Content-Type": "application/cap+xml"})
+    assert response.status_code == 201, f"the zone alert should be stored: {response.status_code} {response.text}"
+    stored = ops.get(f"/v1/alerts/{response.json()['stored'][0]}").json()
+    assert any(isinstance(f, dict) and f.get("code") == "empty-polygon" for f in stored["flags"]), stored["flags"]
+    assert api.as_user(make_user(sqlite_url, "manager")).get("/v1/quarantine").json()["total"] == 0, \
+        "nothing should be quarantined"
+
+
 def test_self_closing_empty_polygon_falls_back_to_the_circle():
     parsed = parse_message(cap("<polygon/><circle>28.0,120.7 10</circle>")).alerts[0]
     assert [f["code"] for f in parsed.flags] == ["empty-polygon"], parsed.flags
