@@ -414,7 +414,7 @@ def _normalize_info(cap: _Cap, info) -> dict:
         "description": _optional(cap.text(info, "description")),
         "instruction": _optional(cap.text(info, "instruction")),
         "areas": areas,
-        # Read by ends_chain() before it is dropped; the normalized alert of DESIGN.md has no such key.
+        # Read by ends_chain() before it is dropped; the normalized alert has no such key.
         "response_types": [text_of(r) for r in cap.findall(info, "responseType")],
     }
 

@@ -1,1 +1,1 @@
-"""Everything spatial, nothing else; imports no other Haven module (see DESIGN.md, Architecture: geo/)."""
+"""Everything spatial, nothing else; imports no other Haven module (docs/architecture.md: geo/)."""

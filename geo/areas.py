@@ -1,4 +1,4 @@
-"""Normalized alert areas -> one WGS-84 shapely geometry (see DESIGN.md, Domain rules: CAP coordinates).
+"""Normalized alert areas -> one WGS-84 shapely geometry (CAP coordinates are lat,lon; ours lon,lat).
 
 An area is the union of its polygons and circles. Geocodes describe the area only when it has no
 polygon or circle (CAP producers such as the NWS send both, and then the polygon is the warning);

@@ -1,4 +1,4 @@
-"""WGS-84 / GCJ-02 / BD-09 conversion for Chinese map coordinates (see DESIGN.md, Architecture: geo/).
+"""WGS-84 / GCJ-02 / BD-09 conversion for Chinese map coordinates (docs/architecture.md: geo/).
 
 Chinese map services publish GCJ-02 (Amap, Tencent) or BD-09 (Baidu): WGS-84 shifted by 100-700 m.
 The forward transforms are the published algorithm (the one in googollee/eviltransform, MIT, and

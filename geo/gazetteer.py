@@ -1,4 +1,4 @@
-"""Boundaries keyed by (scheme, code), for geocode-only alert areas (see DESIGN.md, Domain rules).
+"""Boundaries keyed by (scheme, code), for geocode-only alert areas (docs/architecture.md: geo/).
 
 A gazetteer file is GeoJSON, GeoPackage or GeoParquet with one feature per boundary and the
 properties `scheme`, `code`, `name` (optional: `name_en`, `level`, `parent`). Schemes:

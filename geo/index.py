@@ -1,4 +1,4 @@
-"""AssetIndex: millions of insured points, query(geometry) -> asset ids (see DESIGN.md, Interfaces: Python).
+"""AssetIndex: millions of insured points, query(geometry) -> asset ids (public: other code relies on it).
 
 The contract is exactness: query() returns the ids whose point `shapely.intersects` the geometry,
 so a point on the boundary counts as inside. Speed comes from not testing most points at all:
