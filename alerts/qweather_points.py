@@ -17,6 +17,7 @@ Plain functions over a Session; the HTTP side is alerts.qweather_polling.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import re
 from collections.abc import Iterable
@@ -74,13 +75,18 @@ class PointSnapshot:
 
 
 def book_signature(session: Session) -> str:
-    count, newest = session.execute(select(func.count(Asset.asset_id), func.max(Asset.updated_at))).one()
-    return f"{count}|{newest.isoformat() if newest else ''}"
+    """The book's last change (assets are upserted, never deleted): one index lookup, cheap every round."""
+    newest = session.execute(select(func.max(Asset.updated_at))).scalar()
+    return f"book|{newest.isoformat() if newest else ''}"
+
+
+def fixed_signature(text: str) -> str:
+    return "fixed|" + hashlib.sha256(text.strip().encode()).hexdigest()[:32]
 
 
 def parse_fixed_points(text: str, gazetteer: Gazetteer) -> PointChoice:
     """'28.02,120.65,330302;27.88,120.83' -> points; a point without a code gets the unit it lies in."""
-    choice = PointChoice([], signature=f"fixed|{text.strip()}")
+    choice = PointChoice([], signature=fixed_signature(text))
     for part in (p for p in text.split(";") if p.strip()):
         found = _FIXED_POINT.match(part)
         if not found:
@@ -172,10 +178,18 @@ def choose_points(session: Session, gazetteer: Gazetteer, fixed: str | None) -> 
 def refresh_points(session: Session, feed: Feed, gazetteer: Gazetteer, fixed: str | None, now: datetime,
                    force: bool = False) -> dict | None:
     """Recompute the points when the book (or the fixed list) changed since they were chosen."""
-    signature = f"fixed|{fixed.strip()}" if fixed else book_signature(session)
-    if not force and feed.points_book_signature == signature[:100]:
+    signature = fixed_signature(fixed) if fixed else book_signature(session)
+    stored = feed.points_book_signature or ""
+    if not force and stored.split("@")[0] == signature[:60]:
         return None
-    return sync_points(session, feed, choose_points(session, gazetteer, fixed), now)
+    if not force and not fixed and stored.startswith("book|") and "@" in stored:
+        # While a big import commits chunk after chunk, choose again at most once per interval.
+        chosen_at = datetime.fromisoformat(stored.rsplit("@", 1)[1])
+        if (now - chosen_at).total_seconds() < feed.every_s:
+            return None
+    choice = choose_points(session, gazetteer, fixed)
+    choice.signature = f"{choice.signature[:60]}@{now.isoformat()}"
+    return sync_points(session, feed, choice, now)
 
 
 def due_points(session: Session, feed_id: int, now: datetime, force: bool = False) -> list[PointSnapshot]:

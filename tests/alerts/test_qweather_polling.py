@@ -236,3 +236,23 @@ def test_the_feeds_api_shows_points_their_last_answer_and_a_bad_key(v1_feed, qwe
     assert sorted(points) == ["330302", "330303", "330304"], "every point listed"
     assert all(p["last_status"] == 401 and "401" in p["last_error"] for p in points.values()), points
     assert points["330302"]["alerts"] == ["W-GALE-7"], "the last answer that was read stays visible"
+
+
+def test_points_follow_the_book_when_it_changes(v1_feed, qweather):
+    import time
+
+    from geo.gazetteer import load_gazetteer
+
+    url, feed_id = v1_feed
+    with session_scope(url) as session:
+        session.get(Feed, feed_id).every_s = 1.0
+    poll(url, feed_id)
+    assert len(health(url, feed_id)["points"]) == 3
+    yongjia = load_gazetteer().seat("330324")
+    add_book(url, 2, lon=yongjia.lon, lat=yongjia.lat, start=50)
+    time.sleep(1.1)  # points are chosen again at most once per interval
+    poll(url, feed_id)
+    assert sorted(p["admin_code"] for p in health(url, feed_id)["points"]) == \
+        ["330302", "330303", "330304", "330324"], "a county that gained assets gains a point"
+    assert (f"{yongjia.lat:.2f}", f"{yongjia.lon:.2f}") in {(r["lat"], r["lon"]) for r in qweather.requests}, \
+        "the new point is asked"
