@@ -216,7 +216,7 @@ def prepare_points(db_url: str | None, feed_id: int, force: bool, refresh: bool 
 
 def _finish_round(db_url: str | None, snapshot: feedstate.FeedSnapshot, answers: list[PointAnswer],
                   alert_ids: dict[int, list[str] | None], settings, lang: str | None,
-                  stopped: str | None) -> dict:
+                  stopped: str | None, duration: float) -> dict:
     now = utcnow()
     with session_scope(db_url) as session:
         feed = session.get(Feed, snapshot.id)
@@ -226,7 +226,6 @@ def _finish_round(db_url: str | None, snapshot: feedstate.FeedSnapshot, answers:
             qweather_points.record_point(session, answer, now, snapshot.every_s, settings.max_backoff_s,
                                          alert_ids.get(answer.point.id))
         failed = [a for a in answers if a.error]
-        duration = 0.0
         if failed:
             first = failed[0]
             error = (f"{len(failed)} of {len(answers)} point(s) failed; ({first.point.lat:.2f}, "
@@ -285,7 +284,7 @@ async def poll_point_feed(http: aiohttp.ClientSession, snapshot: feedstate.FeedS
     alert_ids = {a.point.id: _read_tag(a) for a in answers if a.body is not None}
     try:
         outcome = await asyncio.to_thread(_finish_round, db_url, snapshot, answers, alert_ids, settings, lang,
-                                          stop[0] if stop else None)
+                                          stop[0] if stop else None, round(time.monotonic() - started, 3))
     except Exception as exc:
         error = f"{type(exc).__name__}: {exc}"
         await asyncio.to_thread(_record_setup_failure, db_url, snapshot.id, error, settings.max_backoff_s)

@@ -94,7 +94,9 @@ def _severity(entry: dict, flags: list[dict], path: str) -> str:
 
 
 def _message_type(entry: dict, flags: list[dict], path: str) -> tuple[str, list[str]]:
-    message_type = entry.get("messageType") if isinstance(entry.get("messageType"), dict) else {}
+    message_type = entry.get("messageType")
+    if not isinstance(message_type, dict):  # a bare code, should the provider flatten it
+        message_type = {"code": message_type} if isinstance(message_type, str) else {}
     code = (_text(message_type.get("code")) or "alert").lower()
     if code not in MESSAGE_TYPES:
         flags.append({"code": "unknown-provider-value", "path": f"{path}/messageType/code",

@@ -40,16 +40,17 @@ def qweather():
 
 
 @pytest.fixture
-def v1_feed(sqlite_url, haven_env, qweather):
-    """A qweather-v1 feed on the local server, and a book in three Wenzhou districts plus one asset in Beijing."""
-    haven_env(sqlite_url, qweather_api_key=KEY, qweather_lang="zh")
+def v1_feed(db_url, haven_env, qweather):
+    """A qweather-v1 feed on the local server, and a book in three Wenzhou districts plus one asset in Beijing
+    (on SQLite, then on PostgreSQL)."""
+    haven_env(db_url, qweather_api_key=KEY, qweather_lang="zh")
     for n, (_, lat, lon) in enumerate((LUCHENG, LONGWAN, OUHAI)):
-        add_book(sqlite_url, 3, lon=lon, lat=lat, start=1 + 10 * n)
-    add_book(sqlite_url, 1, lon=BEIJING[0], lat=BEIJING[1], start=100)
-    with session_scope(sqlite_url) as session:
+        add_book(db_url, 3, lon=lon, lat=lat, start=1 + 10 * n)
+    add_book(db_url, 1, lon=BEIJING[0], lat=BEIJING[1], start=100)
+    with session_scope(db_url) as session:
         feed = feedstate.add_feed(session, f"{qweather.base}/weatheralert/v1/current", "qweather-v1", "300s")
         feed_id = feed.id
-    return sqlite_url, feed_id
+    return db_url, feed_id
 
 
 def poll(url: str, feed_id: int, force: bool = True) -> dict | None:
