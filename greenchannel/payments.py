@@ -86,14 +86,14 @@ def check_caps(session: Session, claim: Claim, amount: Decimal, kind: str, exclu
     others = _counted(session, claim.id, exclude_id)
     total = sum((p.amount for p in others), Decimal("0.00"))
     if total + amount > claim.estimate:
-        raise Invalid(f"payments would total {total + amount}, above the estimate of {claim.estimate}",
+        raise Invalid(f"payments would total {format_amount(total + amount)}, above the estimate of {format_amount(claim.estimate)}",
                       "amount", code="above_estimate")
     if kind == "advance":
         advances = sum((p.amount for p in others if p.kind == "advance"), Decimal("0.00"))
         cap = advance_cap(claim.estimate)
         if advances + amount > cap:
-            raise Invalid(f"advances would total {advances + amount}, above {cap} "
-                          f"({get_settings().advance_ratio:.0%} of the estimate {claim.estimate})",
+            raise Invalid(f"advances would total {format_amount(advances + amount)}, above {format_amount(cap)} "
+                          f"({get_settings().advance_ratio:.0%} of the estimate {format_amount(claim.estimate)})",
                           "amount", code="above_advance_ratio")
 
 
@@ -145,7 +145,7 @@ def request_payment(session: Session, actor: Principal, claim_id: int, amount: D
     if earlier is not None:
         if earlier.amount != amount or earlier.kind != kind:
             raise Conflict(f"Idempotency-Key {idempotency_key!r} was used for a different request "
-                           f"({earlier.kind} of {earlier.amount})", "Idempotency-Key", code="idempotency_key_reused")
+                           f"({earlier.kind} of {format_amount(earlier.amount)})", "Idempotency-Key", code="idempotency_key_reused")
         return earlier, False
     _check_claim_accepts(claim, kind)
     check_caps(session, claim, amount, kind)
@@ -180,7 +180,7 @@ def _locked_pending(session: Session, actor: Principal, payment_id: int) -> tupl
     if payment.requested_by == actor.user_id:
         raise Forbidden("nobody approves or rejects their own payment request", code="own_request")
     if actor.role not in LEVELS or LEVELS.index(actor.role) < LEVELS.index(payment.required_role):
-        raise Forbidden(f"this payment of {payment.amount} needs a {payment.required_role} or above",
+        raise Forbidden(f"this payment of {format_amount(payment.amount)} needs a {payment.required_role} or above",
                         code="above_authority")
     if payment.state != "pending_approval":
         raise Conflict(f"payment {payment_id} is {payment.state}, not pending approval", code="already_decided")

@@ -43,7 +43,7 @@ def test_advances_stay_within_the_ratio_and_all_payments_within_the_estimate(wor
     assert _stored(world, paid.id).state == "paid"
     with pytest.raises(Invalid) as over_ratio:
         _request(world, adjuster, claim.id, "2000.01", "k2")
-    assert over_ratio.value.code == "above_advance_ratio" and "5000.00" in over_ratio.value.message
+    assert over_ratio.value.code == "above_advance_ratio" and "5,000.00 CNY" in over_ratio.value.message
     _request(world, adjuster, claim.id, "2000.00", "k3")
     world.run(claims.update_details, world.user("adjuster"), claim.id, {"estimate": "6000.00"})
     with pytest.raises(Invalid) as over_estimate:
