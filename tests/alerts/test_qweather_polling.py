@@ -257,3 +257,25 @@ def test_points_follow_the_book_when_it_changes(v1_feed, qweather):
         ["330302", "330303", "330304", "330324"], "a county that gained assets gains a point"
     assert (f"{yongjia.lat:.2f}", f"{yongjia.lon:.2f}") in {(r["lat"], r["lon"]) for r in qweather.requests}, \
         "the new point is asked"
+
+
+def test_the_api_host_setting_replaces_the_host_of_the_listed_feed_url(db_url, haven_env, qweather):
+    haven_env(db_url, qweather_api_key=KEY, qweather_api_host=qweather.base,
+              qweather_points="28.07,120.51,330302")
+    with session_scope(db_url) as session:  # the URL as config/feeds.toml lists it
+        feed_id = feedstate.add_feed(session, "https://your-api-host.qweatherapi.com/weatheralert/v1/current",
+                                     "qweather-v1", "300s").id
+    result = poll(db_url, feed_id)
+    assert result["error"] is None and qweather.hits() == 1, f"asked the configured host: {result}"
+
+
+@pytest.mark.parametrize("variable, value", [("HAVEN_QWEATHER_POINTS", "28.07;120.51"),
+                                             ("HAVEN_QWEATHER_API_HOST", "qweather host"),
+                                             ("HAVEN_QWEATHER_CONCURRENCY", "0")])
+def test_a_malformed_qweather_setting_stops_start_up_naming_the_variable(monkeypatch, variable, value):
+    from config.settings import SettingsError, load_settings
+
+    monkeypatch.setenv(variable, value)
+    with pytest.raises(SettingsError) as refused:
+        load_settings()
+    assert variable in str(refused.value), f"the error names {variable}: {refused.value}"
