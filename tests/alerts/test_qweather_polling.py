@@ -279,3 +279,40 @@ def test_a_malformed_qweather_setting_stops_start_up_naming_the_variable(monkeyp
     with pytest.raises(SettingsError) as refused:
         load_settings()
     assert variable in str(refused.value), f"the error names {variable}: {refused.value}"
+
+
+def test_customers_a_grown_area_brings_in_are_warned_once_and_the_others_not_again(sqlite_url, haven_env, qweather):
+    from alerts import matching
+    from store.models import Notification
+    from workers.ingest import queue_matching
+
+    haven_env(sqlite_url, qweather_api_key=KEY, quiet_hours="00:00-00:00")
+    matching.forget_indexes()
+    lucheng = add_book(sqlite_url, 3, lon=LUCHENG[2], lat=LUCHENG[1], start=1)
+    longwan = add_book(sqlite_url, 3, lon=LONGWAN[2], lat=LONGWAN[1], start=11)
+    with session_scope(sqlite_url) as session:
+        feed_id = feedstate.add_feed(session, f"{qweather.base}/weatheralert/v1/current", "qweather-v1", "300s").id
+
+    def warned() -> dict[str, int]:
+        with session_scope(sqlite_url) as session:
+            rows = session.execute(select(Notification.customer_id, Notification.kind)).all()
+        counts: dict[str, int] = {}
+        for customer_id, kind in rows:
+            assert kind == "warning", f"only warnings expected, got {kind}"
+            counts[customer_id] = counts.get(customer_id, 0) + 1
+        return counts
+
+    def round_() -> None:  # tasks run in-process here: matching and fan-out finish before this returns
+        asyncio.run(poll_due(sqlite_url, feed_ids=[feed_id], force=True, settings=SETTINGS,
+                             on_new_alerts=queue_matching))
+
+    orange = gale_warning("W-GALE-8", "orange", _time(-5), _time(600))
+    qweather.set_alerts(LUCHENG[1], LUCHENG[2], [orange])
+    round_()
+    assert warned() == dict.fromkeys(lucheng, 1), "first round: only Lucheng returned it"
+    qweather.set_alerts(LONGWAN[1], LONGWAN[2], [orange])
+    round_()
+    assert warned() == dict.fromkeys(lucheng + longwan, 1), "Longwan's customers warned once, Lucheng's not again"
+    round_()
+    assert warned() == dict.fromkeys(lucheng + longwan, 1), "a round with nothing new sends nothing"
+    matching.forget_indexes()
