@@ -64,6 +64,7 @@ class FanOutSummary:
     already_saved: int = 0
     held_for_quiet_hours: int = 0
     enqueued: int = 0
+    not_queued: int = 0  # saved, but the broker could not take their tasks: the sweep queues them
     stopped: int = 0
     skipped: dict[str, int] = field(default_factory=dict)
 
@@ -288,7 +289,13 @@ def _save_and_enqueue(facts: _Facts, plan: Plan, now: datetime, enqueue: Enqueue
     due = [(nid, channel) for nid, channel, state in saved if state == "queued"]
     summary.held_for_quiet_hours += len(saved) - len(due)
     if due:
-        enqueue(due)
+        try:
+            enqueue(due)
+        except Exception:  # the broker is away: carry on saving; the sweep queues these once it is back
+            log.warning("could not queue %d saved messages of alert %s; the sweep will", len(due),
+                        facts.alert.alert_id, exc_info=True)
+            summary.not_queued += len(due)
+            return
         summary.enqueued += len(due)
 
 
@@ -334,4 +341,5 @@ def _insert_unnest(session: Session, rows: list[dict]) -> list[tuple[int, str, s
 def _audit_data(summary: FanOutSummary) -> dict:
     return {"msg_type": summary.msg_type, "customers": summary.customers, "saved": summary.saved,
             "already_saved": summary.already_saved, "held_for_quiet_hours": summary.held_for_quiet_hours,
-            "enqueued": summary.enqueued, "stopped": summary.stopped, "skipped": summary.skipped}
+            "enqueued": summary.enqueued, "not_queued": summary.not_queued, "stopped": summary.stopped,
+            "skipped": summary.skipped}

@@ -352,6 +352,226 @@ def fanout(customers, share_customers, rate_customers, rate, workers, threads, l
                    f"PostgreSQL {r['cpu_s']['postgresql']} s (its backends for this database)")
 
 
+class _PrivateRedis:
+    """A redis-server of the drill's own on a free port, without persistence, that it may kill and restart
+    (never the shared one)."""
+
+    def __init__(self):
+        import shutil
+        import socket
+
+        binary = shutil.which("redis-server")
+        if not binary:
+            raise click.ClickException("haven bench drill needs redis-server (apt-get install redis-server)")
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            self.port = probe.getsockname()[1]
+        self.command = [binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.process: subprocess.Popen | None = None
+        self.up()
+
+    def up(self) -> float:
+        """Start it (empty); returns the time.time() at which it answers."""
+        import redis
+
+        self.process = subprocess.Popen(self.command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        client = redis.Redis(port=self.port)
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            try:
+                if client.ping():
+                    return time.time()
+            except redis.RedisError:
+                time.sleep(0.02)
+        raise click.ClickException("the drill's redis-server did not start")
+
+    def down(self) -> None:
+        self.process.kill()
+        self.process.wait(10)
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.terminate()
+            self.process.wait(10)
+
+
+def _drill_env(url: str, provider: _Provider, redis_url: str, prefix: str, lease_s: float | None) -> dict:
+    env = dict(os.environ, HAVEN_DATABASE_URL=url, HAVEN_REDIS_URL=redis_url, HAVEN_REDIS_KEY_PREFIX=prefix,
+               HAVEN_SMS_CHANNEL="twilio", TWILIO_ACCOUNT_SID=ACCOUNT_SID, TWILIO_AUTH_TOKEN=AUTH_TOKEN,
+               TWILIO_FROM="+15005550006", HAVEN_TWILIO_API_BASE_URL=provider.base_url,
+               HAVEN_PUBLIC_BASE_URL="http://127.0.0.1:9", HAVEN_SMS_RATE_PER_S="1000000",
+               HAVEN_QUIET_HOURS="00:00-00:00", HAVEN_LOG_LEVEL="WARNING")
+    if lease_s:
+        env["HAVEN_DELIVERY_LEASE_S"] = str(lease_s)
+    return env
+
+
+def _spawn(command: list[str], env: dict, log_dir: Path, name: str) -> tuple[subprocess.Popen, Path]:
+    log_path = log_dir / f"{name}.log"
+    return subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
+                            stderr=log_path.open("w")), log_path
+
+
+def _drill_worker(env: dict, threads: int, queues: str, log_dir: Path, name: str):
+    return _spawn([sys.executable, "-m", "celery", "-A", "workers", "worker", "-Q", queues, "-P", "threads",
+                   "-c", str(threads), "-n", f"drill-{name}-{uuid.uuid4().hex[:6]}@%h", "--loglevel", "WARNING",
+                   "--without-gossip", "--without-mingle", "--without-heartbeat"], env, log_dir, name)
+
+
+def _kill_9(process: subprocess.Popen) -> None:
+    import signal
+
+    try:
+        children = Path(f"/proc/{process.pid}/task/{process.pid}/children").read_text().split()
+    except OSError:
+        children = []
+    for child in children:
+        os.kill(int(child), signal.SIGKILL)
+    process.kill()
+    process.wait(10)
+
+
+def _first_handovers(provider: _Provider) -> tuple[dict[str, float], int]:
+    """Each number's first acceptance (time.time()), and how many acceptances came on top."""
+    first: dict[str, float] = {}
+    accepted = provider.stats()["accepted"]
+    for number, at in accepted:
+        first.setdefault(number, at)
+    return first, len(accepted) - len(first)
+
+
+def _run_drill(kind: str, customers: int, admin_url: str, redis: _PrivateRedis, workers: int, threads: int,
+               latency_ms: float, lease_s: float | None, goal_s: float) -> dict:
+    import tempfile
+
+    from shapely.geometry import shape
+    from sqlalchemy import func, select
+
+    from alerts.ingest import Origin
+    from alerts.messages import parse_message
+    from alerts.reach import reach_report
+    from alerts.replay import replay
+    from store.db import session_scope
+    from store.models import FanOutLease, Notification
+    from store.types import utcnow
+    from workers.ingest import ingest_payload
+
+    raw = replay([ORANGE_ALERT.read_bytes()], utcnow(), tag=f"DRILL-{kind}-{uuid.uuid4().hex[:6]}")[0]
+    polygon = parse_message(raw).alerts[0].alert["infos"][0]["areas"][0]["polygons"][0]
+    all_queues = QUEUES + ",greenchannel"
+    with ExitStack() as stack:
+        log_dir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="haven-drill-")))
+        url = stack.enter_context(_database(admin_url, f"haven_bench_drill_{kind}"))
+        _book(url, customers, shape({"type": "Polygon", "coordinates": [polygon]}))
+        provider = _Provider(latency_ms)
+        stack.callback(provider.stop)
+        env = _drill_env(url, provider, redis.url, os.environ["HAVEN_REDIS_KEY_PREFIX"], lease_s)
+        # In the kill drill the doomed worker is the only one on the match queue: it runs the fan-out.
+        spawned = [_drill_worker(env, threads, all_queues if n == 0 or kind == "redis" else
+                                 all_queues.replace("match,", ""), log_dir, f"worker-{n}") for n in range(workers)]
+        spawned.append(_spawn([sys.executable, "-m", "celery", "-A", "workers", "beat", "--loglevel", "WARNING",
+                               "--schedule", str(log_dir / "beat-schedule")], env, log_dir, "beat"))
+        stack.callback(_stop, [process for process, _ in spawned])
+        _wait_for_workers(workers)
+
+        def saved_and_running() -> tuple[int, bool]:
+            with session_scope(url) as session:
+                return (session.execute(select(func.count()).select_from(Notification)).scalar_one(),
+                        bool(session.execute(select(func.count()).select_from(FanOutLease)
+                                             .where(FanOutLease.finished_at.is_(None))).scalar_one()))
+
+        [alert_id] = ingest_payload(raw, Origin(source=f"bench:drill:{kind}"), url).new_alert_ids
+        deadline = time.monotonic() + 120
+        if kind == "kill":
+            while time.monotonic() < deadline:
+                saved, running = saved_and_running()
+                if saved >= customers // 4 and running or saved >= customers:
+                    break
+                time.sleep(0.02)
+            fan_out_running = saved_and_running()[1]
+            _kill_9(spawned[0][0])
+            fault_over_at = time.time()
+            spawned.append(_drill_worker(env, threads, all_queues, log_dir, "replacement"))
+            stack.callback(_stop, [spawned[-1][0]])
+        else:
+            while time.monotonic() < deadline and len(_first_handovers(provider)[0]) < customers // 3:
+                time.sleep(0.05)
+            fan_out_running = saved_and_running()[1]
+            redis.down()
+            time.sleep(3.0)
+            fault_over_at = redis.up()
+        bar = progress(customers, f"drill {kind}: handed to the provider", unit="SMS")
+        done, deadline = 0, time.monotonic() + goal_s + 120
+        while time.monotonic() < deadline:
+            first, _ = _first_handovers(provider)
+            bar.update(len(first) - done)
+            done = len(first)
+            if done >= customers:
+                break
+            time.sleep(0.5)
+        bar.close()
+        first, duplicates = _first_handovers(provider)
+        with session_scope(url) as session:
+            report = reach_report(session, alert_id)
+            runs = session.execute(select(FanOutLease.runs).where(FanOutLease.alert_id == alert_id)).scalar()
+        # After the fault: the survivors (and the replacement) still take tasks, shown by a ping round trip.
+        try:
+            _wait_for_workers(workers)
+            consuming = workers
+        except click.ClickException:
+            consuming = None
+        reconnected = sum("reconnected to the broker" in path.read_text(errors="replace")
+                          for _, path in spawned[:workers])
+    last = max(first.values()) if first else None
+    return {"drill": kind, "customers": customers, "fan_out_running_at_fault": fan_out_running,
+            "recovered_s": round(last - fault_over_at, 1) if last and len(first) == customers else None,
+            "goal_s": goal_s, "missing": customers - len(first), "duplicates": duplicates,
+            "reported_possible_duplicates": report["possible_duplicates"], "fan_out_runs": runs,
+            "workers_consuming": consuming,
+            "workers_reconnected": reconnected if kind == "redis" else None}
+
+
+@bench.command("drill")
+@click.option("--customers", default=6_000, show_default=True, help="Customers warned in each drill.")
+@click.option("--workers", default=2, show_default=True, help="Celery worker processes (thread pools).")
+@click.option("--threads", default=4, show_default=True, help="Task threads per worker process.")
+@click.option("--latency-ms", default=100.0, show_default=True, help="The provider's answer time.")
+@click.option("--lease-s", type=float, default=None, help="HAVEN_DELIVERY_LEASE_S for the workers (default: its own).")
+@click.option("--only", type=click.Choice(["kill", "redis"]), multiple=True, help="Run only these drills.")
+@click.option("--json", "as_json", is_flag=True, help="Print the figures as JSON.")
+def drill(customers, workers, threads, latency_ms, lease_s, only, as_json):
+    """Fault drills: kill -9 of the worker running a fan-out, and Redis restarted empty mid fan-out.
+    Prints how long after the fault every customer had been handed over, and who was missed or sent twice."""
+    from config import reset_settings
+
+    redis = _PrivateRedis()
+    try:
+        # Set before the Celery app is first imported: this process queues the ingest on the drill's Redis.
+        os.environ.update(HAVEN_REDIS_URL=redis.url, HAVEN_REDIS_KEY_PREFIX=f"haven-drill-{os.getpid()}:")
+        reset_settings()
+        results = [_run_drill(kind, customers, _admin_url(), redis, workers, threads, latency_ms, lease_s, 60.0)
+                   for kind in ("kill", "redis") if not only or kind in only]
+    finally:
+        redis.stop()
+    if as_json:
+        click.echo(json.dumps({"workers": workers, "threads": threads, "latency_ms": latency_ms,
+                               "results": results}, indent=2))
+        return
+    for r in results:
+        fault = "kill -9 of the fan-out's worker" if r["drill"] == "kill" else "Redis restarted without persistence"
+        after = "the kill" if r["drill"] == "kill" else "Redis answered again"
+        click.echo(f"{r['drill']}: {fault}, {r['customers']} customers "
+                   f"(fan-out {'still running' if r['fan_out_running_at_fault'] else 'finished'} at the fault)")
+        recovered = f"{r['recovered_s']} s" if r["recovered_s"] is not None else "NOT within the drill"
+        click.echo(f"  everyone handed over {recovered} after {after} (goal {r['goal_s']:g} s)")
+        click.echo(f"  missing {r['missing']}, duplicate SMS {r['duplicates']} "
+                   f"({r['reported_possible_duplicates']} counted as possible duplicates); fan-out runs {r['fan_out_runs']}")
+        click.echo(f"  worker processes answering a ping afterwards: {r['workers_consuming'] or 'FEWER THAN ' + str(workers)}"
+                   + (f", {r['workers_reconnected']} said they reconnected" if r["workers_reconnected"] is not None
+                      else ""))
+
+
 STATE_WORDS = {"created": "held for quiet hours"}  # a saved row not queued yet is one waiting for morning
 
 
