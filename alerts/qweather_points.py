@@ -111,30 +111,14 @@ def points_from_book(session: Session, gazetteer: Gazetteer) -> PointChoice:
     rows = session.execute(select(Asset.lon, Asset.lat)).all()
     coords = np.asarray(rows, dtype=np.float64).reshape(-1, 2)
     # Many assets share a spot (a car park, a block of flats): ask once per spot, count them all.
-    unique, counts = np.unique(coords, axis=0, return_counts=True) if len(coords) else (coords, np.array([]))
-    inside, _ = gazetteer.units_of_points(unique[:, 0], unique[:, 1]) if len(unique) else ({}, 0)
-    outside = _assets_outside(gazetteer, unique, counts)
+    unique, counts = np.unique(coords, axis=0, return_counts=True) if len(coords) else (coords, np.zeros(0))
+    inside, outside = gazetteer.units_of_points(unique[:, 0], unique[:, 1], weights=counts)
     points = []
     for code in sorted(inside):
         seat = gazetteer.seat(code)
         if seat is not None:
             points.append(WantedPoint(seat.lat, seat.lon, code, seat.name))
     return PointChoice(points, outside, signature)
-
-
-def _assets_outside(gazetteer: Gazetteer, spots: np.ndarray, counts: np.ndarray) -> int:
-    if not len(spots):
-        return 0
-    units = gazetteer.finest_units()
-    if not units:
-        return int(counts.sum())
-    import shapely
-
-    tree = shapely.STRtree([u.geometry for u in units])
-    hit, _ = tree.query(shapely.points(spots[:, 0], spots[:, 1]), predicate="intersects")
-    covered = np.zeros(len(spots), dtype=bool)
-    covered[hit] = True
-    return int(counts[~covered].sum())
 
 
 def sync_points(session: Session, feed: Feed, choice: PointChoice, now: datetime) -> dict:

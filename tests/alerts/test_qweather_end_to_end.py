@@ -54,27 +54,20 @@ def test_orange_then_red_then_cancel_at_two_district_points_warns_exactly_their_
         celery_worker(url, concurrency=2, **environment)
         wait_for_workers()
 
-        orange = gale_warning("E2E-GALE-1", "orange", _time(-30), _time(600))
-        for lat, lon in (LUCHENG, LONGWAN):
-            server.set_alerts(lat, lon, [orange])
-        [first] = poll_feeds_now(url, feed_ids=[feed_id], force=True)
-        assert first["error"] is None and len(first["new_alerts"]) == 1, f"one alert from two points: {first}"
-        wait_until(lambda: len(_sent(url, "warning")) == len(inside), timeout=90,
-                   message="every customer of the two districts warned")
-
-        red = gale_warning("E2E-GALE-2", "red", _time(-20), _time(600), code="update", supersedes=["E2E-GALE-1"])
-        for lat, lon in (LUCHENG, LONGWAN):
-            server.set_alerts(lat, lon, [red])
-        poll_feeds_now(url, feed_ids=[feed_id], force=True)
-        wait_until(lambda: len(_sent(url, "escalation")) == len(inside), timeout=90,
-                   message="every customer of the two districts told of the escalation to red")
-
-        cancel = gale_warning("E2E-GALE-3", "red", _time(-10), _time(600), code="cancel", supersedes=["E2E-GALE-2"])
-        for lat, lon in (LUCHENG, LONGWAN):
-            server.set_alerts(lat, lon, [cancel])
-        poll_feeds_now(url, feed_ids=[feed_id], force=True)
-        wait_until(lambda: len(_sent(url, "all_clear")) == len(inside), timeout=90,
-                   message="every customer of the two districts given the all-clear")
+        steps = [
+            ("warning", gale_warning("E2E-GALE-1", "orange", _time(-30), _time(600))),
+            ("escalation", gale_warning("E2E-GALE-2", "red", _time(-20), _time(600), code="update",
+                                        supersedes=["E2E-GALE-1"])),
+            ("all_clear", gale_warning("E2E-GALE-3", "red", _time(-10), _time(600), code="cancel",
+                                       supersedes=["E2E-GALE-2"])),
+        ]
+        for kind, entry in steps:
+            for lat, lon in (LUCHENG, LONGWAN):
+                server.set_alerts(lat, lon, [entry])
+            [result] = poll_feeds_now(url, feed_ids=[feed_id], force=True)
+            assert result["error"] is None and len(result["new_alerts"]) == 1, f"one alert from two points: {result}"
+            wait_until(lambda kind=kind: len(_sent(url, kind)) == len(inside), timeout=90,
+                       message=f"every customer of the two districts sent the {kind}")
     finally:
         running.close()
     expected = dict.fromkeys(inside, 1)
