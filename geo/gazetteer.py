@@ -167,28 +167,31 @@ class Gazetteer(GeocodeResolver):
         parents = {b.parent or _parent_by_code(b.code) for b in units}
         return sorted((b for b in units if b.code not in parents), key=lambda b: b.code)
 
-    def unit_of_points(self, lon, lat, scheme: str = CN_ADCODE) -> np.ndarray:
-        """The code of the finest unit each point lies in ('' for none: outside the gazetteer)."""
+    def _unit_index_of_points(self, lon, lat, scheme: str) -> tuple[list[Boundary], np.ndarray]:
         lon, lat = np.asarray(lon, dtype=np.float64), np.asarray(lat, dtype=np.float64)
-        codes = np.full(len(lon), "", dtype=object)
         units = self.finest_units(scheme)
+        found = np.full(len(lon), -1, dtype=np.int64)
         if not len(lon) or not units:
-            return codes
+            return units, found
         tree = shapely.STRtree([u.geometry for u in units])
         point_index, unit_index = tree.query(shapely.points(lon, lat), predicate="intersects")
         # A point on a shared border lies in both units: it counts once, in the first.
         points, first = np.unique(point_index, return_index=True)
-        codes[points] = [units[i].code for i in unit_index[first]]
-        return codes
+        found[points] = unit_index[first]
+        return units, found
+
+    def unit_of_points(self, lon, lat, scheme: str = CN_ADCODE) -> np.ndarray:
+        """The code of the finest unit each point lies in ('' for none: outside the gazetteer)."""
+        units, found = self._unit_index_of_points(lon, lat, scheme)
+        codes = np.array([u.code for u in units] + [""], dtype=object)
+        return codes[found]
 
     def units_of_points(self, lon, lat, scheme: str = CN_ADCODE, weights=None) -> tuple[dict[str, int], int]:
         """How many of the points (or their weights) lie in each finest unit, and how many lie in none."""
-        codes = self.unit_of_points(lon, lat, scheme)
-        weights = np.ones(len(codes), dtype=np.int64) if weights is None else np.asarray(weights, dtype=np.int64)
-        inside: dict[str, int] = {}
-        for code, weight in zip(codes, weights, strict=True):
-            inside[code] = inside.get(code, 0) + int(weight)
-        return {c: n for c, n in inside.items() if c}, inside.get("", 0)
+        units, found = self._unit_index_of_points(lon, lat, scheme)
+        totals = np.bincount(found + 1, weights=weights, minlength=len(units) + 1).astype(np.int64)
+        inside = {units[i].code: int(n) for i, n in enumerate(totals[1:]) if n}
+        return inside, int(totals[0])
 
     def seat(self, code: str, scheme: str = CN_ADCODE) -> Seat | None:
         """A point inside the unit with two decimals (about 1 km): its representative point, nudged in if
