@@ -483,21 +483,18 @@ def _run_drill(kind: str, customers: int, admin_url: str, redis: _PrivateRedis, 
 
         [alert_id] = ingest_payload(raw, Origin(source=f"bench:drill:{kind}"), url).new_alert_ids
         deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:  # the fault strikes a quarter of the way through the fan-out
+            saved, running = saved_and_running()
+            if saved >= customers // 4 and running or saved >= customers:
+                break
+            time.sleep(0.02)
+        fan_out_running = saved_and_running()[1]
         if kind == "kill":
-            while time.monotonic() < deadline:
-                saved, running = saved_and_running()
-                if saved >= customers // 4 and running or saved >= customers:
-                    break
-                time.sleep(0.02)
-            fan_out_running = saved_and_running()[1]
             _kill_9(spawned[0][0])
             fault_over_at = time.time()
             spawned.append(_drill_worker(env, threads, all_queues, log_dir, "replacement"))
             stack.callback(_stop, [spawned[-1][0]])
         else:
-            while time.monotonic() < deadline and len(_first_handovers(provider)[0]) < customers // 3:
-                time.sleep(0.05)
-            fan_out_running = saved_and_running()[1]
             redis.down()
             time.sleep(3.0)
             fault_over_at = redis.up()
