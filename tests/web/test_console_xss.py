@@ -20,6 +20,7 @@ from html import escape
 from html.parser import HTMLParser
 
 from playwright.sync_api import Page, expect
+from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 from shapely.geometry import Point, shape
 from sqlalchemy import select
 
@@ -155,12 +156,17 @@ def shots(page: Page, name: str) -> None:
     page.set_viewport_size(BIG_SCREEN)
 
 
-def hover_tooltip(page: Page, target, css_class: str):
-    """Hover a map feature and return its open tooltip (Leaflet opens one per hovered layer)."""
-    target.hover(force=True)
-    tooltip = page.locator(f".leaflet-tooltip .{css_class}")
-    expect(tooltip).to_be_visible()
-    return tooltip
+def hover_tooltip(page: Page, target, tooltip, position=None, attempts: int = 10) -> str:
+    """Hover a map feature and return the text of the tooltip it opens. A live update redraws the layers
+    (new fan-out counts, the 30 s refresh), closing a tooltip under a still mouse: then hover again."""
+    for _ in range(attempts):
+        page.mouse.move(1, 1)  # off the map, so the next hover is a fresh mouseover
+        target.hover(position=position, force=True)
+        try:
+            return tooltip.inner_text(timeout=1500)
+        except PlaywrightTimeoutError:
+            continue
+    raise AssertionError(f"hovering {target} never opened a tooltip ({tooltip})")
 
 
 def test_hostile_text_from_every_source_renders_literally_and_runs_nowhere(api_server, pg_clean_url, browser):  # noqa: F811
@@ -229,29 +235,24 @@ def test_hostile_text_from_every_source_renders_literally_and_runs_nowhere(api_s
     expect(card).to_contain_text(EVENT)
     area = page.locator(".leaflet-areas-pane path.leaflet-interactive").first
     expect(area).to_be_visible()
-    area.hover(position={"x": 12, "y": 12}, force=True)  # a corner inside the rectangle, clear of markers
-    tooltip = page.locator(".leaflet-tooltip", has_text="Typhoon")
-    expect(tooltip).to_be_visible()
+    corner = {"x": 12, "y": 12}  # inside the rectangle, clear of markers
+    shown = hover_tooltip(page, area, page.locator(".leaflet-tooltip", has_text="Typhoon"), position=corner)
     page.wait_for_timeout(500)  # time enough for an injected <img src=x> to fail to load and fire onerror
     assert page.evaluate("window.__pwned") is None, "hovering the warning area ran the headline's markup"
-    expect(tooltip).to_contain_text(HEADLINE)
-    area.click(position={"x": 12, "y": 12}, force=True)
+    assert HEADLINE in shown, f"the area's tooltip should show the headline as text, it shows {shown!r}"
+    area.click(position=corner, force=True)
     expect(page.get_by_test_id("area-popup")).to_contain_text(HEADLINE)
     selected = page.get_by_test_id("selected-area")
     expect(selected).to_contain_text(HEADLINE)
     expect(selected).to_contain_text(INSTRUCTION)
     expect(page.get_by_test_id("cat-event")).to_contain_text(HAZARD)
     expect(page.locator(".cat-label")).to_contain_text(CAT_CODE)
-    expect(hover_tooltip(page, page.locator(".truck").first, "provider-tooltip")).to_contain_text(PROVIDER)
+    truck_tip = hover_tooltip(page, page.locator(".truck").first, page.locator(".leaflet-tooltip .provider-tooltip"))
+    assert PROVIDER in truck_tip, f"the truck's tooltip should show the provider's name as text: {truck_tip!r}"
     job_markers = page.locator(".leaflet-jobs-pane path.leaflet-interactive")
     expect(job_markers).to_have_count(2)
-    job_tips = []
-    for index in range(2):
-        page.mouse.move(5, 5)
-        job_markers.nth(index).hover(force=True)
-        tip = page.locator(".leaflet-tooltip .job-tooltip")
-        expect(tip).to_be_visible()
-        job_tips.append(tip.inner_text())
+    job_tips = [hover_tooltip(page, job_markers.nth(index), page.locator(".leaflet-tooltip .job-tooltip"))
+                for index in range(2)]
     assert any(PROVIDER in tip for tip in job_tips), f"the accepted job's tooltip must name the provider: {job_tips}"
     watched.assert_nothing_ran("operations map")
     shots(page, "xss-1-map")
