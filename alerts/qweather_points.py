@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import math
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -176,10 +177,19 @@ def refresh_points(session: Session, feed: Feed, gazetteer: Gazetteer, fixed: st
     return sync_points(session, feed, choice, now)
 
 
-def due_points(session: Session, feed_id: int, now: datetime, force: bool = False) -> list[PointSnapshot]:
+def round_size(points: int, every_s: float, concurrency: int) -> int:
+    """At most this many points a round: three times the steady pace of a 5 s round, so a backlog (after a
+    backoff, or a stopped poller) drains in a few rounds instead of one burst the provider would refuse."""
+    return max(concurrency, math.ceil(points * 15.0 / max(every_s, 1.0)))
+
+
+def due_points(session: Session, feed_id: int, now: datetime, force: bool = False,
+               limit: int | None = None) -> list[PointSnapshot]:
     query = select(FeedPoint).where(FeedPoint.feed_id == feed_id).order_by(FeedPoint.next_poll_at, FeedPoint.id)
     if not force:
         query = query.where((FeedPoint.next_poll_at.is_(None)) | (FeedPoint.next_poll_at <= now))
+        if limit is not None:
+            query = query.limit(limit)
     return [PointSnapshot(p.id, p.lat, p.lon, p.admin_code, p.etag, p.last_tag)
             for p in session.execute(query).scalars()]
 

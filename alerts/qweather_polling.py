@@ -27,11 +27,12 @@ from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 import aiohttp
+from sqlalchemy import func, select
 
 from alerts import feedstate, qweather_points
 from alerts.qweather_points import PointAnswer, PointSnapshot
 from store.db import session_scope
-from store.models.alerts import Feed
+from store.models.alerts import Feed, FeedPoint
 from store.types import utcnow
 
 PATH = "/weatheralert/v1/current"
@@ -209,7 +210,9 @@ def prepare_points(db_url: str | None, feed_id: int, force: bool, refresh: bool 
         feed = session.get(Feed, feed_id)
         changed = qweather_points.refresh_points(session, feed, configured_gazetteer(), settings.qweather_points,
                                                  now, force=refresh)
-        due = qweather_points.due_points(session, feed_id, now, force)
+        total = session.execute(select(func.count(FeedPoint.id)).where(FeedPoint.feed_id == feed_id)).scalar_one()
+        due = qweather_points.due_points(session, feed_id, now, force, limit=qweather_points.round_size(
+            total, feed.every_s, settings.qweather_concurrency))
         return {"due": due, "changed": changed, "assets_outside_gazetteer": feed.assets_outside_gazetteer or 0,
                 "url": feed.url}
 

@@ -16,6 +16,7 @@ from alerts.feeds import PollSettings, poll_due
 from alerts.qweather_points import points_json
 from store.db import session_scope
 from store.models import Alert, AlertChain, Feed
+from store.models.alerts import FeedPoint
 from tests.notify_support import add_book
 from tests.qweather_compatible import QWeatherServer, Running, gale_warning
 
@@ -316,3 +317,22 @@ def test_customers_a_grown_area_brings_in_are_warned_once_and_the_others_not_aga
     round_()
     assert warned() == dict.fromkeys(lucheng + longwan, 1), "a round with nothing new sends nothing"
     matching.forget_indexes()
+
+
+def test_a_backlog_of_due_points_drains_over_rounds_not_in_one_burst(sqlite_url, haven_env, qweather):
+    from alerts.qweather_points import round_size
+
+    assert round_size(3000, 300.0, 4) == 150, "3,000 points every 5 min: 50 a 5 s round, 150 at most"
+    assert round_size(3, 300.0, 4) == 4, "never fewer than the concurrency"
+    haven_env(sqlite_url, qweather_api_key=KEY, qweather_concurrency=1,
+              qweather_points=";".join(f"{27.80 + i / 100:.2f},120.70" for i in range(30)))
+    with session_scope(sqlite_url) as session:
+        feed_id = feedstate.add_feed(session, f"{qweather.base}/weatheralert/v1/current", "qweather-v1", "300s").id
+        session.flush()
+    poll(url=sqlite_url, feed_id=feed_id, force=False)  # chooses the 30 points, spread over 300 s
+    with session_scope(sqlite_url) as session:  # all of them overdue, as after a long backoff
+        session.execute(FeedPoint.__table__.update().values(next_poll_at=datetime.now(UTC) - timedelta(hours=1)))
+        session.get(Feed, feed_id).next_poll_at = None
+    before = qweather.hits()
+    poll(url=sqlite_url, feed_id=feed_id, force=False)
+    assert qweather.hits() - before == 2, "30 points x 15 s / 300 s = 2 a round, not all 30 at once"
