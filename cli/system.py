@@ -11,7 +11,7 @@ import click
 from cli.common import ensure_database, settings_or_exit
 
 
-def _serve(with_periodic: bool | None) -> None:
+def _serve(with_periodic: bool | None, last_words: str | None = None) -> None:
     from aiohttp import web
 
     from web.app import create_app
@@ -21,7 +21,9 @@ def _serve(with_periodic: bool | None) -> None:
     app = create_app(settings, run_periodic=with_periodic)
     click.echo(f"Haven listening on http://{settings.bind}/ (database: {settings.database_url.split('@')[-1]})",
                err=True)
-    web.run_app(app, host=settings.host, port=settings.port, print=None, access_log=None)
+    # run_app calls `print` once the server listens, after the start-up logs: the demo sign-ins come last.
+    web.run_app(app, host=settings.host, port=settings.port, access_log=None,
+                print=(lambda _: click.echo(last_words, err=True)) if last_words else None)
 
 
 @click.command()
@@ -36,7 +38,11 @@ def run():
     settings = settings_or_exit()
     keys_path = demo_keys_path(settings)
     users = create_demo_users(keys_path)
+    sign_ins_path = keys_path.with_name("demo-users.txt")
     if users:
+        from identity.service import give_demo_users_passwords
+
+        give_demo_users_passwords(sign_ins_path)
         click.echo(f"Demo users created; sign in to the console with one of these keys (kept in {keys_path}):",
                    err=True)
         for role, name, key in users:
@@ -45,7 +51,9 @@ def run():
         click.echo(f"Demo sign-in keys are in {keys_path}.", err=True)
     click.echo(f"Console: http://{settings.bind}/   (run `haven demo` in another terminal to watch the "
                f"typhoon story unfold live)", err=True)
-    _serve(with_periodic=None)
+    _serve(with_periodic=None, last_words=f"Demo sign-ins (username password role; the customer signs in "
+                                          f"with the phone number): {sign_ins_path}"
+           if sign_ins_path.exists() else None)
 
 
 @click.command()
@@ -94,12 +102,37 @@ def users():
 @click.option("--role", required=True, help="customer, dispatcher, adjuster, supervisor, manager or admin")
 @click.option("--name", required=True)
 @click.option("--customer-id", default=None, help="Required for the customer role.")
-def create_user(role, name, customer_id):
-    """Create a user and print its API key once (only a hash is kept)."""
+@click.option("--username", default=None, help="Staff who sign in with a password (no API key then).")
+@click.option("--password-stdin", is_flag=True, help="Read the password from standard input instead of "
+              "printing a one-time password that must be changed at the first sign-in.")
+def create_user(role, name, customer_id, username, password_stdin):
+    """Create a user. With --username: a staff user who signs in with a password (a one-time password is
+    printed unless --password-stdin). Without: a machine user whose API key is printed once."""
     from store.db import session_scope
     from store.users import create_user as create
 
+    if password_stdin and not username:
+        raise click.UsageError("--password-stdin needs --username")
+    if username and customer_id:
+        raise click.UsageError("customers sign in with their phone number: give --customer-id or --username")
+    password = _password_from_stdin() if password_stdin else None
     ensure_database()
+    if username:
+        from identity.service import InvalidInput, create_staff_user
+
+        try:
+            with session_scope() as session:
+                user, one_time = create_staff_user(session, role, name, username, password)
+                user_id, username = user.id, user.username
+        except InvalidInput as exc:
+            raise click.ClickException(f"--{exc.field}: {exc.message}") from None
+        if one_time is None:
+            click.echo(f"created user {user_id} ({role}); sign in as {username!r} with the password given", err=True)
+        else:
+            click.echo(f"created user {user_id} ({role}); sign in as {username!r} with this one-time password, "
+                       "shown only now (it must be changed at the first sign-in):", err=True)
+            click.echo(one_time)
+        return
     try:
         with session_scope() as session:
             user, key = create(session, role, name, customer_id)
@@ -108,3 +141,11 @@ def create_user(role, name, customer_id):
         raise click.ClickException(str(exc)) from None
     click.echo(f"created user {user_id} ({role}); API key, shown only now:", err=True)
     click.echo(key)
+
+
+def _password_from_stdin() -> str:
+    line = sys.stdin.readline(4096)
+    password = line.rstrip("\r\n")
+    if not password:
+        raise click.UsageError("--password-stdin: standard input gave no password")
+    return password

@@ -100,6 +100,20 @@ class Settings(BaseSettings):
     advance_ratio: float = Field(default=0.5, gt=0, le=1)
     claim_lease_s: float = Field(default=900.0, gt=0)
 
+    # Signing in (identity/): session idle timeouts, one-time codes, signed links, throttles. Throttles
+    # count within sign_in_throttle_window_s; codes per phone and requests per client address.
+    staff_session_idle_h: float = Field(default=8.0, gt=0, le=24 * 30)
+    customer_session_idle_days: float = Field(default=30.0, gt=0, le=365)
+    sign_in_code_ttl_s: int = Field(default=600, ge=60, le=3600)
+    sign_in_code_max_failures: int = Field(default=5, ge=1, le=100)
+    sign_in_lockout_s: int = Field(default=900, ge=1, le=86400)
+    customer_link_ttl_h: float = Field(default=72.0, gt=0, le=24 * 90)
+    sign_in_throttle_window_s: int = Field(default=900, ge=1, le=86400)
+    sign_in_codes_per_phone: int = Field(default=5, ge=1)
+    sign_in_requests_per_address: int = Field(default=30, ge=1)
+    login_failures_per_username: int = Field(default=5, ge=1)
+    login_failures_per_address: int = Field(default=20, ge=1)
+
     # Demo
     demo_seed: int = 20210725
     demo_customers: int = Field(default=20_000, ge=1)

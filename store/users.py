@@ -24,6 +24,7 @@ class Principal:
     name: str
     role: str
     customer_id: str | None
+    must_change_password: bool = False  # signed in with a one-time password not yet replaced
 
 
 def hash_key(key: str) -> str:

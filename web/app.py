@@ -10,10 +10,10 @@ import time
 from aiohttp import web
 
 from config import Settings, get_settings
-from store.users import principal_for_key
 from web import metrics, security_headers
 from web.common import POOLS, PRINCIPAL, in_thread
 from web.errors import ApiError, error_response
+from web.routes import auth
 
 log = logging.getLogger(__name__)
 
@@ -21,6 +21,7 @@ log = logging.getLogger(__name__)
 # and `on_shutdown(app)`.
 ROUTE_MODULES = [
     "web.routes.system",
+    "web.routes.auth",
     "web.routes.alerts",
     "web.routes.feeds",
     "web.routes.book",
@@ -66,22 +67,10 @@ async def error_middleware(request: web.Request, handler):
 
 @web.middleware
 async def auth_middleware(request: web.Request, handler):
-    header = request.headers.get("Authorization", "")
-    scheme, _, key = header.partition(" ")
-    principal = None
-    if scheme.lower() == "bearer" and key.strip():
-        principal = await in_thread(_lookup, key.strip())
-    elif "api_key" in request.cookies:
-        principal = await in_thread(_lookup, request.cookies["api_key"])
-    request[PRINCIPAL] = principal
+    # Who is calling, and whether a signed-in browser's write carries its CSRF token (web/routes/auth.py).
+    request[PRINCIPAL] = await auth.authenticate(request)
+    auth.guard(request)
     return await handler(request)
-
-
-def _lookup(key: str):
-    from store.db import session_scope
-
-    with session_scope() as session:
-        return principal_for_key(session, key)
 
 
 async def _run_periodic_tasks_in_process(app: web.Application) -> None:

@@ -14,6 +14,16 @@ from store.models.greenchannel import (
     RescueOffer,
     RescueProvider,
 )
+from store.models.identity import (
+    AttemptKind,
+    AuthAttempt,
+    CustomerLink,
+    PhoneLock,
+    SessionKind,
+    SignInCode,
+    SignInMethod,
+    WebSession,
+)
 from store.models.notifications import (
     FINAL_STATES,
     NOTIFICATION_STATES,
@@ -28,4 +38,6 @@ __all__ = [
     "Alert", "AlertChain", "AlertReference", "ApiKey", "Asset", "AuditEvent", "Base", "CatEvent",
     "Claim", "ClaimDocument", "Customer", "FanOutLease", "Feed", "InboundMessage", "Notification", "Payment", "PaymentInstruction", "QuarantinedMessage",
     "Receipt", "RescueJob", "RescueOffer", "RescueProvider", "User",
+    "AttemptKind", "AuthAttempt", "CustomerLink", "PhoneLock", "SessionKind", "SignInCode", "SignInMethod",
+    "WebSession",
 ]

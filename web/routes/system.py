@@ -91,9 +91,15 @@ async def openapi(request: web.Request) -> web.Response:
 @routes.get("/v1/me")
 @requires("customer", "dispatcher", "adjuster", "supervisor", "manager")
 async def whoami(request: web.Request) -> web.Response:
-    """The calling user: id, name, role and customer id."""
+    """The calling user: id, name, role, customer id; for a signed-in browser, the X-CSRF-Token its writes
+    carry (null for API keys) and whether a one-time password must be replaced first."""
+    from web.routes.auth import ACTIVE_SESSION
+
     p = principal_of(request)
-    return json_response({"id": p.user_id, "name": p.name, "role": p.role, "customer_id": p.customer_id})
+    session = request.get(ACTIVE_SESSION)
+    return json_response({"id": p.user_id, "name": p.name, "role": p.role, "customer_id": p.customer_id,
+                          "csrf_token": session.csrf_token if session else None,
+                          "password_change_required": p.must_change_password})
 
 
 def _list_users() -> list[dict]:
