@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import threading
 import time
 
 from celery import Celery, Task, bootsteps
 from celery.signals import worker_process_init
+from celery.worker.consumer import Consumer
 
 from config import get_settings
 
@@ -89,6 +91,7 @@ def make_celery() -> Celery:
         broker_connection_retry=True,
         broker_connection_max_retries=None,
         broker_connection_timeout=5,
+        worker_consumer="workers.app:BrokerRetryingConsumer",
         # A running send finishes rather than being cancelled mid-hand-over when the connection drops.
         worker_cancel_long_running_tasks_on_connection_loss=False,
         result_backend_always_retry=True,
@@ -100,6 +103,16 @@ def make_celery() -> Celery:
     )
     celery.steps["consumer"].add(BrokerConnectionLog)
     return celery
+
+
+class BrokerRetryingConsumer(Consumer):
+    """Celery's consumer, trying a lost broker again every second at first and at least every 5 s: kombu's
+    own pause grows to 30 s, which after a long outage leaves a worker idle long after Redis is back."""
+
+    def ensure_connected(self, conn):
+        conn.ensure_connection = functools.partial(conn.ensure_connection, interval_start=1, interval_step=1,
+                                                   interval_max=5)
+        return super().ensure_connected(conn)
 
 
 class BrokerConnectionLog(bootsteps.StartStopStep):

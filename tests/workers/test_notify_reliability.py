@@ -100,11 +100,11 @@ def stack(tmp_path):
         started.append((process, log_path))
         return process
 
-    def worker(env: dict, queues: str = ",".join(QUEUES)) -> subprocess.Popen:
+    def worker(env: dict, queues: str = ",".join(QUEUES), pool: str = "threads") -> subprocess.Popen:
         from workers import app
 
         app.conf.task_always_eager = False
-        return spawn([sys.executable, "-m", "celery", "-A", "workers", "worker", "-Q", queues, "-P", "threads",
+        return spawn([sys.executable, "-m", "celery", "-A", "workers", "worker", "-Q", queues, "-P", pool,
                       "-c", str(THREADS), "-n", f"drill-{uuid.uuid4().hex[:8]}@%h", "--loglevel", "WARNING",
                       "--without-gossip", "--without-mingle", "--without-heartbeat"], env, "worker")
 
@@ -261,6 +261,25 @@ def test_redis_restarted_empty_mid_fan_out_everyone_warned_within_60_s_and_worke
     for worker in workers:
         assert "reconnected to the broker" in stack.log(worker), "a worker did not say it reconnected"
     matching.forget_indexes()
+
+
+def test_a_prefork_worker_rides_out_a_long_redis_outage_and_consumes_again_within_seconds(
+        stack, sqlite_url, private_redis):
+    """The compose file runs prefork workers; kombu's own pause between tries would grow to 30 s."""
+    env = {"HAVEN_DATABASE_URL": sqlite_url, "HAVEN_REDIS_URL": private_redis.url}
+    worker = stack.worker(env, queues="periodic", pool="prefork")
+    drill_env = subprocess_env(**env)
+    drill("ping", 1, drill_env)
+    private_redis.down()
+    time.sleep(25)
+    answering_at = private_redis.up()
+    drill("ping", 1, drill_env, timeout=60)
+    answered_s = time.time() - answering_at
+    assert worker.poll() is None, "the worker exited while Redis was away"
+    log = stack.log(worker)
+    assert "lost the broker connection; reconnecting" in log and "reconnected to the broker" in log, (
+        "the worker should say it is reconnecting and that it is back")
+    assert answered_s <= 10, f"the worker answered {answered_s:.1f} s after Redis was back"
 
 
 def test_429_for_30_s_then_everything_goes_out_within_the_rate_limit(stack, haven_env, pg_clean_url,
