@@ -87,7 +87,9 @@ def _greedy_baseline(url: str, now):
 @click.option("--json", "as_json", is_flag=True, help="Print the figures as JSON.")
 def bench_dispatch(n_jobs, n_providers, seed, database_url, as_json):
     """Assign a surge of pending rescue jobs in one batch (linear_sum_assignment) against greedy nearest-first."""
+    from config import get_settings
     from greenchannel import rescue
+    from greenchannel.rules import GreenChannelRules
     from store.db import session_scope, upgrade
     from store.types import utcnow
 
@@ -101,7 +103,7 @@ def bench_dispatch(n_jobs, n_providers, seed, database_url, as_json):
     greedy, greedy_seconds = _greedy_baseline(database_url, now)
     started = time.perf_counter()
     with session_scope(database_url) as session:
-        result = rescue.dispatch_pending(session, now)
+        result = rescue.dispatch_pending(session, GreenChannelRules.from_settings(get_settings()).rescue, now)
     batch_seconds = time.perf_counter() - started
     figures = {
         "database": database_url.split(":", 1)[0], "pending_jobs": result.pending,
@@ -130,7 +132,10 @@ def bench_dispatch(n_jobs, n_providers, seed, database_url, as_json):
 
 def green_channel_demo_step(run) -> None:
     """`haven demo`, after the warnings: the CAT event, 300 claims, rescues and advances (greenchannel/demo.py)."""
+    from greenchannel import service
     from greenchannel.demo import run_story
-    from workers.greenchannel import run_unit
+    from workers.greenchannel import wire_green_channel
 
-    run.facts["green_channel"] = run_story(run_unit, run.chain_id, run.started_at, say=click.echo)
+    wire_green_channel()
+    run.facts["green_channel"] = run_story(service.run_unit, run.chain_id, run.started_at, say=click.echo,
+                                           rules=service.rules())

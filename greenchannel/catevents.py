@@ -1,6 +1,6 @@
 """Catastrophe (CAT) events: declared by a supervisor, or proposed by Haven and confirmed by one.
 
-See DESIGN.md, Domain rules: "Catastrophe (CAT) event" and "Green-channel eligibility".
+See docs/architecture.md, "A claim, from report to payment".
 An event is `proposed` (waiting for a supervisor), `open` (claims inside its area and window are
 tagged) or `closed` (no new tagging; claims already tagged keep their tag). Areas are stored as a
 WGS-84 MultiPolygon; a point on the boundary is inside.
@@ -20,11 +20,12 @@ from sqlalchemy import or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from config import get_settings
 from greenchannel.errors import Conflict, Invalid, Malformed, NotFound
 from greenchannel.locking import lock_row
+from greenchannel.rules import CatEventRules
 from store import audit
 from store.models import Alert, AlertChain, CatEvent
+from store.models.greenchannel import CatEventStatus
 from store.types import utcnow
 from store.users import Principal
 
@@ -124,7 +125,7 @@ def open_event_for(session: Session, lon: float, lat: float, at: datetime) -> Ca
     """The open CAT event whose area and window hold this loss (the most recently declared if several)."""
     candidates = session.scalars(
         select(CatEvent)
-        .where(CatEvent.status == "open", CatEvent.window_start <= at,
+        .where(CatEvent.status == CatEventStatus.OPEN, CatEvent.window_start <= at,
                or_(CatEvent.window_end.is_(None), CatEvent.window_end >= at))
         .order_by(CatEvent.window_start.desc(), CatEvent.id.desc())
     )
@@ -168,7 +169,7 @@ def declare(session: Session, actor: Principal, *, code: str, hazard: str, windo
     if _code_taken(session, code):
         raise Conflict(f"a CAT event with code {code} already exists", "code", code="duplicate_code")
     event = CatEvent(code=code, hazard=hazard.strip(), area_geojson=mapping(area), window_start=window_start,
-                     window_end=window_end, status="open", source_chain_ids=list(chain_ids or []),
+                     window_end=window_end, status=CatEventStatus.OPEN, source_chain_ids=list(chain_ids or []),
                      declared_by=actor.user_id, confirmed_by=actor.user_id, created_at=now, confirmed_at=now)
     session.add(event)
     session.flush()
@@ -228,14 +229,14 @@ def chain_severity(session: Session, alert: Alert) -> str | None:
     return (chain.max_severity if chain is not None and chain.max_severity else None) or alert.max_severity
 
 
-def should_propose(session: Session, alert_id: int, asset_count: int) -> bool:
+def should_propose(session: Session, alert_id: int, asset_count: int, rules: CatEventRules) -> bool:
     alert = session.get(Alert, alert_id)
     return (alert is not None and alert.chain_id is not None and alert.status == "Actual"
-            and alert.msg_type != "Cancel" and asset_count > get_settings().cat_propose_min_assets
+            and alert.msg_type != "Cancel" and asset_count > rules.propose_min_assets
             and chain_severity(session, alert) in PROPOSING_SEVERITIES)
 
 
-def propose_from_alert(session: Session, alert_id: int, asset_count: int,
+def propose_from_alert(session: Session, alert_id: int, asset_count: int, rules: CatEventRules,
                        now: datetime | None = None) -> CatEvent | None:
     """Propose an event when an Extreme or Severe chain reaches more than the threshold of assets.
 
@@ -243,20 +244,20 @@ def propose_from_alert(session: Session, alert_id: int, asset_count: int,
     while it waits, its area); it never creates a second one.
     """
     now = now or utcnow()
-    if not should_propose(session, alert_id, asset_count):
+    if not should_propose(session, alert_id, asset_count, rules):
         return None
     alert = session.get(Alert, alert_id)
     existing = session.scalar(select(CatEvent).where(CatEvent.proposed_from_chain_id == alert.chain_id))
     alerts = _chain_alerts(session, [alert.chain_id])
     if existing is not None:
-        if existing.status == "proposed":
+        if existing.status == CatEventStatus.PROPOSED:
             existing.proposed_assets = max(existing.proposed_assets or 0, asset_count)
             existing.area_geojson = mapping(area_from_chains(session, [alert.chain_id]))
         return existing
     area = area_from_chains(session, [alert.chain_id])
     start, end = _proposed_window(alerts)
     event = CatEvent(code=_proposal_code(session, alert, start, alert.chain_id), hazard=_hazard_of(alert),
-                     area_geojson=mapping(area), window_start=start, window_end=end, status="proposed",
+                     area_geojson=mapping(area), window_start=start, window_end=end, status=CatEventStatus.PROPOSED,
                      proposed_from_chain_id=alert.chain_id, proposed_assets=asset_count,
                      source_chain_ids=[alert.chain_id], created_at=now)
     try:
@@ -283,7 +284,7 @@ def confirm(session: Session, actor: Principal, event_id: int, *, code: str | No
     """A supervisor confirms a proposal (optionally renaming it or adjusting its window): it opens."""
     now = now or utcnow()
     event = _locked(session, event_id)
-    if event.status != "proposed":
+    if event.status != CatEventStatus.PROPOSED:
         raise Conflict(f"CAT event {event.code} is {event.status}, not proposed", code="not_proposed")
     if code is not None and _check_code(code) != event.code:
         if _code_taken(session, code):
@@ -294,7 +295,7 @@ def confirm(session: Session, actor: Principal, event_id: int, *, code: str | No
     event.window_start = window_start or event.window_start
     event.window_end = window_end or event.window_end
     _check_window(event.window_start, event.window_end)
-    event.status, event.confirmed_by, event.confirmed_at = "open", actor.user_id, now
+    event.status, event.confirmed_by, event.confirmed_at = CatEventStatus.OPEN, actor.user_id, now
     audit.record(session, "cat_event", event.id, "confirmed", actor_id=actor.user_id, actor_role=actor.role,
                  from_state="proposed", to_state="open", note=event.code)
     return event
@@ -305,10 +306,10 @@ def close(session: Session, actor: Principal, event_id: int, note: str | None = 
     """Stop tagging new claims (a proposal closed this way is dismissed). Tagged claims keep their tag."""
     now = now or utcnow()
     event = _locked(session, event_id)
-    if event.status == "closed":
+    if event.status == CatEventStatus.CLOSED:
         raise Conflict(f"CAT event {event.code} is already closed", code="already_closed")
     previous = event.status
-    event.status, event.closed_by, event.closed_at = "closed", actor.user_id, now
+    event.status, event.closed_by, event.closed_at = CatEventStatus.CLOSED, actor.user_id, now
     audit.record(session, "cat_event", event.id, "closed" if previous == "open" else "dismissed",
                  actor_id=actor.user_id, actor_role=actor.role, from_state=previous, to_state="closed", note=note)
     return event

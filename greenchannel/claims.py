@@ -1,6 +1,6 @@
 """Claims: first notice of loss, green-channel eligibility, the six stages, documents.
 
-See DESIGN.md, Domain rules: "Green-channel eligibility" and "Claim stages". A claim whose loss
+See docs/architecture.md, "A claim, from report to payment". A claim whose loss
 is inside an open CAT event's area and window is tagged with the event's code, joins the
 fast-track queue and gets the simplified document checklist. Stages move one step forward at a
 time; the only way back is to return documents to the customer (back to `assessed`). Every move
@@ -9,7 +9,6 @@ is audited (who, when, from, to, note). Customers see their own claims only.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 
@@ -17,25 +16,33 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from greenchannel import catevents, documents, inputs, queue
+from greenchannel import catevents, documents, queue
+from greenchannel.dao import claims_dao
 from greenchannel.documents import StoredFile
 from greenchannel.errors import Conflict, Forbidden, Invalid, Malformed, NotFound
 from greenchannel.locking import lock_row
+from greenchannel.requests import ClaimChanges, FirstNotice
 from store import audit
 from store.models import Asset, AuditEvent, Claim, ClaimDocument, Payment, RescueJob, RescueProvider
+from store.models.greenchannel import (
+    OPEN_STAGES,
+    PAYMENTS_IN_FLIGHT,
+    SIDE_STATES,
+    STAGES,
+    ClaimStage,
+    DocumentStatus,
+    PaymentState,
+)
 from store.money import format_amount
 from store.types import utcnow
 from store.users import Principal
 
-STAGES = queue.STAGES
-SIDE_STATES = ("withdrawn", "rejected")
 STAFF_ROLES = ("dispatcher", "adjuster", "supervisor", "manager", "admin")
 CLAIMS_ROLES = ("adjuster", "supervisor", "manager", "admin")
-PAYMENTS_IN_FLIGHT = ("requested", "pending_approval", "approved")
 CLOCK_SKEW = timedelta(minutes=5)
 
-# Document checklists (DESIGN.md: a flooded vehicle in the green channel needs photos, ID and a
-# bank account, but no police report).
+# Document checklists: a flooded vehicle in the green channel needs photos, ID and a bank account,
+# but no police report.
 CHECKLISTS = {
     ("vehicle", "flooded", True): ["photos", "id", "bank_account"],
     ("vehicle", "other", True): ["photos", "id", "bank_account", "driving_license"],
@@ -50,45 +57,6 @@ CHECKLISTS = {
 DOCUMENT_KINDS = sorted({kind for kinds in CHECKLISTS.values() for kind in kinds} | {"other"})
 VEHICLE_FLAGS = ("vehicle_in_water", "in_travel_lane", "cannot_drive", "flood_depth_level")
 FLAGS = ("person_trapped", "person_injured", "vehicle_in_water", "in_travel_lane", "cannot_drive")
-
-
-@dataclass
-class FirstNotice:
-    """What a customer or staff member reports (FNOL)."""
-
-    asset_id: str
-    loss_at: datetime
-    lon: float | None = None
-    lat: float | None = None
-    description: str | None = None
-    person_trapped: bool = False
-    person_injured: bool = False
-    vehicle_in_water: bool = False
-    in_travel_lane: bool = False
-    cannot_drive: bool = False
-    flood_depth_level: int | None = None
-    estimate: Decimal | None = None
-
-    @classmethod
-    def from_json(cls, body: dict) -> FirstNotice:
-        location = body.get("location")
-        lon = lat = None
-        if location is not None:
-            if isinstance(location, dict):
-                lon, lat = inputs.point(location.get("lon"), location.get("lat"))
-            elif isinstance(location, list) and len(location) == 2:
-                lon, lat = inputs.point(location[0], location[1])
-            else:
-                raise Malformed("location must be {\"lon\": .., \"lat\": ..} or [lon, lat]", "location")
-        return cls(
-            asset_id=inputs.text(body.get("asset_id"), "asset_id", max_length=64, required=True),
-            loss_at=inputs.timestamp(body.get("loss_at"), "loss_at"),
-            lon=lon, lat=lat,
-            description=inputs.text(body.get("description"), "description"),
-            flood_depth_level=inputs.flood_level(body.get("flood_depth_level")),
-            estimate=inputs.money(body.get("estimate"), "estimate", required=False),
-            **{name: inputs.flag(body.get(name), name) for name in FLAGS},
-        )
 
 
 def is_flooded(claim: Claim) -> bool:
@@ -134,7 +102,7 @@ def file_claim(session: Session, actor: Principal, notice: FirstNotice, client_r
         cat_event_id=event.id if event else None, cat_code=event.code if event else None,
         fast_track=event is not None, loss_at=notice.loss_at, loss_lon=lon, loss_lat=lat,
         description=notice.description, flood_depth_level=notice.flood_depth_level, estimate=notice.estimate,
-        stage="reported", stage_entered_at=now, created_by=actor.user_id, created_at=now, updated_at=now,
+        stage=ClaimStage.REPORTED, stage_entered_at=now, created_by=actor.user_id, created_at=now, updated_at=now,
         **{name: getattr(notice, name) for name in FLAGS},
     )
     claim.required_documents = checklist_for(asset.kind, is_flooded(claim), claim.fast_track)
@@ -177,9 +145,9 @@ def check_estimate_covers_payments(session: Session, claim: Claim, estimate: Dec
     """An estimate never drops below what is paid plus what is still on its way (requested, waiting
     for approval, approved). The caller holds the claim's row lock, as payments do."""
     amounts = session.execute(select(Payment.state, Payment.amount).where(
-        Payment.claim_id == claim.id, Payment.state.in_(("paid", *PAYMENTS_IN_FLIGHT)))).all()
-    paid = sum((a for state, a in amounts if state == "paid"), Decimal("0.00"))
-    pending = sum((a for state, a in amounts if state != "paid"), Decimal("0.00"))
+        Payment.claim_id == claim.id, Payment.state.in_((PaymentState.PAID, *PAYMENTS_IN_FLIGHT)))).all()
+    paid = sum((a for state, a in amounts if state == PaymentState.PAID), Decimal("0.00"))
+    pending = sum((a for state, a in amounts if state != PaymentState.PAID), Decimal("0.00"))
     if estimate < paid + pending:
         raise Conflict(f"the estimate cannot be {format_amount(estimate)}: {format_amount(paid)} is already paid "
                        f"and {format_amount(pending)} is requested or awaiting payout on this claim, so it must be "
@@ -201,7 +169,7 @@ def _record_move(session: Session, actor: Principal, claim: Claim, to: str, note
 
 
 def _check_open(claim: Claim) -> None:
-    if claim.stage not in queue.OPEN_STAGES:
+    if claim.stage not in OPEN_STAGES:
         raise Conflict(f"claim {claim.id} is {claim.stage}; it cannot change any more", code="claim_closed")
 
 
@@ -211,7 +179,7 @@ def _return_documents(session: Session, claim: Claim, kinds: list[str]) -> list[
     if unknown:
         raise Invalid(f"no {unknown[0]} document on this claim to return", "return_documents")
     for kind in kinds:
-        live[kind].status = "returned"
+        live[kind].status = DocumentStatus.RETURNED
     return [live[k].id for k in kinds]
 
 
@@ -232,7 +200,7 @@ def transition(session: Session, actor: Principal, claim_id: int, to: str, note:
     current, target = STAGES.index(claim.stage), STAGES.index(to)
     data = None
     if return_documents:
-        if not (target < current and to == "assessed"):
+        if not (target < current and to == ClaimStage.ASSESSED):
             raise Conflict("documents are returned by moving the claim back to assessed", code="illegal_transition")
         data = {"returned_document_ids": _return_documents(session, claim, return_documents)}
     elif target < current:
@@ -253,27 +221,27 @@ def transition(session: Session, actor: Principal, claim_id: int, to: str, note:
 
 
 def _check_stage_entry(session: Session, claim: Claim, to: str) -> None:
-    if to == "assessed" and claim.estimate is None:
+    if to == ClaimStage.ASSESSED and claim.estimate is None:
         raise Invalid("a claim is assessed with an estimate: give estimate", "estimate")
-    if to == "documents_reviewed":
+    if to == ClaimStage.DOCUMENTS_REVIEWED:
         missing = missing_documents(session, claim)
         if missing:
             raise Invalid(f"documents still missing: {', '.join(missing)}", "documents", code="documents_missing")
         for document in documents.live_documents(session, claim.id):
-            document.status = "accepted"
-    if to == "closed_paid" and _payments_in_flight(session, claim.id):
+            document.status = DocumentStatus.ACCEPTED
+    if to == ClaimStage.CLOSED_PAID and _payments_in_flight(session, claim.id):
         raise Conflict("payments are still being decided or paid on this claim", code="payments_in_flight")
 
 
 def _close_aside(session: Session, actor: Principal, claim: Claim, to: str, note: str | None,
                  now: datetime) -> Claim:
-    if to == "rejected" and actor.role not in CLAIMS_ROLES:
+    if to == ClaimStage.REJECTED and actor.role not in CLAIMS_ROLES:
         raise Forbidden("only claims staff reject a claim")
-    if to == "rejected" and not note:
+    if to == ClaimStage.REJECTED and not note:
         raise Malformed("a rejection needs a note giving the reason", "note")
     in_flight = _payments_in_flight(session, claim.id)
-    paid = session.scalar(select(Payment.id).where(Payment.claim_id == claim.id, Payment.state == "paid"))
-    if in_flight or (to == "withdrawn" and paid):
+    paid = session.scalar(select(Payment.id).where(Payment.claim_id == claim.id, Payment.state == PaymentState.PAID))
+    if in_flight or (to == ClaimStage.WITHDRAWN and paid):
         raise Conflict("money is already moving on this claim; ask your adjuster", code="payments_in_flight")
     _record_move(session, actor, claim, to, note, now)
     return claim
@@ -285,27 +253,23 @@ def withdraw(session: Session, actor: Principal, claim_id: int, reason: str | No
     now = now or utcnow()
     claim = _locked_visible(session, actor, claim_id)
     _check_open(claim)
-    return _close_aside(session, actor, claim, "withdrawn", reason, now)
+    return _close_aside(session, actor, claim, ClaimStage.WITHDRAWN, reason, now)
 
 
-def update_details(session: Session, actor: Principal, claim_id: int, changes: dict,
+def update_details(session: Session, actor: Principal, claim_id: int, changes: ClaimChanges,
                    now: datetime | None = None) -> Claim:
     """Staff correct the flags, flood depth or estimate, or record that no advance is needed."""
     now = now or utcnow()
-    allowed = {*FLAGS, "flood_depth_level", "estimate", "no_advance", "note"}
-    unknown = sorted(set(changes) - allowed)
-    if unknown:
-        raise Malformed(f"{unknown[0]} cannot be changed here; allowed: {', '.join(sorted(allowed))}", unknown[0])
     if actor.role not in CLAIMS_ROLES:
         raise Forbidden("only claims staff change a claim's details")
     claim = _locked_visible(session, actor, claim_id)
     _check_open(claim)
     queue.ensure_may_work(claim, actor, now)
-    parsers = {**dict.fromkeys(FLAGS, inputs.flag), "flood_depth_level": inputs.flood_level, "estimate": inputs.money}
-    updates = {name: parse(changes[name], name) for name, parse in parsers.items() if name in changes}
+    updates = {name: getattr(changes, name) for name in (*FLAGS, "flood_depth_level", "estimate")
+               if name in changes.model_fields_set}
     if updates.get("estimate") is not None:
         check_estimate_covers_payments(session, claim, updates["estimate"])
-    if inputs.flag(changes.get("no_advance"), "no_advance") and claim.advance_decided_at is None:
+    if changes.no_advance and claim.advance_decided_at is None:
         updates["advance_decided_at"] = now
     before = {name: getattr(claim, name) for name in updates}
     for name, value in updates.items():
@@ -317,7 +281,7 @@ def update_details(session: Session, actor: Principal, claim_id: int, changes: d
         claim.first_contact_at = now
     queue.refresh(session, claim, now)
     audit.record(session, "claim", claim.id, "updated", actor_id=actor.user_id, actor_role=actor.role,
-                 note=inputs.text(changes.get("note"), "note"),
+                 note=changes.note,
                  data={"before": {k: str(v) for k, v in before.items()},
                        "after": {k: str(v) for k, v in updates.items()}})
     return claim
@@ -332,7 +296,7 @@ def add_document(session: Session, actor: Principal, claim_id: int, kind: str, s
     _check_open(claim)
     document = ClaimDocument(claim_id=claim.id, kind=kind, filename=stored.filename,
                              content_type=stored.content_type, size=stored.size, sha256=stored.sha256,
-                             storage_path=stored.path, status="received", uploaded_by=actor.user_id,
+                             storage_path=stored.path, status=DocumentStatus.RECEIVED, uploaded_by=actor.user_id,
                              uploaded_at=now)
     session.add(document)
     session.flush()
@@ -348,16 +312,13 @@ def check_may_upload(session: Session, actor: Principal, claim_id: int) -> None:
     _check_open(visible_claim(session, actor, claim_id))
 
 
-def list_claims(session: Session, actor: Principal, *, cat_code: str | None = None, stage: str | None = None,
-                limit: int = 100) -> list[Claim]:
-    statement = select(Claim).order_by(Claim.created_at.desc(), Claim.id.desc()).limit(limit)
-    if actor.role == "customer":
-        statement = statement.where(Claim.customer_id == actor.customer_id)
-    if cat_code:
-        statement = statement.where(Claim.cat_code == cat_code)
-    if stage:
-        statement = statement.where(Claim.stage == stage)
-    return list(session.scalars(statement))
+list_claims = claims_dao.list_claims
+
+
+def document_json(document: ClaimDocument) -> dict:
+    return {"id": document.id, "claim_id": document.claim_id, "kind": document.kind, "status": document.status,
+            "filename": document.filename, "content_type": document.content_type, "size": document.size,
+            "sha256": document.sha256, "uploaded_at": document.uploaded_at}
 
 
 # --- what the customer and staff see -------------------------------------------------------------
@@ -415,7 +376,7 @@ def view(session: Session, actor: Principal, claim: Claim, now: datetime | None 
             "uploaded": [{"id": d.id, "kind": d.kind, "status": d.status, "filename": d.filename,
                           "size": d.size, "sha256": d.sha256, "uploaded_at": d.uploaded_at} for d in uploaded],
         },
-        "advance_paid": str(sum((p.amount for p in payments if p.state == "paid" and p.kind == "advance"),
+        "advance_paid": str(sum((p.amount for p in payments if p.state == PaymentState.PAID and p.kind == "advance"),
                                 Decimal("0.00"))),
         "payments": [{"id": p.id, "kind": p.kind, "amount": p.amount, "state": p.state, "paid_at": p.paid_at}
                      for p in payments],

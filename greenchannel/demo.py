@@ -27,6 +27,8 @@ from shapely.geometry import Point, shape
 from sqlalchemy import select
 
 from greenchannel import catevents, claims, payments, queue, rescue
+from greenchannel.requests import FirstNotice, JobRequest, ProviderChanges, ProviderRegistration
+from greenchannel.rules import GreenChannelRules
 from store.db import session_scope
 from store.models import Asset, CatEvent, Claim, Customer, Payment, RescueJob, RescueOffer
 from store.types import utcnow
@@ -81,7 +83,7 @@ def _customer_user(customer_id: str) -> Principal:
 # --- 1. the CAT event ----------------------------------------------------------------------------
 
 def open_cat_event(run: Runner, supervisor: Principal, chain_id: int | None, started_at: datetime,
-                   say) -> CatEvent:
+                   say, rules: GreenChannelRules) -> CatEvent:
     """Confirm Haven's proposal for the warning chain; propose it now if the match step did not."""
     from store.models import Alert
 
@@ -92,7 +94,7 @@ def open_cat_event(run: Runner, supervisor: Principal, chain_id: int | None, sta
             if chain_id else []
     if event is None and alerts:
         biggest = max(alerts, key=lambda a: a.matched_assets or 0)
-        event = run(catevents.propose_from_alert, biggest.id, biggest.matched_assets or 0, started_at)
+        event = run(catevents.propose_from_alert, biggest.id, biggest.matched_assets or 0, rules.cat_events, started_at)
     if event is not None and event.status == "proposed":
         say(f"green channel: Haven proposed {event.code} ({event.hazard}) from chain {chain_id}: "
             f"{event.proposed_assets} insured assets inside")
@@ -166,7 +168,7 @@ def file_planned(run: Runner, plan: PlannedClaim, hotline: Principal, app_users:
     if plan.by_customer:
         actor = app_users.get(plan.asset.customer_id) or app_users.setdefault(plan.asset.customer_id,
                                                                                _customer_user(plan.asset.customer_id))
-    notice = claims.FirstNotice(asset_id=plan.asset.asset_id, loss_at=plan.loss_at,
+    notice = FirstNotice(asset_id=plan.asset.asset_id, loss_at=plan.loss_at,
                                 description="台风烟花：车辆/房屋受损" if actor is hotline else "App: typhoon damage",
                                 **plan.flags)
     claim, _ = run(claims.file_claim, actor, notice, f"demo-{plan.asset.asset_id}-{plan.filed_at.timestamp():.0f}",
@@ -182,10 +184,10 @@ def _estimate_for(claim: Claim, asset: Asset, rng: np.random.Generator) -> Decim
 
 
 def work_one_claim(session, adjuster: Principal, now: datetime, assets: dict[str, Asset],
-                   rng: np.random.Generator) -> Claim | None:
+                   rng: np.random.Generator, rules: GreenChannelRules) -> Claim | None:
     """One adjuster takes the top claim, calls the customer and surveys it (or assesses a surveyed one),
     and gives it back: one transaction, the same functions the API's three calls use."""
-    claim = queue.lease_next(session, adjuster, now)
+    claim = queue.lease_next(session, adjuster, rules.queue, now)
     if claim is None:
         return None
     if claim.stage == "reported":
@@ -198,7 +200,7 @@ def work_one_claim(session, adjuster: Principal, now: datetime, assets: dict[str
 
 # --- 3. rescue -----------------------------------------------------------------------------------
 
-def open_rescue_jobs(run: Runner, dispatcher: Principal, claim_ids: list[int], count: int,
+def open_rescue_jobs(run: Runner, dispatcher: Principal, claim_ids: list[int], count: int, rules: GreenChannelRules,
                      now: datetime) -> list[RescueJob]:
     """Jobs for the most urgent green-channel vehicles: people trapped first, then cars in water."""
     with session_scope() as session:
@@ -206,7 +208,8 @@ def open_rescue_jobs(run: Runner, dispatcher: Principal, claim_ids: list[int], c
             select(Claim).where(Claim.id.in_(claim_ids), Claim.fast_track.is_(True), Claim.asset_kind == "vehicle",
                                 Claim.stage.in_(queue.OPEN_STAGES))
             .order_by(Claim.person_trapped.desc(), Claim.vehicle_in_water.desc(), Claim.id).limit(count)))
-    return [run(rescue.create_job, dispatcher, {"claim_id": c.id, "dispatch": False}, now)[0] for c in candidates]
+    return [run(rescue.create_job, dispatcher, JobRequest(claim_id=c.id, dispatch=False), rules.rescue, now)[0]
+            for c in candidates]
 
 
 def register_providers(run: Runner, dispatcher: Principal, jobs: list[RescueJob], count: int,
@@ -223,25 +226,25 @@ def register_providers(run: Runner, dispatcher: Principal, jobs: list[RescueJob]
         body = {"name": f"{'平板' if kind == 'flatbed' else '拖车'}救援{index + 1:02d}号", "kind": kind, "capacity": 2,
                 "phone": f"+86574{index + 1:08d}",
                 "location": [round(float(lon + rng.normal(0, 0.03)), 5), round(float(lat + rng.normal(0, 0.03)), 5)]}
-        providers.append(run(rescue.register_provider, dispatcher, body, now))
+        providers.append(run(rescue.register_provider, dispatcher, ProviderRegistration.model_validate(body), now))
     return providers
 
 
 def run_rescues(run: Runner, dispatcher: Principal, providers: list, job_ids: list[int],
-                rng: np.random.Generator, started_at: datetime, say) -> None:
+                rng: np.random.Generator, started_at: datetime, say, rules: GreenChannelRules) -> None:
     silent = {p.id for p in providers if rng.random() < 0.25}  # these crews are stuck in water themselves
     now, rounds = started_at, 0
     while rounds < 100:
         rounds += 1
         run(_report_locations, dispatcher, providers, now)
-        batch = run(rescue.dispatch_pending, now)
+        batch = run(rescue.dispatch_pending, rules.rescue, now)
         if rounds == 1:
             say(f"rescue: {batch.pending} jobs, {batch.free_slots} free truck slots: "
                 f"{'surge batch' if batch.surge else 'batch'} offered {batch.offered} "
                 f"({batch.total_km:.0f} km in total)")
-        _providers_answer(run, dispatcher, job_ids, silent, rng, now)
+        _providers_answer(run, dispatcher, job_ids, silent, rng, now, rules)
         now += RESCUE_ROUND
-        run(rescue.expire_offers, now)
+        run(rescue.expire_offers, rules.rescue, now)
         with session_scope() as session:
             open_jobs = session.scalar(select(RescueJob.id).where(RescueJob.id.in_(job_ids),
                                                                   RescueJob.state.not_in(rescue.FINAL_JOB_STATES)))
@@ -254,22 +257,24 @@ def run_rescues(run: Runner, dispatcher: Principal, providers: list, job_ids: li
 def _report_locations(session, dispatcher: Principal, providers: list, now: datetime) -> None:
     """The trucks' apps report where they are (PATCH location), so their positions stay fresh."""
     for provider in providers:
-        rescue.update_provider(session, dispatcher, provider.id, {"location": [provider.lon, provider.lat]}, now)
+        rescue.update_provider(session, dispatcher, provider.id,
+                               ProviderChanges.model_validate({"location": [provider.lon, provider.lat]}), now)
 
 
 NEXT_STATUS = {"accepted": "en_route", "en_route": "on_scene", "on_scene": "towing", "towing": "completed"}
 
 
 def _providers_answer(run: Runner, dispatcher: Principal, job_ids: list[int], silent: set[int],
-                      rng: np.random.Generator, now: datetime) -> None:
+                      rng: np.random.Generator, now: datetime, rules: GreenChannelRules) -> None:
     with session_scope() as session:
         jobs = list(session.scalars(select(RescueJob).where(RescueJob.id.in_(job_ids))))
     for job in jobs:
         if job.state == "offered" and job.provider_id not in silent:
             if rng.random() < 0.1:
-                run(rescue.respond, dispatcher, job.id, False, provider_id=job.provider_id, note="truck full", now=now)
+                run(rescue.respond, dispatcher, job.id, False, rules.rescue, provider_id=job.provider_id,
+                    note="truck full", now=now)
             else:
-                run(rescue.respond, dispatcher, job.id, True, provider_id=job.provider_id,
+                run(rescue.respond, dispatcher, job.id, True, rules.rescue, provider_id=job.provider_id,
                     eta_minutes=int(rng.integers(15, 50)), now=now)
         elif job.state in NEXT_STATUS:
             run(rescue.advance, dispatcher, job.id, NEXT_STATUS[job.state], now=now)
@@ -277,7 +282,8 @@ def _providers_answer(run: Runner, dispatcher: Principal, job_ids: list[int], si
 
 # --- 4. advances ---------------------------------------------------------------------------------
 
-def pay_advances(run: Runner, staff: dict[str, Principal], claim_ids: list[int], now: datetime, say) -> None:
+def pay_advances(run: Runner, staff: dict[str, Principal], claim_ids: list[int], now: datetime, say,
+                 rules: GreenChannelRules) -> None:
     """Advances on assessed green-channel claims, one band per authority level and more small ones."""
     with session_scope() as session:
         assessed = list(session.scalars(select(Claim).where(Claim.id.in_(claim_ids), Claim.fast_track.is_(True),
@@ -287,16 +293,18 @@ def pay_advances(run: Runner, staff: dict[str, Principal], claim_ids: list[int],
     for claim in assessed:
         if not bands:
             break
-        cap = payments.advance_cap(claim.estimate)
+        cap = payments.advance_cap(claim.estimate, rules.payments)
         level, wanted = bands[0]
         amount = min(wanted, cap)
         if payments.required_role(amount) != level:
             continue
         bands.pop(0)
         payment, _ = run(payments.request_payment, staff["adjuster"], claim.id, amount,
-                         f"demo-advance-{claim.id}-{now:%Y%m%dT%H%M}", "advance", "green-channel advance", now=now)
+                         f"demo-advance-{claim.id}-{now:%Y%m%dT%H%M}", rules.payments, "advance", "green-channel advance",
+                         now=now)
         if payment.state == "pending_approval":
-            run(payments.approve, staff[payment.required_role], payment.id, "photos and estimate checked", now=now)
+            run(payments.approve, staff[payment.required_role], payment.id, rules.payments, "photos and estimate checked",
+                now=now)
     if any(level != "adjuster" for level, _ in bands):
         say("advances: not enough large assessed claims for every authority level in this run")
 
@@ -304,7 +312,8 @@ def pay_advances(run: Runner, staff: dict[str, Principal], claim_ids: list[int],
 # --- the story -----------------------------------------------------------------------------------
 
 def run_story(run: Runner, chain_id: int | None = None, started_at: datetime | None = None, *, claims_count: int = 300,
-              rescue_jobs: int = 40, providers_count: int = 12, seed: int = 20210725, say=print) -> StorySummary:
+              rescue_jobs: int = 40, providers_count: int = 12, seed: int = 20210725, say=print,
+              rules: GreenChannelRules) -> StorySummary:
     """Play the green-channel part of the typhoon story and return its summary figures."""
     started_at = started_at or utcnow()
     rng = np.random.default_rng(seed)
@@ -314,7 +323,7 @@ def run_story(run: Runner, chain_id: int | None = None, started_at: datetime | N
     staff["adjuster"] = adjusters[0]
     hotline = _staff("dispatcher", "Hotline 95500")
 
-    event = open_cat_event(run, staff["supervisor"], chain_id, started_at, say)
+    event = open_cat_event(run, staff["supervisor"], chain_id, started_at, say, rules)
     plans = plan_claims(event, claims_count, rng, started_at)
     assets = {p.asset.asset_id: p.asset for p in plans}
     app_users: dict[str, Principal] = {}
@@ -324,17 +333,17 @@ def run_story(run: Runner, chain_id: int | None = None, started_at: datetime | N
         while pending and pending[0].filed_at <= clock:
             filed.append(file_planned(run, pending.pop(0), hotline, app_users))
         for adjuster in adjusters:
-            run(work_one_claim, adjuster, clock, assets, rng)
+            run(work_one_claim, adjuster, clock, assets, rng, rules)
         clock += WORK_STEP
     say(f"claims: {len(filed)} filed over {ARRIVAL_SPAN.seconds // 3600} h; two adjusters worked the queue until "
         f"{clock.astimezone(_beijing()):%H:%M} Beijing time")
 
     claim_ids = [c.id for c in filed]
-    jobs = open_rescue_jobs(run, staff["dispatcher"], claim_ids, rescue_jobs, clock)
+    jobs = open_rescue_jobs(run, staff["dispatcher"], claim_ids, rescue_jobs, rules, clock)
     providers = register_providers(run, staff["dispatcher"], jobs, providers_count, rng, clock)
     job_ids = [j.id for j in jobs]
-    run_rescues(run, staff["dispatcher"], providers, job_ids, rng, clock, say)
-    pay_advances(run, staff, claim_ids, clock, say)
+    run_rescues(run, staff["dispatcher"], providers, job_ids, rng, clock, say, rules)
+    pay_advances(run, staff, claim_ids, clock, say, rules)
     summary = summarise(event, claim_ids, job_ids)
     print_summary(summary, say)
     return summary

@@ -1,7 +1,7 @@
 """Advance payments: caps, authority, approvals, exactly-once payout.
 
 Amounts are Decimal throughout (docs/architecture.md).
-- Advances on a claim total at most HAVEN_ADVANCE_RATIO of its current estimate, and all payments
+- Advances on a claim total at most PaymentRules.advance_ratio of its current estimate, and all payments
   (advances and settlement) never more than the estimate. Rejected and failed payments do not count.
 - Authority: adjuster up to 10,000 CNY, supervisor up to 100,000, manager above, counted per claim
   and requester: a requester's payments on one claim that no higher level approved (approved on
@@ -32,20 +32,28 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from config import get_settings
 from greenchannel import effects, queue
+from greenchannel.dao import payments_dao
 from greenchannel.errors import Conflict, Forbidden, Invalid, Malformed, NotFound
 from greenchannel.locking import lock_row
+from greenchannel.rules import PaymentRules
 from store import audit
 from store.models import Claim, Payment, PaymentInstruction
+from store.models.greenchannel import (
+    COUNTED_PAYMENT_STATES,
+    OPEN_STAGES,
+    ClaimStage,
+    PaymentKind,
+    PaymentState,
+)
 from store.money import format_amount
 from store.types import utcnow
 from store.users import Principal
 
 LEVELS = ("adjuster", "supervisor", "manager")
 AUTHORITY = {"adjuster": Decimal("10000.00"), "supervisor": Decimal("100000.00"), "manager": None}
-COUNTED_STATES = ("requested", "pending_approval", "approved", "paid")
-KINDS = ("advance", "settlement")
+COUNTED_STATES = COUNTED_PAYMENT_STATES
+KINDS = tuple(PaymentKind)
 CENT = Decimal("0.01")
 
 
@@ -67,9 +75,8 @@ def own_undecided_total(session: Session, claim_id: int, requester_id: int) -> D
     return sum(amounts, Decimal("0.00"))
 
 
-def advance_cap(estimate: Decimal) -> Decimal:
-    ratio = Decimal(str(get_settings().advance_ratio))
-    return (estimate * ratio).quantize(CENT, rounding=ROUND_DOWN)
+def advance_cap(estimate: Decimal, rules: PaymentRules) -> Decimal:
+    return (estimate * rules.advance_ratio).quantize(CENT, rounding=ROUND_DOWN)
 
 
 def _counted(session: Session, claim_id: int, exclude_id: int | None = None) -> list[Payment]:
@@ -78,7 +85,8 @@ def _counted(session: Session, claim_id: int, exclude_id: int | None = None) -> 
             if p.id != exclude_id]
 
 
-def check_caps(session: Session, claim: Claim, amount: Decimal, kind: str, exclude_id: int | None = None) -> None:
+def check_caps(session: Session, claim: Claim, amount: Decimal, kind: str, rules: PaymentRules,
+               exclude_id: int | None = None) -> None:
     """Raise if paying `amount` more would break the advance ratio or the estimate (sums in Python:
     SQLite keeps money as text, and SUM would turn it into a float)."""
     if claim.estimate is None:
@@ -88,19 +96,19 @@ def check_caps(session: Session, claim: Claim, amount: Decimal, kind: str, exclu
     if total + amount > claim.estimate:
         raise Invalid(f"payments would total {format_amount(total + amount)}, above the estimate of {format_amount(claim.estimate)}",
                       "amount", code="above_estimate")
-    if kind == "advance":
-        advances = sum((p.amount for p in others if p.kind == "advance"), Decimal("0.00"))
-        cap = advance_cap(claim.estimate)
+    if kind == PaymentKind.ADVANCE:
+        advances = sum((p.amount for p in others if p.kind == PaymentKind.ADVANCE), Decimal("0.00"))
+        cap = advance_cap(claim.estimate, rules)
         if advances + amount > cap:
             raise Invalid(f"advances would total {format_amount(advances + amount)}, above {format_amount(cap)} "
-                          f"({get_settings().advance_ratio:.0%} of the estimate {format_amount(claim.estimate)})",
+                          f"({rules.advance_ratio:.0%} of the estimate {format_amount(claim.estimate)})",
                           "amount", code="above_advance_ratio")
 
 
 def _check_claim_accepts(claim: Claim, kind: str) -> None:
-    if claim.stage not in queue.OPEN_STAGES:
+    if claim.stage not in OPEN_STAGES:
         raise Conflict(f"claim {claim.id} is {claim.stage}; no more payments", code="claim_closed")
-    if kind == "settlement" and claim.stage != "adjudicated":
+    if kind == PaymentKind.SETTLEMENT and claim.stage != ClaimStage.ADJUDICATED:
         raise Conflict("a settlement is paid once the claim is adjudicated", code="not_adjudicated")
 
 
@@ -112,7 +120,7 @@ def _record(session: Session, payment: Payment, action: str, actor: Principal | 
 
 
 def _advance_decided(session: Session, claim: Claim, payment: Payment, now: datetime) -> None:
-    if payment.kind == "advance" and claim.advance_decided_at is None:
+    if payment.kind == PaymentKind.ADVANCE and claim.advance_decided_at is None:
         claim.advance_decided_at = now
         queue.refresh(session, claim, now)
 
@@ -120,7 +128,7 @@ def _advance_decided(session: Session, claim: Claim, payment: Payment, now: date
 def _approve(session: Session, claim: Claim, payment: Payment, actor: Principal, action: str,
              now: datetime, note: str | None) -> None:
     previous = payment.state
-    payment.state, payment.updated_at = "approved", now
+    payment.state, payment.updated_at = PaymentState.APPROVED, now
     if action == "approved":
         payment.decided_by, payment.decided_at = actor.user_id, now
     _record(session, payment, action, actor, previous, note)
@@ -129,7 +137,7 @@ def _approve(session: Session, claim: Claim, payment: Payment, actor: Principal,
 
 
 def request_payment(session: Session, actor: Principal, claim_id: int, amount: Decimal, idempotency_key: str,
-                    kind: str = "advance", reason: str | None = None,
+                    rules: PaymentRules, kind: str = PaymentKind.ADVANCE, reason: str | None = None,
                     now: datetime | None = None) -> tuple[Payment, bool]:
     """Request a payment; returns (payment, created). The same key again returns the same payment."""
     now = now or utcnow()
@@ -148,11 +156,11 @@ def request_payment(session: Session, actor: Principal, claim_id: int, amount: D
                            f"({earlier.kind} of {format_amount(earlier.amount)})", "Idempotency-Key", code="idempotency_key_reused")
         return earlier, False
     _check_claim_accepts(claim, kind)
-    check_caps(session, claim, amount, kind)
+    check_caps(session, claim, amount, kind, rules)
     own_total = own_undecided_total(session, claim_id, actor.user_id) + amount
     within = covers(actor.role, own_total)  # when not, the role required is above the requester's
-    payment = Payment(claim_id=claim_id, idempotency_key=idempotency_key, amount=amount, kind=kind,
-                      state="requested", required_role=required_role(own_total), requested_by=actor.user_id,
+    payment = Payment(claim_id=claim_id, idempotency_key=idempotency_key, amount=amount, kind=str(kind),
+                      state=PaymentState.REQUESTED, required_role=required_role(own_total), requested_by=actor.user_id,
                       requester_role=actor.role, reason=reason, created_at=now, updated_at=now)
     try:
         with session.begin_nested():
@@ -164,7 +172,7 @@ def request_payment(session: Session, actor: Principal, claim_id: int, amount: D
     if within:
         _approve(session, claim, payment, actor, "authorised", now, "within the requester's authority")
     else:
-        payment.state = "pending_approval"
+        payment.state = PaymentState.PENDING_APPROVAL
         _record(session, payment, "pending_approval", actor, "requested",
                 f"needs a {payment.required_role}: {format_amount(own_total)} requested by this {actor.role} "
                 f"on this claim is above their authority")
@@ -182,17 +190,17 @@ def _locked_pending(session: Session, actor: Principal, payment_id: int) -> tupl
     if actor.role not in LEVELS or LEVELS.index(actor.role) < LEVELS.index(payment.required_role):
         raise Forbidden(f"this payment of {format_amount(payment.amount)} needs a {payment.required_role} or above",
                         code="above_authority")
-    if payment.state != "pending_approval":
+    if payment.state != PaymentState.PENDING_APPROVAL:
         raise Conflict(f"payment {payment_id} is {payment.state}, not pending approval", code="already_decided")
     return claim, payment
 
 
-def approve(session: Session, actor: Principal, payment_id: int, note: str | None = None,
+def approve(session: Session, actor: Principal, payment_id: int, rules: PaymentRules, note: str | None = None,
             now: datetime | None = None) -> Payment:
     now = now or utcnow()
     claim, payment = _locked_pending(session, actor, payment_id)
     _check_claim_accepts(claim, payment.kind)
-    check_caps(session, claim, payment.amount, payment.kind, exclude_id=payment.id)  # the estimate may have moved
+    check_caps(session, claim, payment.amount, payment.kind, rules, exclude_id=payment.id)  # the estimate may have moved
     _approve(session, claim, payment, actor, "approved", now, note)
     return payment
 
@@ -201,14 +209,14 @@ def reject(session: Session, actor: Principal, payment_id: int, reason: str | No
            now: datetime | None = None) -> Payment:
     now = now or utcnow()
     claim, payment = _locked_pending(session, actor, payment_id)
-    payment.state, payment.decided_by, payment.decided_at, payment.updated_at = "rejected", actor.user_id, now, now
+    payment.state, payment.decided_by, payment.decided_at, payment.updated_at = \
+        PaymentState.REJECTED, actor.user_id, now, now
     _record(session, payment, "rejected", actor, "pending_approval", reason)
     _advance_decided(session, claim, payment, now)
     return payment
 
 
-def payments_for(session: Session, claim_id: int) -> list[Payment]:
-    return list(session.scalars(select(Payment).where(Payment.claim_id == claim_id).order_by(Payment.id)))
+payments_for = payments_dao.payments_for
 
 
 def to_json(payment: Payment) -> dict:
@@ -290,7 +298,7 @@ class OutboxGateway:
 def payout_for(session: Session, payment_id: int) -> Payout | None:
     """The payout to send, or None when the payment is not (or no longer) approved."""
     payment = session.get(Payment, payment_id)
-    if payment is None or payment.state != "approved":
+    if payment is None or payment.state != PaymentState.APPROVED:
         return None
     claim = session.get(Claim, payment.claim_id)
     return Payout(payment.id, claim.id, claim.customer_id, payment.amount, f"haven-payment-{payment.id}")
@@ -304,14 +312,14 @@ def record_payout(session: Session, payment_id: int, *, gateway_ref: str | None 
         return None
     lock_row(session, Claim, payment.claim_id)
     payment = lock_row(session, Payment, payment_id)
-    if payment.state != "approved":
+    if payment.state != PaymentState.APPROVED:
         return payment  # another worker recorded it first
     if failure is None:
-        payment.state, payment.gateway_ref, payment.paid_at = "paid", gateway_ref, now
+        payment.state, payment.gateway_ref, payment.paid_at = PaymentState.PAID, gateway_ref, now
     else:
-        payment.state, payment.failure = "failed", failure[:2000]
+        payment.state, payment.failure = PaymentState.FAILED, failure[:2000]
     payment.updated_at = now
-    _record(session, payment, payment.state, None, "approved", gateway_ref or failure)
+    _record(session, payment, payment.state, None, PaymentState.APPROVED, gateway_ref or failure)
     return payment
 
 

@@ -1,6 +1,6 @@
 """The fast-track queue: priority, SLA clocks, and adjuster leases.
 
-See DESIGN.md, Domain rules: "Priority". Green-channel claims come first: they skip the ordinary
+See docs/architecture.md, "A claim, from report to payment". Green-channel claims come first: they skip the ordinary
 queue. Within each, the order, recomputed on every change to a claim: a person trapped or injured;
 then a vehicle in water or in a travel lane that still needs rescue; then vulnerable customers (60
 and over, or flagged); then flood depth L4 and above (presumptive total loss); then the estimated
@@ -9,7 +9,7 @@ amount; then time waited against the SLA (the clock due first goes first).
 SLA clocks: first contact (30 min in the green channel), then for green-channel claims the
 advance decision (24 h from filing), then one clock per stage.
 
-`lease_next` gives the calling adjuster the top claim for HAVEN_CLAIM_LEASE_S: one UPDATE whose
+`lease_next` gives the calling adjuster the top claim for QueueRules.claim_lease_s: one UPDATE whose
 target is chosen by SELECT ... FOR UPDATE SKIP LOCKED on PostgreSQL, so two adjusters asking at
 once get two different claims and neither waits. On SQLite the same single UPDATE runs under the
 database's one writer lock, which gives the same guarantee.
@@ -19,21 +19,21 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, exists, func, or_, select, update
+from sqlalchemy import exists, func, select, update
 from sqlalchemy.orm import Session
 
-from config import get_settings
 from greenchannel import documents
+from greenchannel.dao.claims_dao import lease_free
 from greenchannel.errors import Conflict, Forbidden, NotFound
 from greenchannel.locking import lock_row, lock_rows_skip_locked
+from greenchannel.rules import QueueRules
 from store import audit
 from store.db import is_postgresql
 from store.models import Claim, Customer, RescueJob
+from store.models.greenchannel import OPEN_STAGES, ClaimStage, JobState
 from store.types import utcnow
 from store.users import Principal
 
-STAGES = ("reported", "surveyed", "assessed", "documents_reviewed", "adjudicated", "closed_paid")
-OPEN_STAGES = STAGES[:-1]
 FIRST_CONTACT = {True: timedelta(minutes=30), False: timedelta(hours=4)}
 ADVANCE_DECISION = timedelta(hours=24)
 STAGE_TIME = {True: timedelta(hours=48), False: timedelta(days=5)}
@@ -88,7 +88,7 @@ def sla_clock_of(claim: Claim) -> tuple[str | None, datetime | None]:
         return None, None
     if claim.first_contact_at is None:
         return "first_contact", claim.created_at + FIRST_CONTACT[claim.fast_track]
-    if claim.fast_track and claim.advance_decided_at is None and claim.stage != "adjudicated":
+    if claim.fast_track and claim.advance_decided_at is None and claim.stage != ClaimStage.ADJUDICATED:
         return "advance_decision", claim.created_at + ADVANCE_DECISION
     return f"stage:{claim.stage}", (claim.stage_entered_at or claim.created_at) + STAGE_TIME[claim.fast_track]
 
@@ -97,29 +97,23 @@ def refresh(session: Session, claim: Claim, now: datetime | None = None) -> None
     """Recompute priority, reasons and SLA clock after any change to the claim."""
     now = now or utcnow()
     rescue_done = bool(session.scalar(select(exists().where(RescueJob.claim_id == claim.id,
-                                                            RescueJob.state == "completed"))))
+                                                            RescueJob.state == JobState.COMPLETED))))
     claim.priority, claim.priority_reasons = priority_of(claim, session.get(Customer, claim.customer_id),
                                                          rescue_done, now)
     clock, due = sla_clock_of(claim)
     if clock != claim.sla_clock:
         claim.sla_breached_at = None  # a new clock starts unbreached; the old breach stays in the audit
     claim.sla_clock, claim.sla_due_at = clock, due
-    claim.awaiting_documents = claim.stage == "assessed" and bool(documents.missing_kinds(session, claim))
+    claim.awaiting_documents = claim.stage == ClaimStage.ASSESSED and bool(documents.missing_kinds(session, claim))
     if claim.stage not in OPEN_STAGES:
         claim.lease_holder_id = claim.lease_expires_at = None
-
-
-def lease_free(now: datetime):
-    """Open, not waiting for the customer's documents, and nobody holds a live lease."""
-    return and_(Claim.stage.in_(OPEN_STAGES), Claim.awaiting_documents.is_(False),
-                or_(Claim.lease_holder_id.is_(None), Claim.lease_expires_at <= now))
 
 
 QUEUE_ORDER = (Claim.priority.desc(), Claim.sla_due_at.asc().nulls_last(), Claim.created_at.asc(),
                Claim.id.asc())
 
 
-def lease_next(session: Session, actor: Principal, now: datetime | None = None,
+def lease_next(session: Session, actor: Principal, rules: QueueRules, now: datetime | None = None,
                fast_track_only: bool = False) -> Claim | None:
     """Lease the top free claim to the caller; None when the queue is empty."""
     now = now or utcnow()
@@ -127,7 +121,7 @@ def lease_next(session: Session, actor: Principal, now: datetime | None = None,
     pick = select(Claim.id).where(*conditions).order_by(*QUEUE_ORDER).limit(1)
     if is_postgresql(session):
         pick = pick.with_for_update(skip_locked=True)
-    expires = now + timedelta(seconds=get_settings().claim_lease_s)
+    expires = now + timedelta(seconds=rules.claim_lease_s)
     leased_id = session.execute(
         update(Claim)
         .where(Claim.id == pick.scalar_subquery(), *conditions)

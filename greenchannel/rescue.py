@@ -1,11 +1,11 @@
 """Rescue dispatch: providers, offers and their cascade, surge batches, job states.
 
-See DESIGN.md, Domain rules: "Rescue". A job goes created -> offered -> accepted (with an ETA) ->
+See docs/architecture.md, "A claim, from report to payment". A job goes created -> offered -> accepted (with an ETA) ->
 en_route -> on_scene -> towing -> completed; an offer that is rejected or expires
-(HAVEN_RESCUE_OFFER_TIMEOUT) cascades to the next best provider (one already offered the job may
+(RescueRules.offer_timeout_s) cascades to the next best provider (one already offered the job may
 get it again after RETRY_AFTER); a job may end cancelled or gone_on_arrival instead. An offer goes to the nearest provider that is available, has a free slot
 (capacity), can do the job (a flooded car needs a flatbed) and reported its location within
-HAVEN_PROVIDER_LOCATION_MAX_AGE_S. During a surge (more pending jobs than free providers) new jobs wait
+RescueRules.provider_location_max_age_s. During a surge (more pending jobs than free providers) new jobs wait
 for the batch, which assigns all pending jobs at once with minimum total distance
 (scipy.optimize.linear_sum_assignment), people at risk first.
 
@@ -29,71 +29,67 @@ from sqlalchemy import bindparam, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from config import get_settings
+from geo.distance import distance_km
 from greenchannel import claims as claims_module
-from greenchannel import inputs, messages, queue
+from greenchannel import messages, queue
+from greenchannel.dao.rescue_dao import all_providers, provider_of_user
 from greenchannel.errors import Conflict, Forbidden, Invalid, Malformed, NotFound
 from greenchannel.locking import lock_row, lock_rows_skip_locked
+from greenchannel.requests import JobRequest, ProviderChanges, ProviderRegistration
+from greenchannel.rules import RescueRules
 from store import audit
 from store.models import AuditEvent, Claim, Customer, RescueJob, RescueOffer, RescueProvider
-from store.models.greenchannel import FINAL_JOB_STATES, LIVE_OFFER_STATES
+from store.models.greenchannel import (
+    FINAL_JOB_STATES,
+    LIVE_OFFER_STATES,
+    OPEN_STAGES,
+    JobState,
+    OfferState,
+    RescueNeed,
+)
 from store.types import utcnow
 from store.users import Principal
 
-NEEDS = ("tow", "flatbed", "boat")
+NEEDS = tuple(RescueNeed)
 DEFAULT_CAPABILITIES = {"tow": ["tow"], "flatbed": ["flatbed", "tow"], "boat": ["boat"]}
 MAX_OFFER_DISTANCE_KM = 100.0
 FLOOD_SPEED_KMH = 30.0  # for the ETA shown with an offer; the provider gives the real one on accepting
-EARTH_RADIUS_KM = 6371.0088
 # In a batch, a job with a person at risk costs this many km less, so it is served before any
 # vehicle-only job (then the total distance is minimised among the rest).
 URGENCY_BONUS_KM = 10_000.0
 INFEASIBLE = 1e9
 RETRY_AFTER = timedelta(minutes=30)
 DISPATCH_ROLES = ("dispatcher", "admin")
-JOB_STATES = ("created", "offered", "accepted", "en_route", "on_scene", "towing", *FINAL_JOB_STATES)
+JOB_STATES = tuple(JobState)
 STATUS_FROM = {
-    "en_route": ("accepted",),
-    "on_scene": ("en_route",),
-    "towing": ("on_scene",),
-    "completed": ("towing", "on_scene"),
-    "gone_on_arrival": ("en_route", "on_scene"),
-    "cancelled": ("created", "offered", "accepted", "en_route", "on_scene"),
+    JobState.EN_ROUTE: (JobState.ACCEPTED,),
+    JobState.ON_SCENE: (JobState.EN_ROUTE,),
+    JobState.TOWING: (JobState.ON_SCENE,),
+    JobState.COMPLETED: (JobState.TOWING, JobState.ON_SCENE),
+    JobState.GONE_ON_ARRIVAL: (JobState.EN_ROUTE, JobState.ON_SCENE),
+    JobState.CANCELLED: (JobState.CREATED, JobState.OFFERED, JobState.ACCEPTED, JobState.EN_ROUTE, JobState.ON_SCENE),
 }
-HOLDS_SLOT = ("offered", "accepted", "en_route", "on_scene", "towing")
+HOLDS_SLOT = (JobState.OFFERED, JobState.ACCEPTED, JobState.EN_ROUTE, JobState.ON_SCENE, JobState.TOWING)
 
 
 # --- providers -----------------------------------------------------------------------------------
 
-def provider_of_user(session: Session, actor: Principal) -> RescueProvider | None:
-    """A provider's own staff log in as dispatchers linked to their provider; they act for it only."""
-    return session.scalar(select(RescueProvider).where(RescueProvider.user_id == actor.user_id))
-
-
-def _capabilities(value, kind: str) -> list[str]:
+def _capabilities(value: list[str] | None, kind: str) -> list[str]:
     if value is None:
         return list(DEFAULT_CAPABILITIES[kind])
-    if not isinstance(value, list) or not value or any(c not in NEEDS for c in value):
-        raise Malformed(f"capabilities must be a non-empty list of {', '.join(NEEDS)}", "capabilities")
-    return sorted(set(value) | {kind})
+    return sorted({str(c) for c in value} | {str(kind)})
 
 
-def register_provider(session: Session, actor: Principal, body: dict, now: datetime | None = None) -> RescueProvider:
+def register_provider(session: Session, actor: Principal, ask: ProviderRegistration,
+                      now: datetime | None = None) -> RescueProvider:
     now = now or utcnow()
-    kind = body.get("kind")
-    if kind not in NEEDS:
-        raise Malformed(f"kind must be one of {', '.join(NEEDS)}", "kind")
     provider = RescueProvider(
-        name=inputs.text(body.get("name"), "name", max_length=200, required=True),
-        phone=inputs.text(body.get("phone"), "phone", max_length=20), kind=kind,
-        capabilities=_capabilities(body.get("capabilities"), kind),
-        capacity=inputs.integer(body.get("capacity", 1), "capacity", minimum=1, maximum=50),
-        available=body.get("available", True) is not False, active_jobs=0,
-        user_id=inputs.integer(body.get("user_id"), "user_id", minimum=1), created_at=now, updated_at=now,
+        name=ask.name, phone=ask.phone, kind=str(ask.kind), capabilities=_capabilities(ask.capabilities, ask.kind),
+        capacity=ask.capacity, available=ask.available, active_jobs=0, user_id=ask.user_id,
+        created_at=now, updated_at=now,
     )
-    location = body.get("location")
-    if location is not None:
-        provider.lon, provider.lat = _location(location)
+    if ask.location is not None:
+        provider.lon, provider.lat = ask.location.lon, ask.location.lat
         provider.location_at = now
     session.add(provider)
     session.flush()
@@ -102,56 +98,41 @@ def register_provider(session: Session, actor: Principal, body: dict, now: datet
     return provider
 
 
-def _location(value) -> tuple[float, float]:
-    if isinstance(value, dict):
-        return inputs.point(value.get("lon"), value.get("lat"))
-    if isinstance(value, list) and len(value) == 2:
-        return inputs.point(value[0], value[1])
-    raise Malformed("location must be {\"lon\": .., \"lat\": ..} or [lon, lat]", "location")
-
-
-def update_provider(session: Session, actor: Principal, provider_id: int, changes: dict,
+def update_provider(session: Session, actor: Principal, provider_id: int, changes: ProviderChanges,
                     now: datetime | None = None) -> RescueProvider:
     """PATCH: location (stamped now), availability, capacity, capabilities, name, phone."""
     now = now or utcnow()
-    allowed = {"location", "available", "capacity", "capabilities", "name", "phone"}
-    unknown = sorted(set(changes) - allowed)
-    if unknown:
-        raise Malformed(f"{unknown[0]} cannot be changed; allowed: {', '.join(sorted(allowed))}", unknown[0])
+    sent = changes.model_fields_set
     own = provider_of_user(session, actor)
     if own is not None and own.id != provider_id:
         raise Forbidden("you may update your own provider only")
     provider = lock_row(session, RescueProvider, provider_id)
     if provider is None:
         raise NotFound(f"rescue provider {provider_id}")
-    if "location" in changes:
-        provider.lon, provider.lat = _location(changes["location"])
+    if "location" in sent:
+        provider.lon, provider.lat = changes.location.lon, changes.location.lat
         provider.location_at = now
-    if "available" in changes:
-        provider.available = inputs.flag(changes["available"], "available")
-    if "capacity" in changes:
-        provider.capacity = inputs.integer(changes["capacity"], "capacity", minimum=1, maximum=50, required=True)
-    if "capabilities" in changes:
-        provider.capabilities = _capabilities(changes["capabilities"], provider.kind)
-    if "name" in changes:
-        provider.name = inputs.text(changes["name"], "name", max_length=200, required=True)
-    if "phone" in changes:
-        provider.phone = inputs.text(changes["phone"], "phone", max_length=20)
+    if "available" in sent:
+        provider.available = changes.available
+    if "capacity" in sent:
+        provider.capacity = changes.capacity
+    if "capabilities" in sent:
+        provider.capabilities = _capabilities(changes.capabilities, provider.kind)
+    if "name" in sent:
+        provider.name = changes.name
+    if "phone" in sent:
+        provider.phone = changes.phone
     provider.updated_at = now
     return provider
 
 
-def _fresh_since(now: datetime) -> datetime:
-    return now - timedelta(seconds=get_settings().provider_location_max_age_s)
-
-
-def _offerable(now: datetime) -> list:
+def _offerable(now: datetime, rules: RescueRules) -> list:
     return [RescueProvider.available.is_(True), RescueProvider.active_jobs < RescueProvider.capacity,
-            RescueProvider.location_at >= _fresh_since(now), RescueProvider.lon.is_not(None)]
+            RescueProvider.location_at >= now - rules.location_max_age, RescueProvider.lon.is_not(None)]
 
 
-def _take_slot(session: Session, provider_id: int, now: datetime) -> bool:
-    taken = session.execute(update(RescueProvider).where(RescueProvider.id == provider_id, *_offerable(now))
+def _take_slot(session: Session, provider_id: int, now: datetime, rules: RescueRules) -> bool:
+    taken = session.execute(update(RescueProvider).where(RescueProvider.id == provider_id, *_offerable(now, rules))
                             .values(active_jobs=RescueProvider.active_jobs + 1)
                             .execution_options(synchronize_session=False))
     return taken.rowcount == 1
@@ -163,9 +144,9 @@ def _free_slot(session: Session, provider_id: int) -> None:
                     .execution_options(synchronize_session=False))
 
 
-def provider_json(provider: RescueProvider, now: datetime | None = None) -> dict:
+def provider_json(provider: RescueProvider, rules: RescueRules, now: datetime | None = None) -> dict:
     now = now or utcnow()
-    fresh = provider.location_at is not None and provider.location_at >= _fresh_since(now)
+    fresh = provider.location_at is not None and provider.location_at >= now - rules.location_max_age
     return {"id": provider.id, "name": provider.name, "phone": provider.phone, "kind": provider.kind,
             "capabilities": provider.capabilities, "capacity": provider.capacity,
             "active_jobs": provider.active_jobs, "available": provider.available,
@@ -173,17 +154,15 @@ def provider_json(provider: RescueProvider, now: datetime | None = None) -> dict
             "location_at": provider.location_at, "location_fresh": fresh, "user_id": provider.user_id}
 
 
-def list_providers(session: Session) -> list[RescueProvider]:
-    return list(session.scalars(select(RescueProvider).order_by(RescueProvider.id)))
+list_providers = all_providers
 
 
 # --- distances and choice ------------------------------------------------------------------------
 
-def haversine_km(lon1, lat1, lon2, lat2) -> np.ndarray:
-    """Great-circle distances; broadcasts (jobs as a column against providers as a row)."""
-    lon1, lat1, lon2, lat2 = (np.radians(np.asarray(v, dtype=float)) for v in (lon1, lat1, lon2, lat2))
-    a = np.sin((lat2 - lat1) / 2) ** 2 + np.cos(lat1) * np.cos(lat2) * np.sin((lon2 - lon1) / 2) ** 2
-    return 2 * EARTH_RADIUS_KM * np.arcsin(np.sqrt(np.clip(a, 0, 1)))
+def offer_distances_km(lon1, lat1, lon2, lat2) -> np.ndarray:
+    """Geodesic distances, `inf` past the farthest a job is ever offered; broadcasts (jobs as a column
+    against providers as a row)."""
+    return distance_km(lon1, lat1, lon2, lat2, within_km=MAX_OFFER_DISTANCE_KM)
 
 
 def eta_estimate(distance_km: float) -> int:
@@ -192,7 +171,7 @@ def eta_estimate(distance_km: float) -> int:
 
 def needs_for(claim: Claim) -> str:
     """A flooded car goes on a flatbed: towing it on its wheels wrecks the engine and gearbox."""
-    return "flatbed" if claims_module.is_flooded(claim) else "tow"
+    return RescueNeed.FLATBED if claims_module.is_flooded(claim) else RescueNeed.TOW
 
 
 def urgency_of(claim: Claim | None) -> int:
@@ -217,14 +196,15 @@ def _tried_providers(session: Session, job_ids: list[int], now: datetime) -> dic
 
 
 def _make_offer(session: Session, job: RescueJob, provider: RescueProvider, distance_km: float, mode: str,
-                now: datetime, actor: Principal | None = None) -> RescueOffer:
+                now: datetime, rules: RescueRules, actor: Principal | None = None) -> RescueOffer:
     attempt = (session.scalar(select(func.max(RescueOffer.attempt)).where(RescueOffer.job_id == job.id)) or 0) + 1
-    offer = RescueOffer(job_id=job.id, attempt=attempt, provider_id=provider.id, state="offered", mode=mode,
-                        distance_km=round(distance_km, 3), eta_minutes=eta_estimate(distance_km), offered_at=now,
-                        expires_at=now + timedelta(seconds=get_settings().rescue_offer_timeout))
+    offer = RescueOffer(job_id=job.id, attempt=attempt, provider_id=provider.id, state=OfferState.OFFERED,
+                        mode=mode, distance_km=round(distance_km, 3), eta_minutes=eta_estimate(distance_km),
+                        offered_at=now, expires_at=now + rules.offer_timeout)
     session.add(offer)
     previous = job.state
-    job.state, job.provider_id, job.offer_expires_at, job.eta_minutes = "offered", provider.id, offer.expires_at, None
+    job.state, job.provider_id, job.offer_expires_at, job.eta_minutes = \
+        JobState.OFFERED, provider.id, offer.expires_at, None
     job.updated_at = now
     session.flush()  # the live-offer index speaks here if someone else offered this job first
     audit.record(session, "rescue_job", job.id, "offered", actor_id=actor and actor.user_id,
@@ -234,26 +214,26 @@ def _make_offer(session: Session, job: RescueJob, provider: RescueProvider, dist
     return offer
 
 
-def offer_to_nearest(session: Session, job: RescueJob, now: datetime) -> RescueOffer | None:
+def offer_to_nearest(session: Session, job: RescueJob, now: datetime, rules: RescueRules) -> RescueOffer | None:
     """Offer the (locked, unoffered) job to the nearest provider that fits and has not had it yet."""
     tried = _tried_providers(session, [job.id], now).get(job.id, set())
-    candidates = [p for p in session.scalars(select(RescueProvider).where(*_offerable(now)))
+    candidates = [p for p in session.scalars(select(RescueProvider).where(*_offerable(now, rules)))
                   if job.needs in (p.capabilities or []) and p.id not in tried]
     if not candidates:
         return None
-    distances = haversine_km(job.lon, job.lat, [p.lon for p in candidates], [p.lat for p in candidates])
+    distances = offer_distances_km(job.lon, job.lat, [p.lon for p in candidates], [p.lat for p in candidates])
     for index in np.argsort(distances, kind="stable"):
         if distances[index] > MAX_OFFER_DISTANCE_KM:
             break
-        if _take_slot(session, candidates[index].id, now):
-            return _make_offer(session, job, candidates[index], float(distances[index]), "nearest", now)
+        if _take_slot(session, candidates[index].id, now, rules):
+            return _make_offer(session, job, candidates[index], float(distances[index]), "nearest", now, rules)
     return None
 
 
-def _cascade(session: Session, job: RescueJob, now: datetime) -> RescueOffer | None:
+def _cascade(session: Session, job: RescueJob, now: datetime, rules: RescueRules) -> RescueOffer | None:
     """After a rejection or expiry: the next best provider, or back to pending for the next batch."""
-    job.state, job.provider_id, job.offer_expires_at = "created", None, None
-    offer = offer_to_nearest(session, job, now)
+    job.state, job.provider_id, job.offer_expires_at = JobState.CREATED, None, None
+    offer = offer_to_nearest(session, job, now, rules)
     if offer is None:
         audit.record(session, "rescue_job", job.id, "waiting", from_state="offered", to_state="created",
                      note="no free provider fits; waiting for the next batch")
@@ -262,45 +242,44 @@ def _cascade(session: Session, job: RescueJob, now: datetime) -> RescueOffer | N
 
 # --- jobs ----------------------------------------------------------------------------------------
 
-def _in_surge(session: Session, now: datetime) -> bool:
+def _in_surge(session: Session, now: datetime, rules: RescueRules) -> bool:
     """More pending jobs than providers free to take one: new jobs wait for the batch."""
-    pending = session.scalar(select(func.count()).select_from(RescueJob).where(RescueJob.state == "created")) or 0
-    free = session.scalar(select(func.count()).select_from(RescueProvider).where(*_offerable(now))) or 0
+    pending = session.scalar(select(func.count()).select_from(RescueJob).where(RescueJob.state == JobState.CREATED)) or 0
+    free = session.scalar(select(func.count()).select_from(RescueProvider).where(*_offerable(now, rules))) or 0
     return pending > free
 
 
-def create_job(session: Session, actor: Principal, body: dict, now: datetime | None = None) -> tuple[RescueJob, bool]:
+def create_job(session: Session, actor: Principal, ask: JobRequest, rules: RescueRules,
+               now: datetime | None = None) -> tuple[RescueJob, bool]:
     """Open a rescue job (for a claim, or for a location). Returns (job, created); a second request for
     a claim whose job is still live returns that job. Offers it at once unless a surge is on."""
     now = now or utcnow()
     claim = None
-    if body.get("claim_id") is not None:
-        claim_id = inputs.integer(body.get("claim_id"), "claim_id", minimum=1)
-        claim = claims_module.visible_claim(session, actor, claim_id)
-        if claim.stage not in queue.OPEN_STAGES:
+    if ask.claim_id is not None:
+        claim = claims_module.visible_claim(session, actor, ask.claim_id)
+        if claim.stage not in OPEN_STAGES:
             raise Conflict(f"claim {claim.id} is {claim.stage}", code="claim_closed")
         lon, lat, customer_id = claim.loss_lon, claim.loss_lat, claim.customer_id
-        if body.get("location") is not None:
-            lon, lat = _location(body["location"])
+        if ask.location is not None:
+            lon, lat = ask.location.lon, ask.location.lat
     else:
         if actor.role == "customer":
             raise Malformed("give the claim_id this rescue is for", "claim_id")
-        lon, lat = _location(body.get("location"))
-        customer_id = inputs.text(body.get("customer_id"), "customer_id", max_length=64)
+        if ask.location is None:
+            raise Malformed('location must be {"lon": .., "lat": ..} or [lon, lat]', "location")
+        lon, lat, customer_id = ask.location.lon, ask.location.lat, ask.customer_id
         if customer_id is not None and session.get(Customer, customer_id) is None:
             raise Invalid(f"no customer {customer_id}", "customer_id", code="unknown_customer")
-    needs = body.get("needs") or (needs_for(claim) if claim else "tow")
-    if needs not in NEEDS:
-        raise Malformed(f"needs must be one of {', '.join(NEEDS)}", "needs")
-    if claim is not None and needs == "tow" and needs_for(claim) == "flatbed":
+    needs = ask.needs or (needs_for(claim) if claim else RescueNeed.TOW)
+    if claim is not None and needs == RescueNeed.TOW and needs_for(claim) == RescueNeed.FLATBED:
         raise Invalid("this vehicle is flooded: it needs a flatbed, not a tow on its wheels", "needs")
     if claim is not None:
         live = _live_job_for(session, claim.id)
         if live is not None:
             return live, False
-    job = RescueJob(claim_id=claim.id if claim else None, customer_id=customer_id, lon=lon, lat=lat, needs=needs,
-                    urgency=urgency_of(claim), state="created", created_by=actor.user_id,
-                    note=inputs.text(body.get("note"), "note"), created_at=now, updated_at=now)
+    job = RescueJob(claim_id=claim.id if claim else None, customer_id=customer_id, lon=lon, lat=lat,
+                    needs=str(needs), urgency=urgency_of(claim), state=JobState.CREATED, created_by=actor.user_id,
+                    note=ask.note, created_at=now, updated_at=now)
     try:
         with session.begin_nested():
             session.add(job)
@@ -309,9 +288,9 @@ def create_job(session: Session, actor: Principal, body: dict, now: datetime | N
             raise
         return _live_job_for(session, claim.id), False
     audit.record(session, "rescue_job", job.id, "created", actor_id=actor.user_id, actor_role=actor.role,
-                 to_state="created", data={"claim_id": job.claim_id, "needs": needs})
-    if body.get("dispatch", True) is not False and not _in_surge(session, now):
-        offer_to_nearest(session, job, now)
+                 to_state=JobState.CREATED, data={"claim_id": job.claim_id, "needs": str(needs)})
+    if ask.dispatch and not _in_surge(session, now, rules):
+        offer_to_nearest(session, job, now, rules)
     return job, True
 
 
@@ -346,7 +325,8 @@ def _acting_provider(session: Session, actor: Principal, provider_id: int | None
     return provider_id
 
 
-def assign(session: Session, actor: Principal, job_id: int, provider_id: int, now: datetime | None = None) -> RescueOffer:
+def assign(session: Session, actor: Principal, job_id: int, provider_id: int, rules: RescueRules,
+           now: datetime | None = None) -> RescueOffer:
     """A dispatcher offers a pending job to a chosen provider (same fit rules as automatic offers)."""
     now = now or utcnow()
     _dispatcher_only(session, actor)
@@ -358,11 +338,11 @@ def assign(session: Session, actor: Principal, job_id: int, provider_id: int, no
         raise NotFound(f"rescue provider {provider_id}")
     if job.needs not in (provider.capabilities or []):
         raise Invalid(f"{provider.name} cannot do a {job.needs} job", "provider_id", code="capability")
-    if not _take_slot(session, provider.id, now):
+    if not _take_slot(session, provider.id, now, rules):
         raise Conflict(f"{provider.name} is unavailable, full, or its location is older than "
-                       f"{get_settings().provider_location_max_age_s:.0f} s", code="provider_unavailable")
-    distance = float(haversine_km(job.lon, job.lat, provider.lon, provider.lat))
-    return _make_offer(session, job, provider, distance, "manual", now, actor)
+                       f"{rules.provider_location_max_age_s:.0f} s", code="provider_unavailable")
+    distance = float(distance_km(job.lon, job.lat, provider.lon, provider.lat))
+    return _make_offer(session, job, provider, distance, "manual", now, rules, actor)
 
 
 def _end_offer(session: Session, job: RescueJob, offer: RescueOffer, state: str, now: datetime,
@@ -375,19 +355,19 @@ def _end_offer(session: Session, job: RescueJob, offer: RescueOffer, state: str,
                  note=note, data={"offer_id": offer.id, "provider_id": offer.provider_id})
 
 
-def _expired(session: Session, job: RescueJob, offer: RescueOffer, now: datetime) -> None:
-    _end_offer(session, job, offer, "expired", now, None,
-               f"no answer within {get_settings().rescue_offer_timeout:.0f} s")
-    _cascade(session, job, now)
+def _expired(session: Session, job: RescueJob, offer: RescueOffer, now: datetime, rules: RescueRules) -> None:
+    _end_offer(session, job, offer, OfferState.EXPIRED, now, None, f"no answer within {rules.offer_timeout_s:.0f} s")
+    _cascade(session, job, now, rules)
 
 
-def respond(session: Session, actor: Principal, job_id: int, accept: bool, *, provider_id: int | None = None,
-            eta_minutes: int | None = None, note: str | None = None, now: datetime | None = None) -> RescueJob:
+def respond(session: Session, actor: Principal, job_id: int, accept: bool, rules: RescueRules, *,
+            provider_id: int | None = None, eta_minutes: int | None = None, note: str | None = None,
+            now: datetime | None = None) -> RescueJob:
     """The provider accepts (with an ETA) or rejects the live offer; a rejection cascades."""
     now = now or utcnow()
     provider_id = _acting_provider(session, actor, provider_id)
-    if accept:
-        eta_minutes = inputs.integer(eta_minutes, "eta_minutes", minimum=1, maximum=24 * 60, required=True)
+    if accept and eta_minutes is None:
+        raise Malformed("eta_minutes is required", "eta_minutes")
     job = _locked_job(session, job_id)
     offer = live_offer(session, job_id)
     if job.state != "offered" or offer is None or offer.state != "offered":
@@ -396,14 +376,14 @@ def respond(session: Session, actor: Principal, job_id: int, accept: bool, *, pr
         raise Conflict(f"job {job_id} is offered to provider {offer.provider_id}, not {provider_id}",
                        code="not_your_offer")
     if offer.expires_at <= now:
-        _expired(session, job, offer, now)
+        _expired(session, job, offer, now, rules)
         raise Conflict(f"the offer expired at {offer.expires_at.isoformat()}", code="offer_expired",
                        keep_changes=True)
     if not accept:
-        _end_offer(session, job, offer, "rejected", now, actor, note)
-        _cascade(session, job, now)
+        _end_offer(session, job, offer, OfferState.REJECTED, now, actor, note)
+        _cascade(session, job, now, rules)
         return job
-    offer.state, offer.responded_at = "accepted", now
+    offer.state, offer.responded_at = OfferState.ACCEPTED, now
     job.state, job.eta_minutes, job.accepted_at, job.offer_expires_at, job.updated_at = \
         "accepted", eta_minutes, now, None, now
     provider = session.get(RescueProvider, offer.provider_id)
@@ -453,7 +433,7 @@ def advance(session: Session, actor: Principal, job_id: int, status: str, note: 
     return job
 
 
-def reoffer(session: Session, actor: Principal, job_id: int, note: str | None = None,
+def reoffer(session: Session, actor: Principal, job_id: int, rules: RescueRules, note: str | None = None,
             now: datetime | None = None) -> RescueJob:
     """A dispatcher takes the job back from its provider (no answer by phone, truck broke down) and
     offers it to the next best one."""
@@ -464,12 +444,12 @@ def reoffer(session: Session, actor: Principal, job_id: int, note: str | None = 
         raise Conflict(f"job {job_id} is {job.state}; only an offered or assigned job can be re-offered",
                        code="illegal_transition")
     offer = live_offer(session, job.id)
-    _end_offer(session, job, offer, "withdrawn", now, actor, note or "taken back by the dispatcher")
-    _cascade(session, job, now)
+    _end_offer(session, job, offer, OfferState.WITHDRAWN, now, actor, note or "taken back by the dispatcher")
+    _cascade(session, job, now, rules)
     return job
 
 
-def expire_offers(session: Session, now: datetime | None = None) -> int:
+def expire_offers(session: Session, rules: RescueRules, now: datetime | None = None) -> int:
     """Expire offers past their time and cascade each job to the next provider."""
     now = now or utcnow()
     jobs = lock_rows_skip_locked(session, RescueJob, [RescueJob.state == "offered",
@@ -478,7 +458,7 @@ def expire_offers(session: Session, now: datetime | None = None) -> int:
     for job in jobs:
         offer = live_offer(session, job.id)
         if offer is not None and offer.state == "offered":
-            _expired(session, job, offer, now)
+            _expired(session, job, offer, now, rules)
     return len(jobs)
 
 
@@ -499,8 +479,8 @@ class BatchPlan:
 def _cost_matrix(job_lon, job_lat, job_needs, job_urgency, provider_lon, provider_lat, provider_caps,
                  slots_per_provider, excluded=None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Distances jobs x slots (a provider with n free slots is n columns) and the cost LSA minimises."""
-    distance = haversine_km(np.asarray(job_lon)[:, None], np.asarray(job_lat)[:, None],
-                            np.asarray(provider_lon)[None, :], np.asarray(provider_lat)[None, :])
+    distance = offer_distances_km(np.asarray(job_lon)[:, None], np.asarray(job_lat)[:, None],
+                                  np.asarray(provider_lon)[None, :], np.asarray(provider_lat)[None, :])
     can_do = np.array([[need in caps for need in NEEDS] for caps in provider_caps], dtype=bool).reshape(-1, len(NEEDS))
     fits = can_do[:, [NEEDS.index(need) for need in job_needs]].T  # jobs x providers
     feasible = fits & (distance <= MAX_OFFER_DISTANCE_KM)
@@ -562,7 +542,7 @@ class BatchResult:
     offer_ids: list[int] = field(default_factory=list)
 
 
-def dispatch_pending(session: Session, now: datetime | None = None) -> BatchResult:
+def dispatch_pending(session: Session, rules: RescueRules, now: datetime | None = None) -> BatchResult:
     """Offer every pending job in one batch. Jobs and providers another transaction holds are skipped
     (SKIP LOCKED), so the batch never waits on, nor races with, a dispatcher working one job."""
     now = now or utcnow()
@@ -571,7 +551,7 @@ def dispatch_pending(session: Session, now: datetime | None = None) -> BatchResu
     result = BatchResult(pending=len(jobs))
     if not jobs:
         return result
-    providers = lock_rows_skip_locked(session, RescueProvider, _offerable(now), order_by=[RescueProvider.id])
+    providers = lock_rows_skip_locked(session, RescueProvider, _offerable(now, rules), order_by=[RescueProvider.id])
     slots = np.array([p.capacity - p.active_jobs for p in providers], dtype=int)
     result.free_slots, result.free_providers = int(slots.sum()), len(providers)
     result.surge = len(jobs) > len(providers)
@@ -589,17 +569,17 @@ def dispatch_pending(session: Session, now: datetime | None = None) -> BatchResu
                       [j.urgency for j in jobs], [p.lon for p in providers], [p.lat for p in providers],
                       [p.capabilities or [] for p in providers], slots, excluded)
     result.plan_seconds = time.perf_counter() - started
-    _write_batch(session, jobs, providers, plan, now, result)
+    _write_batch(session, jobs, providers, plan, now, rules, result)
     return result
 
 
 def _write_batch(session: Session, jobs: list[RescueJob], providers: list[RescueProvider], plan: BatchPlan,
-                 now: datetime, result: BatchResult) -> None:
+                 now: datetime, rules: RescueRules, result: BatchResult) -> None:
     """Write the plan in bulk (one executemany per table): a surge batch has a thousand offers. Every
     row written here was locked above, so plain by-key updates are safe; job versions still move on."""
     if not plan.pairs:
         return
-    expires = now + timedelta(seconds=get_settings().rescue_offer_timeout)
+    expires = now + rules.offer_timeout
     attempts = dict(session.execute(select(RescueOffer.job_id, func.max(RescueOffer.attempt))
                                     .where(RescueOffer.job_id.in_([jobs[j].id for j, _ in plan.pairs]))
                                     .group_by(RescueOffer.job_id)).all())
@@ -636,20 +616,6 @@ def get_job(session: Session, actor: Principal, job_id: int) -> RescueJob:
     if job is None or (actor.role == "customer" and job.customer_id != actor.customer_id):
         raise NotFound(f"rescue job {job_id}")
     return job
-
-
-def list_jobs(session: Session, actor: Principal, state: str | None = None, limit: int = 200) -> list[RescueJob]:
-    if state is not None and state not in JOB_STATES:
-        raise Malformed(f"state must be one of {', '.join(JOB_STATES)}", "state")
-    statement = select(RescueJob).order_by(RescueJob.urgency.desc(), RescueJob.created_at, RescueJob.id).limit(limit)
-    if state:
-        statement = statement.where(RescueJob.state == state)
-    if actor.role == "customer":
-        statement = statement.where(RescueJob.customer_id == actor.customer_id)
-    own = provider_of_user(session, actor)
-    if own is not None:
-        statement = statement.where(RescueJob.provider_id == own.id)
-    return list(session.scalars(statement))
 
 
 def job_json(session: Session, job: RescueJob) -> dict:

@@ -30,19 +30,11 @@ KNOWN_BREACHES: set[tuple[str, str]] = {
     ("settings-in-rules", "alerts.feeds"),
     ("settings-in-rules", "alerts.matching"),
     ("settings-in-rules", "alerts.messages"),
-    ("settings-in-rules", "greenchannel.catevents"),
-    ("settings-in-rules", "greenchannel.payments"),
-    ("settings-in-rules", "greenchannel.queue"),
-    ("settings-in-rules", "greenchannel.rescue"),
     ("sql-in-adapter", "web.console_queries"),
     ("sql-in-adapter", "web.routes.alerts"),
     ("sql-in-adapter", "web.routes.feeds"),
-    ("sql-in-adapter", "web.routes.greenchannel"),
     ("sql-in-adapter", "web.routes.notifications"),
-    ("sql-in-adapter", "web.routes.payments"),
-    ("sql-in-adapter", "web.routes.rescue"),
     ("sql-in-adapter", "web.routes.system"),
-    ("sql-in-adapter", "workers.greenchannel"),
 }
 
 

@@ -10,6 +10,9 @@ from __future__ import annotations
 
 import re
 from decimal import Decimal
+from typing import Annotated
+
+from pydantic import BeforeValidator, WithJsonSchema
 
 MAX_AMOUNT = Decimal("99999999999.99")  # just under 100 billion CNY: larger is a typo, not a loss
 CENT = Decimal("0.01")
@@ -53,3 +56,17 @@ def parse_amount(value, *, allow_zero: bool = False) -> Decimal:
 def format_amount(amount: Decimal) -> str:
     """For messages people read: 50,000.00 CNY."""
     return f"{amount:,.2f} CNY"
+
+
+def _amount_field(value) -> Decimal:
+    try:
+        return parse_amount(value)
+    except AmountError as exc:
+        raise ValueError(str(exc)) from None
+
+
+# parse_amount as a pydantic field type: request models read every amount the same way, and their
+# JSON Schema tells clients to send a decimal string.
+Amount = Annotated[Decimal, BeforeValidator(_amount_field), WithJsonSchema({
+    "type": "string", "pattern": r"^[0-9]+(\.[0-9]{1,2})?$", "examples": ["5000.00"],
+    "description": f"CNY, at most two decimals, at most {MAX_AMOUNT} (a JSON number of exactly such a value is taken too)"})]

@@ -29,23 +29,18 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from alerts.queries import area_geojson, chain_json
-from config import get_settings
 from geo.gazetteer import Gazetteer, load_gazetteer
 from geo.index import AssetIndex
-from greenchannel import catevents, payments, rescue
+from greenchannel import catevents, read_models, service
+from greenchannel.dao import claims_dao, rescue_dao
 from store.models import (
     Alert,
     AlertChain,
     Asset,
     AuditEvent,
-    Claim,
     Notification,
-    Payment,
-    RescueJob,
-    RescueProvider,
     User,
 )
-from store.models.greenchannel import FINAL_JOB_STATES
 from store.users import Principal
 
 log = logging.getLogger(__name__)
@@ -54,11 +49,8 @@ DELIVERED = ("delivered",)
 FAILED = ("failed", "undelivered", "expired")
 PENDING = ("created", "queued", "sending", "sent")
 ENDED_CHAINS_SHOWN_FOR = timedelta(hours=6)
-FINISHED_JOBS_SHOWN_FOR = timedelta(hours=1)
 AREA_SIMPLIFY_DEG = 0.002  # about 200 m: invisible at the zoom a region is watched at
 CELL_SIZES_DEG = (1.0, 0.5, 0.2, 0.1, 0.05, 0.02, 0.01)
-NEAREST_PROVIDERS = 3
-BOARD_STATES = ("created", "offered", "accepted", "en_route", "on_scene", "towing")
 
 
 # --- base layer ----------------------------------------------------------------------------------
@@ -192,22 +184,6 @@ def _warning_or_none(session: Session, chain: AlertChain, counts: dict, now: dat
         return None
 
 
-def _job_point(session: Session, job: RescueJob) -> dict:
-    provider = session.get(RescueProvider, job.provider_id) if job.provider_id else None
-    return {"id": job.id, "claim_id": job.claim_id, "state": job.state, "needs": job.needs, "urgency": job.urgency,
-            "location": {"lon": job.lon, "lat": job.lat}, "eta_minutes": job.eta_minutes,
-            "provider": provider.name if provider else None, "offer_expires_at": job.offer_expires_at,
-            "created_at": job.created_at}
-
-
-def provider_with_age(provider: RescueProvider, now: datetime) -> dict:
-    body = rescue.provider_json(provider, now)
-    body["location_age_s"] = (round((now - provider.location_at).total_seconds())
-                              if provider.location_at is not None else None)
-    body["free_slots"] = max(provider.capacity - provider.active_jobs, 0)
-    return body
-
-
 def map_overview(session: Session, now: datetime) -> dict:
     """Everything the operations map draws except the asset cells (see AffectedAssetGrid)."""
     chains = shown_chains(session, now)
@@ -216,16 +192,11 @@ def map_overview(session: Session, now: datetime) -> dict:
     events = [catevents.to_json(e) for e in catevents.list_events(session) if e.status in ("proposed", "open")]
     for event in events:
         event["area"] = _simplified(event["area"])
-    jobs = session.scalars(select(RescueJob).where(
-        RescueJob.state.not_in(FINAL_JOB_STATES) | (RescueJob.finished_at >= now - FINISHED_JOBS_SHOWN_FOR))
-        .order_by(RescueJob.urgency.desc(), RescueJob.created_at).limit(2000))
     return {
         "server_time": now,
         "warnings": warnings,
         "cat_events": events,
-        "jobs": [_job_point(session, j) for j in jobs],
-        "providers": [provider_with_age(p, now) for p in rescue.list_providers(session)],
-        "provider_location_max_age_s": get_settings().provider_location_max_age_s,
+        **read_models.map_layers(session, now, service.rules().rescue),
     }
 
 
@@ -320,73 +291,14 @@ def cell_size(requested: float | None) -> float:
     return min(CELL_SIZES_DEG, key=lambda size: abs(np.log(size / requested)))
 
 
-# --- the dispatch board --------------------------------------------------------------------------
-
-def _nearest_free(job: RescueJob, providers: list[RescueProvider], now: datetime) -> list[dict]:
-    fits = [p for p in providers if job.needs in (p.capabilities or [])]
-    if not fits:
-        return []
-    distances = rescue.haversine_km(job.lon, job.lat, [p.lon for p in fits], [p.lat for p in fits])
-    nearest = []
-    for index in np.argsort(distances, kind="stable")[:NEAREST_PROVIDERS]:
-        km = float(distances[index])
-        if km > rescue.MAX_OFFER_DISTANCE_KM:
-            break
-        provider = fits[index]
-        nearest.append({"provider_id": provider.id, "name": provider.name, "kind": provider.kind,
-                        "distance_km": round(km, 1), "eta_minutes": rescue.eta_estimate(km),
-                        "free_slots": provider.capacity - provider.active_jobs,
-                        "location_age_s": round((now - provider.location_at).total_seconds())})
-    return nearest
-
+# --- the green channel's boards (greenchannel/read_models.py) -------------------------------------
 
 def dispatch_board(session: Session, now: datetime) -> dict:
-    """Live jobs by state, each with its nearest free providers (distance, ETA); all providers."""
-    settings = get_settings()
-    fresh_since = now - timedelta(seconds=settings.provider_location_max_age_s)
-    providers = rescue.list_providers(session)
-    free = [p for p in providers if p.available and p.active_jobs < p.capacity and p.lon is not None
-            and p.location_at is not None and p.location_at >= fresh_since]
-    jobs = list(session.scalars(select(RescueJob).where(RescueJob.state.in_(BOARD_STATES))
-                                .order_by(RescueJob.urgency.desc(), RescueJob.created_at, RescueJob.id).limit(500)))
-    finished = session.scalar(select(func.count()).select_from(RescueJob).where(
-        RescueJob.state.in_(FINAL_JOB_STATES), RescueJob.finished_at >= now - FINISHED_JOBS_SHOWN_FOR)) or 0
-    board = []
-    for job in jobs:
-        body = rescue.job_json(session, job)
-        body["nearest_free"] = _nearest_free(job, free, now)
-        board.append(body)
-    return {
-        "server_time": now, "offer_timeout_s": settings.rescue_offer_timeout,
-        "provider_location_max_age_s": settings.provider_location_max_age_s,
-        "jobs": board, "finished_last_hour": finished,
-        "providers": [provider_with_age(p, now) for p in providers],
-    }
+    return read_models.dispatch_board(session, now, service.rules().rescue)
 
-
-# --- the approver's inbox ------------------------------------------------------------------------
 
 def approvals_inbox(session: Session, actor: Principal) -> list[dict]:
-    """Payments waiting for a decision this user may take (their level or below, never their own)."""
-    if actor.role not in payments.LEVELS:
-        return []
-    level = payments.LEVELS.index(actor.role)
-    decidable = [role for role in payments.LEVELS if payments.LEVELS.index(role) <= level]
-    rows = session.execute(
-        select(Payment, Claim, User.name)
-        .join(Claim, Claim.id == Payment.claim_id).join(User, User.id == Payment.requested_by)
-        .where(Payment.state == "pending_approval", Payment.required_role.in_(decidable),
-               Payment.requested_by != actor.user_id)
-        .order_by(Payment.created_at, Payment.id)).all()
-    inbox = []
-    for payment, claim, requester in rows:
-        body = payments.to_json(payment)
-        body.update({"requester_name": requester, "claim": {
-            "id": claim.id, "stage": claim.stage, "customer_id": claim.customer_id, "cat_code": claim.cat_code,
-            "estimate": claim.estimate, "advance_cap": payments.advance_cap(claim.estimate) if claim.estimate else None,
-            "priority_reasons": claim.priority_reasons or []}})
-        inbox.append(body)
-    return inbox
+    return read_models.approvals_inbox(session, actor, service.rules())
 
 
 def user_names(session: Session, user_ids: set[int]) -> dict[int, str]:
@@ -427,7 +339,7 @@ def current_cursor(session: Session, now: datetime) -> Cursor:
         alert_id=session.scalar(select(func.max(Alert.id))) or 0,
         alerts_matched=session.scalar(select(func.max(Alert.matched_at))),
         chains_updated=session.scalar(select(func.max(AlertChain.updated_at))),
-        providers_updated=session.scalar(select(func.max(RescueProvider.updated_at))),
+        providers_updated=rescue_dao.last_provider_change(session),
         deliveries=_delivery_fingerprint(session, now),
     )
 
@@ -466,11 +378,9 @@ def changes_since(session: Session, cursor: Cursor, now: datetime, limit: int = 
                                       .order_by(AuditEvent.id).limit(limit)))
         audit_id = events[-1].id if events else latest.audit_id
         job_ids = {int(e.entity_id) for e in events if e.entity == "rescue_job"}
-        job_claims = dict(session.execute(select(RescueJob.id, RescueJob.claim_id)
-                                          .where(RescueJob.id.in_(job_ids))).all()) if job_ids else {}
+        job_claims = rescue_dao.claims_of_jobs(session, job_ids)
         claim_ids = {c for c in (_claim_ids_of(e, job_claims) for e in events) if c is not None}
-        owners = dict(session.execute(select(Claim.id, Claim.customer_id).where(Claim.id.in_(claim_ids))).all()) \
-            if claim_ids else {}
+        owners = claims_dao.owners_of(session, claim_ids)
         topics: dict[str, set] = {}
         for event in events:
             topic = AUDITED_TOPICS.get(event.entity)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
+from enum import StrEnum
 
 from sqlalchemy import (
     JSON,
@@ -29,8 +30,94 @@ from sqlalchemy.orm import Mapped, mapped_column
 from store.models.base import Base
 from store.types import Money, UTCDateTime, utcnow
 
-LIVE_OFFER_STATES = ("offered", "accepted")
-FINAL_JOB_STATES = ("completed", "cancelled", "gone_on_arrival")
+
+class CatEventStatus(StrEnum):
+    PROPOSED = "proposed"
+    OPEN = "open"
+    CLOSED = "closed"
+
+
+class ClaimStage(StrEnum):
+    """The six stages customers see, in order, then the two side states a claim can end in."""
+
+    REPORTED = "reported"
+    SURVEYED = "surveyed"
+    ASSESSED = "assessed"
+    DOCUMENTS_REVIEWED = "documents_reviewed"
+    ADJUDICATED = "adjudicated"
+    CLOSED_PAID = "closed_paid"
+    WITHDRAWN = "withdrawn"
+    REJECTED = "rejected"
+
+
+class DocumentStatus(StrEnum):
+    RECEIVED = "received"
+    ACCEPTED = "accepted"
+    RETURNED = "returned"
+
+
+class JobState(StrEnum):
+    CREATED = "created"
+    OFFERED = "offered"
+    ACCEPTED = "accepted"
+    EN_ROUTE = "en_route"
+    ON_SCENE = "on_scene"
+    TOWING = "towing"
+    COMPLETED = "completed"
+    CANCELLED = "cancelled"
+    GONE_ON_ARRIVAL = "gone_on_arrival"
+
+
+class OfferState(StrEnum):
+    OFFERED = "offered"
+    ACCEPTED = "accepted"
+    REJECTED = "rejected"
+    EXPIRED = "expired"
+    WITHDRAWN = "withdrawn"
+
+
+class PaymentState(StrEnum):
+    REQUESTED = "requested"
+    PENDING_APPROVAL = "pending_approval"
+    APPROVED = "approved"
+    PAID = "paid"
+    REJECTED = "rejected"
+    FAILED = "failed"
+
+
+class PaymentKind(StrEnum):
+    ADVANCE = "advance"
+    SETTLEMENT = "settlement"
+
+
+class RescueNeed(StrEnum):
+    """What a job needs and what a provider can do (a flooded car goes on a flatbed)."""
+
+    TOW = "tow"
+    FLATBED = "flatbed"
+    BOAT = "boat"
+
+
+STAGES = tuple(ClaimStage)[:6]
+OPEN_STAGES = STAGES[:-1]
+SIDE_STATES = (ClaimStage.WITHDRAWN, ClaimStage.REJECTED)
+LIVE_OFFER_STATES = (OfferState.OFFERED, OfferState.ACCEPTED)
+FINAL_JOB_STATES = (JobState.COMPLETED, JobState.CANCELLED, JobState.GONE_ON_ARRIVAL)
+LIVE_JOB_STATES = tuple(state for state in JobState if state not in FINAL_JOB_STATES)
+# Payments on their way: they count against the caps and keep a claim from closing.
+PAYMENTS_IN_FLIGHT = (PaymentState.REQUESTED, PaymentState.PENDING_APPROVAL, PaymentState.APPROVED)
+COUNTED_PAYMENT_STATES = (*PAYMENTS_IN_FLIGHT, PaymentState.PAID)
+
+
+def vocabulary() -> dict[str, list[str]]:
+    """Every green-channel state set by name, for JSON clients (the console reads the same lists)."""
+    return {"cat_event_status": list(CatEventStatus), "claim_stages": list(STAGES),
+            "claim_side_states": list(SIDE_STATES), "job_states": list(JobState), "offer_states": list(OfferState),
+            "payment_states": list(PaymentState), "payment_kinds": list(PaymentKind), "rescue_needs": list(RescueNeed)}
+
+
+def _sql_list(states) -> str:
+    return ", ".join(f"'{state}'" for state in states)
 
 
 def _partial(condition: str) -> dict:
@@ -145,7 +232,7 @@ class RescueJob(Base):
     __table_args__ = (
         # Never two live jobs (so never two trucks) for one car, whatever the timing of the requests.
         Index("uq_rescue_jobs_one_live_per_claim", "claim_id", unique=True,
-              **_partial("claim_id IS NOT NULL AND state NOT IN ('completed', 'cancelled', 'gone_on_arrival')")),
+              **_partial(f"claim_id IS NOT NULL AND state NOT IN ({_sql_list(FINAL_JOB_STATES)})")),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -177,7 +264,7 @@ class RescueOffer(Base):
         UniqueConstraint("job_id", "attempt"),
         # One offer at a time per job, and at most one provider holding it once accepted.
         Index("uq_rescue_offers_one_live_per_job", "job_id", unique=True,
-              **_partial("state IN ('offered', 'accepted')")),
+              **_partial(f"state IN ({_sql_list(LIVE_OFFER_STATES)})")),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

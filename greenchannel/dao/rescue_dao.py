@@ -1,0 +1,74 @@
+"""Rescue providers and jobs: listings, the board's reads, and the counts /metrics reports."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from store.models import RescueJob, RescueProvider
+from store.models.greenchannel import FINAL_JOB_STATES
+from store.users import Principal
+
+URGENT_FIRST = (RescueJob.urgency.desc(), RescueJob.created_at, RescueJob.id)
+
+
+def provider_of_user(session: Session, actor: Principal) -> RescueProvider | None:
+    """A provider's own staff log in as dispatchers linked to their provider; they act for it only."""
+    return session.scalar(select(RescueProvider).where(RescueProvider.user_id == actor.user_id))
+
+
+def all_providers(session: Session) -> list[RescueProvider]:
+    return list(session.scalars(select(RescueProvider).order_by(RescueProvider.id)))
+
+
+def list_jobs(session: Session, actor: Principal, state: str | None = None, limit: int = 200) -> list[RescueJob]:
+    """Most urgent first; a customer sees their own jobs, a provider's staff their provider's."""
+    statement = select(RescueJob).order_by(*URGENT_FIRST).limit(limit)
+    if state:
+        statement = statement.where(RescueJob.state == state)
+    if actor.role == "customer":
+        statement = statement.where(RescueJob.customer_id == actor.customer_id)
+    own = provider_of_user(session, actor)
+    if own is not None:
+        statement = statement.where(RescueJob.provider_id == own.id)
+    return list(session.scalars(statement))
+
+
+def jobs_in_states(session: Session, states, limit: int) -> list[RescueJob]:
+    return list(session.scalars(select(RescueJob).where(RescueJob.state.in_(states))
+                                .order_by(*URGENT_FIRST).limit(limit)))
+
+
+def live_or_finished_since(session: Session, since: datetime, limit: int) -> list[RescueJob]:
+    """Jobs still running, and those finished since `since` (the map shows them for a while)."""
+    return list(session.scalars(select(RescueJob).where(
+        RescueJob.state.not_in(FINAL_JOB_STATES) | (RescueJob.finished_at >= since))
+        .order_by(RescueJob.urgency.desc(), RescueJob.created_at).limit(limit)))
+
+
+def finished_since(session: Session, since: datetime) -> int:
+    return session.scalar(select(func.count()).select_from(RescueJob).where(
+        RescueJob.state.in_(FINAL_JOB_STATES), RescueJob.finished_at >= since)) or 0
+
+
+def jobs_by_state(session: Session) -> dict[str, int]:
+    return dict(session.execute(select(RescueJob.state, func.count()).group_by(RescueJob.state)).all())
+
+
+def offerable_provider_count(session: Session, fresh_since: datetime) -> int:
+    """Available, with a free slot, and a position reported since `fresh_since`."""
+    return session.execute(select(func.count()).select_from(RescueProvider).where(
+        RescueProvider.available.is_(True), RescueProvider.active_jobs < RescueProvider.capacity,
+        RescueProvider.location_at.is_not(None), RescueProvider.location_at >= fresh_since)).scalar_one()
+
+
+def claims_of_jobs(session: Session, job_ids: set[int]) -> dict[int, int | None]:
+    if not job_ids:
+        return {}
+    return dict(session.execute(select(RescueJob.id, RescueJob.claim_id).where(RescueJob.id.in_(job_ids))).all())
+
+
+def last_provider_change(session: Session) -> datetime | None:
+    return session.scalar(select(func.max(RescueProvider.updated_at)))
