@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-PACKAGES = ("alerts", "geo", "greenchannel", "store", "workers", "web", "cli", "config")
+PACKAGES = ("alerts", "geo", "greenchannel", "identity", "store", "workers", "web", "cli", "config")
 ADAPTERS = ("web", "workers")
 RULE_PACKAGES = ("alerts", "geo", "greenchannel")
 SQL_BUILDERS = {"select", "update", "insert", "delete", "text", "func"}

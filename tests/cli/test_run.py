@@ -50,6 +50,14 @@ def test_run_migrates_seeds_and_serves_twice_without_duplicates(tmp_path):
     assert roles == ["admin", "dispatcher", "adjuster", "adjuster", "supervisor", "manager", "customer"]
     customer_key = keys[6].split()[-1]
     assert customer_key in first_output and customer_key not in output  # printed once, on first start
+    sign_ins = [line.split() for line in (tmp_path / "demo-users.txt").read_text().splitlines()]
+    assert [line[2] for line in sign_ins] == roles, f"demo-users.txt lists {sign_ins}"
+    assert sign_ins[6][1].startswith("+86"), "the demo customer's line should give a phone number to sign in with"
+    for started in (first_output, output):
+        lines = [line for line in started.splitlines() if line.strip()]
+        path_line = next(i for i, line in enumerate(lines) if "demo-users.txt" in line)
+        listening = next(i for i, line in enumerate(lines) if "Haven listening" in line)
+        assert path_line > listening, f"the demo sign-ins path is not printed after the start-up logs:\n{started}"
     with session_scope(url) as session:
         assert session.scalar(select(func.count(Asset.asset_id))) == 700
         assert session.scalar(select(func.count(Customer.customer_id))) == 300

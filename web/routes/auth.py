@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import hmac
+import logging
 from typing import TypeVar
 from urllib.parse import urlencode
 
@@ -23,6 +24,7 @@ from store.users import Principal, principal_for_key
 from web.common import PRINCIPAL, in_thread, json_body, json_response, public, requires
 from web.errors import ApiError, bad_request, error_response
 
+log = logging.getLogger(__name__)
 routes = web.RouteTableDef()
 
 SESSION_COOKIE = "haven_session"
@@ -169,10 +171,12 @@ def guard(request: web.Request) -> None:
 # --- customers -------------------------------------------------------------------------------------
 
 def _queue_sms(notification_ids: list[int]) -> None:
-    from greenchannel.effects import NOTIFICATIONS
-    from workers.greenchannel import run_effects
+    from workers.notify import enqueue_notifications
 
-    run_effects({NOTIFICATIONS: notification_ids})
+    try:
+        enqueue_notifications(notification_ids)
+    except Exception:  # the rows are committed in `created`: the delivery sweep sends them
+        log.exception("could not queue sign-in code SMS %s; the sweep will", notification_ids)
 
 
 _SENDING: set[asyncio.Task] = set()
