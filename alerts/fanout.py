@@ -181,6 +181,19 @@ def alerts_awaiting_fan_out(session: Session, now: datetime, after_s: float = 30
     ).scalars())
 
 
+def alerts_awaiting_match(session: Session, now: datetime, after_s: float = 300.0, within_s: float = 86_400.0,
+                          *, broker_lost: bool = False, queue_idle_s: float | None = None) -> list[int]:
+    """Alerts stored within the last day and never matched: their match task was lost (the broker restarted
+    empty, or the worker holding it died), so their fan-out cannot begin. Taken as lost at once when the
+    broker lost its queues, after `queue_idle_s` when given (the match queue is empty), else after `after_s`.
+    """
+    never_matched = Alert.matched_at.is_(None) & (Alert.received_at > now - timedelta(seconds=within_s))
+    if not broker_lost:
+        waited = after_s if queue_idle_s is None else min(after_s, queue_idle_s)
+        never_matched = never_matched & (Alert.received_at < now - timedelta(seconds=waited))
+    return list(session.execute(select(Alert.id).where(never_matched).order_by(Alert.id)).scalars())
+
+
 @dataclass(frozen=True)
 class _Facts:
     alert: AlertFacts

@@ -16,6 +16,7 @@ from store.db import session_scope
 from store.types import utcnow
 from workers.app import app
 from workers.broker import BrokerProbe
+from workers.match import match_alert
 from workers.notify import apply_waiting_receipts, enqueue_batches, notify_customers
 
 log = logging.getLogger(__name__)
@@ -27,7 +28,8 @@ FAN_OUT_QUEUE = "match"
 @app.task(name="haven.periodic.sweep_notifications")
 def sweep_notifications(fan_out_s: float = 300.0, **timeouts: float) -> dict:
     """Take back batches whose lease ran out, queue again what the broker lost, release those past quiet
-    hours, expire the rest; apply late receipts; resume any fan-out whose worker died.
+    hours, expire the rest; apply late receipts; resume any fan-out whose worker died, and match again
+    any alert whose match task was lost.
 
     Keyword arguments override delivery.SweepTimeouts (seconds).
     """
@@ -43,20 +45,24 @@ def sweep_notifications(fan_out_s: float = 300.0, **timeouts: float) -> dict:
     now = utcnow()
     with session_scope() as session:
         result = delivery.sweep(session, now, delivery.SweepTimeouts(**timeouts), broker)
-        unfinished = fanout.alerts_awaiting_fan_out(
-            session, now, after_s=fan_out_s, broker_lost=lost,
-            queue_idle_s=timeouts["lost_task_s"] if FAN_OUT_QUEUE in idle else None)
+        match_queue_idle_s = timeouts["lost_task_s"] if FAN_OUT_QUEUE in idle else None
+        unfinished = fanout.alerts_awaiting_fan_out(session, now, after_s=fan_out_s, broker_lost=lost,
+                                                    queue_idle_s=match_queue_idle_s)
+        unmatched = fanout.alerts_awaiting_match(session, now, after_s=fan_out_s, broker_lost=lost,
+                                                 queue_idle_s=match_queue_idle_s)
     enqueued = enqueue_batches(result.to_enqueue)
     for alert_id in unfinished:
         notify_customers.apply_async(args=(alert_id,))
+    for alert_id in unmatched:  # matching queues the fan-out when it is done
+        match_alert.apply_async(args=(alert_id,))
     if probe is not None and lost:
         probe.remember(run_id)  # only now: a sweep that failed half-way leaves the marker for the next one
     applied = apply_waiting_receipts()
     figures = {"broker_lost_its_queues": lost, "expired": result.expired, "released": len(result.released),
                "requeued": len(result.requeued), "recovered": len(result.recovered),
                "receipts_overdue": result.receipts_overdue, "enqueued": enqueued, "receipts_applied": applied,
-               "fan_outs_resumed": len(unfinished)}
-    if result.recovered or result.requeued or unfinished:
+               "fan_outs_resumed": len(unfinished), "matches_queued_again": len(unmatched)}
+    if result.recovered or result.requeued or unfinished or unmatched:
         log.warning("notification sweep: %s", figures)
     return figures
 

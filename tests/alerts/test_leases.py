@@ -187,3 +187,21 @@ def test_a_fan_out_task_lost_before_it_began_is_found_at_once_when_the_broker_lo
     notify_customers_in_area(alert_id, lambda pairs: None)
     with session_scope(book) as session:
         assert alerts_awaiting_fan_out(session, now, broker_lost=True) == []
+
+
+def test_an_alert_whose_match_task_was_lost_is_matched_again(book):
+    from alerts.fanout import alerts_awaiting_match
+    from alerts.ingest import Origin, ingest_payload
+    from tests.notify_support import live_demo_cap
+
+    with session_scope(book) as session:  # stored, and its match task then lost with the broker
+        [alert_id] = ingest_payload(session, live_demo_cap(ORANGE, tag="LOST"), Origin(source="test")).new_alert_ids
+    now = utcnow()
+    with session_scope(book) as session:
+        assert alerts_awaiting_match(session, now) == [], "just stored: its match task is on the way"
+        assert alerts_awaiting_match(session, now, broker_lost=True) == [alert_id], "the broker lost it"
+        assert alerts_awaiting_match(session, now + timedelta(seconds=16), queue_idle_s=15.0) == [alert_id], (
+            "an alert unmatched 15 s after the match queue went empty lost its task")
+        matching.match_alert(session, alert_id)
+    with session_scope(book) as session:
+        assert alerts_awaiting_match(session, now, broker_lost=True) == [], "a matched alert is left alone"
