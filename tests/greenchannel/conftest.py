@@ -1,8 +1,8 @@
 """A small insured world on a real database, and the In-Fa (2021) CAT area built from its real track.
 
 Places are real city centres: inside the storm's landfall swath (Zhoushan, Ningbo, Jiaxing) and far
-outside it (Guangzhou, Sanya). Business functions run through workers.greenchannel.run_unit, the
-same unit of work the API uses.
+outside it (Guangzhou, Sanya). Business functions run through greenchannel.service.run_unit, the
+same unit of work the API uses, with the rules built from the current settings as the app factory does.
 """
 
 from __future__ import annotations
@@ -62,9 +62,18 @@ class World:
     keys: dict[str, str] = field(default_factory=dict)
 
     def run(self, fn, *args, **kwargs):
-        from workers.greenchannel import run_unit
+        from greenchannel.service import run_unit
+        from workers.greenchannel import wire_green_channel
 
+        wire_green_channel()
         return run_unit(fn, *args, **kwargs)
+
+    @property
+    def rules(self):
+        """The rules as the composition roots build them, from the settings as they are now."""
+        from workers.greenchannel import current_rules
+
+        return current_rules()
 
     def session(self):
         return session_scope(self.url)
@@ -88,13 +97,21 @@ class World:
 
     def file(self, asset_id: str, actor: Principal | None = None, at: datetime | None = None, **flags):
         from greenchannel import claims
+        from greenchannel.requests import FirstNotice
 
         actor = actor or self.user("adjuster")
         estimate = flags.pop("estimate", None)
-        notice = claims.FirstNotice(asset_id=asset_id, loss_at=at or LANDFALL + timedelta(hours=2),
+        notice = FirstNotice(asset_id=asset_id, loss_at=at or LANDFALL + timedelta(hours=2),
                                     estimate=Decimal(estimate) if estimate is not None else None, **flags)
         claim, _ = self.run(claims.file_claim, actor, notice)
         return claim
+
+
+def ask(model, body: dict):
+    """A typed request from JSON-like data, refused (Malformed naming the field) as the API refuses it."""
+    from greenchannel.inputs import parse
+
+    return parse(model, body)
 
 
 def race(*calls) -> list[tuple[str, object]]:

@@ -91,11 +91,11 @@ def test_haven_proposes_once_per_severe_chain_above_the_threshold_and_a_supervis
     haven_env(world.url, HAVEN_CAT_PROPOSE_MIN_ASSETS=100)
     chain = _chain(world, "Extreme", [infa_swath()])
     alert_id = _first_alert(world, chain)
-    assert world.run(catevents.propose_from_alert, alert_id, 100) is None  # "more than" the threshold
-    proposal = world.run(catevents.propose_from_alert, alert_id, 101)
+    assert world.run(catevents.propose_from_alert, alert_id, 100, world.rules.cat_events) is None  # "more than" the threshold
+    proposal = world.run(catevents.propose_from_alert, alert_id, 101, world.rules.cat_events)
     assert proposal.status == "proposed" and proposal.code == "CAT-2021-0725-TYPHOON"
     assert proposal.proposed_from_chain_id == chain and proposal.window_end is not None
-    again = world.run(catevents.propose_from_alert, alert_id, 5000)
+    again = world.run(catevents.propose_from_alert, alert_id, 5000, world.rules.cat_events)
     assert again.id == proposal.id and again.proposed_assets == 5000
     with world.session() as session:
         assert session.scalar(select(CatEvent.id).where(CatEvent.status == "open")) is None  # not open yet
@@ -111,7 +111,7 @@ def test_haven_proposes_once_per_severe_chain_above_the_threshold_and_a_supervis
 def test_no_proposal_below_severe_or_for_non_actual_alerts(world, haven_env, severity, status):
     haven_env(world.url, HAVEN_CAT_PROPOSE_MIN_ASSETS=10)
     alert_id = _first_alert(world, _chain(world, severity, [infa_swath()], status=status))
-    assert world.run(catevents.propose_from_alert, alert_id, 10_000) is None
+    assert world.run(catevents.propose_from_alert, alert_id, 10_000, world.rules.cat_events) is None
 
 
 def test_the_match_step_proposes_through_the_greenchannel_task(world, haven_env):

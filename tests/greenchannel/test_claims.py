@@ -11,6 +11,7 @@ from sqlalchemy import select
 from greenchannel import catevents, claims
 from greenchannel.documents import Upload
 from greenchannel.errors import Conflict, Forbidden, Invalid, NotFound
+from greenchannel.requests import FirstNotice
 from store.models import Asset, AuditEvent, Claim
 from tests.greenchannel.conftest import LANDFALL, real_jpeg
 
@@ -72,7 +73,7 @@ def test_customers_file_for_their_own_assets_and_see_only_their_own_claims(world
 
 def test_a_retried_report_files_one_claim(world):
     alice = world.user("customer", "alice", "C0000001")
-    notice = claims.FirstNotice(asset_id="A00000001", loss_at=LANDFALL)
+    notice = FirstNotice(asset_id="A00000001", loss_at=LANDFALL)
     first, created = world.run(claims.file_claim, alice, notice, "fnol-7f3a")
     again, created_again = world.run(claims.file_claim, alice, notice, "fnol-7f3a")
     assert (created, created_again, again.id) == (True, False, first.id)

@@ -15,12 +15,14 @@ from tests.support import haven, subprocess_env
 def test_the_typhoon_story_fast_tracks_rescues_and_pays_at_every_level(sqlite_url, haven_env):
     from config.seed import seed_demo_book
     from greenchannel.demo import run_story
-    from workers.greenchannel import run_unit
+    from greenchannel.service import run_unit
+    from workers.greenchannel import current_rules, wire_green_channel
 
     haven_env(sqlite_url, HAVEN_DEMO_CUSTOMERS=1500, HAVEN_DEMO_ASSETS=4000)
     seed_demo_book()
     lines = []
-    summary = run_story(run_unit, claims_count=300, say=lines.append)
+    wire_green_channel()
+    summary = run_story(run_unit, claims_count=300, say=lines.append, rules=current_rules())
 
     assert summary.claims_filed == 300 == summary.fast_tracked + summary.ordinary
     assert summary.fast_tracked > 150 and summary.outside_area > 50 and summary.outside_window > 5

@@ -8,6 +8,7 @@ from hypothesis import strategies as st
 
 from greenchannel import inputs
 from greenchannel.errors import Malformed
+from greenchannel.requests import ClaimChanges, PaymentRequest
 from store.money import MAX_AMOUNT, AmountError, format_amount, parse_amount
 
 REFUSED = ["99999999999999999999999999999.00", "1e400", "1E5", "1_000", "１００", "١٠٠", " 100 ", "100\n", "-5", "+5",
@@ -38,9 +39,11 @@ def test_the_upper_bound_is_inclusive_and_zero_only_where_allowed():
 
 def test_the_field_parser_names_the_field_and_formats_the_bound():
     with pytest.raises(Malformed) as refused:
-        inputs.money("1e400", "estimate")
-    assert refused.value.field == "estimate" and refused.value.message.startswith("estimate ")
+        inputs.parse(ClaimChanges, {"estimate": "1e400"})
+    assert refused.value.field == "estimate", f"the refusal names the estimate: {refused.value.field}"
+    assert refused.value.message.startswith("estimate "), f"the message starts with the field: {refused.value.message}"
     with pytest.raises(Malformed) as too_big:
-        inputs.money("99999999999999999999999999999.00", "amount")
+        inputs.parse(PaymentRequest, {"amount": "99999999999999999999999999999.00"})
+    assert too_big.value.field == "amount", f"the refusal names the amount: {too_big.value.field}"
     assert "99,999,999,999.99" in too_big.value.message, too_big.value.message
     assert format_amount(Decimal("50000")) == "50,000.00 CNY"

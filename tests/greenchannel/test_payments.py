@@ -9,9 +9,10 @@ from sqlalchemy import select
 
 from greenchannel import claims, payments
 from greenchannel.errors import Conflict, Forbidden, Invalid
+from greenchannel.requests import ClaimChanges
 from store.db import session_scope
 from store.models import AuditEvent, Claim, Payment, PaymentInstruction
-from tests.greenchannel.conftest import LANDFALL, race
+from tests.greenchannel.conftest import LANDFALL, ask, race
 from tests.greenchannel.test_claims import _upload
 
 BANDS = {"adjuster": Decimal("8000.00"), "supervisor": Decimal("60000.00"), "manager": Decimal("450000.00")}
@@ -19,7 +20,7 @@ BANDS = {"adjuster": Decimal("8000.00"), "supervisor": Decimal("60000.00"), "man
 
 def _claim_with_estimate(world, estimate="1000000.00", asset="A00000006"):
     claim = world.file(asset)
-    world.run(claims.update_details, world.user("adjuster"), claim.id, {"estimate": estimate})
+    world.run(claims.update_details, world.user("adjuster"), claim.id, ask(ClaimChanges, {"estimate": estimate}))
     return claim
 
 
@@ -30,7 +31,7 @@ def _stored(world, payment_id) -> Payment:
 
 
 def _request(world, actor, claim_id, amount, key=None, kind="advance"):
-    return world.run(payments.request_payment, actor, claim_id, Decimal(amount), key or f"key-{amount}-{actor.name}",
+    return world.run(payments.request_payment, actor, claim_id, Decimal(amount), key or f"key-{amount}-{actor.name}", world.rules.payments,
                      kind)
 
 
@@ -45,9 +46,9 @@ def test_advances_stay_within_the_ratio_and_all_payments_within_the_estimate(wor
         _request(world, adjuster, claim.id, "2000.01", "k2")
     assert over_ratio.value.code == "above_advance_ratio" and "5,000.00 CNY" in over_ratio.value.message
     _request(world, adjuster, claim.id, "2000.00", "k3")
-    world.run(claims.update_details, world.user("adjuster"), claim.id, {"estimate": "6000.00"})
+    world.run(claims.update_details, world.user("adjuster"), claim.id, ask(ClaimChanges, {"estimate": "6000.00"}))
     with pytest.raises(Invalid) as over_estimate:
-        world.run(payments.request_payment, adjuster, claim.id, Decimal("1000.01"), "k4", "advance")
+        world.run(payments.request_payment, adjuster, claim.id, Decimal("1000.01"), "k4", world.rules.payments, "advance")
     assert over_estimate.value.code in ("above_estimate", "above_advance_ratio")
     no_estimate = world.file("A00000002")
     with pytest.raises(Invalid, match="no estimate"):
@@ -65,7 +66,7 @@ def test_a_settlement_tops_up_to_the_estimate_once_adjudicated(world):
         _request(world, supervisor, claim.id, "11000.00", "settle", kind="settlement")
     for stage in ("surveyed", "assessed"):
         world.run(claims.transition, adjuster, claim.id, stage)
-    world.run(claims.update_details, adjuster, claim.id, {"no_advance": True})
+    world.run(claims.update_details, adjuster, claim.id, ask(ClaimChanges, {"no_advance": True}))
     with world.session() as session:
         for document in session.get(Claim, claim.id).required_documents:
             _upload(world, adjuster, claim.id, document)
@@ -100,7 +101,7 @@ def test_authority_for_every_role_against_every_band(world, band):
         assert payment.required_role == band
         assert _stored(world, payment.id).state == ("paid" if within else "pending_approval"), (requester_role, band)
         with pytest.raises(Forbidden, match="own"):
-            world.run(payments.approve, requester, payment.id)
+            world.run(payments.approve, requester, payment.id, world.rules.payments)
         if within:
             continue
         for approver_role in ROLES:
@@ -110,11 +111,11 @@ def test_authority_for_every_role_against_every_band(world, band):
             may = approver_role in levels and levels.index(approver_role) >= levels.index(band)
             if not may:
                 with pytest.raises(Forbidden):
-                    world.run(payments.approve, approver, payment.id)
+                    world.run(payments.approve, approver, payment.id, world.rules.payments)
                 with pytest.raises(Forbidden):
                     world.run(payments.reject, approver, payment.id)
         approver = users[band]
-        approved = world.run(payments.approve, approver, payment.id, "checked photos")
+        approved = world.run(payments.approve, approver, payment.id, world.rules.payments, "checked photos")
         assert (approved.state, approved.decided_by) == ("approved", approver.user_id)
         assert _stored(world, payment.id).state == "paid"
 
@@ -125,14 +126,14 @@ def test_a_second_supervisor_cannot_approve_their_colleagues_request_above_both_
     payment, _ = _request(world, first, claim.id, "150000.00")
     assert payment.required_role == "manager"
     with pytest.raises(Forbidden, match="needs a manager"):
-        world.run(payments.approve, second, payment.id)
+        world.run(payments.approve, second, payment.id, world.rules.payments)
 
 
 def test_every_change_is_audited_and_the_outbox_holds_one_instruction(world):
     claim = _claim_with_estimate(world)
     adjuster, supervisor = world.user("adjuster"), world.user("supervisor")
     payment, _ = _request(world, adjuster, claim.id, "25000.00", "advance-1")
-    world.run(payments.approve, supervisor, payment.id)
+    world.run(payments.approve, supervisor, payment.id, world.rules.payments)
     payments.pay_out(payment.id, payments.OutboxGateway(session_scope), session_scope)  # a duplicate task run
     with world.session() as session:
         trail = session.scalars(select(AuditEvent).where(AuditEvent.entity == "payment")
@@ -198,7 +199,7 @@ def test_concurrent_requests_with_one_key_make_one_payment(world):
     adjusters = [world.user("adjuster", f"adjuster-{i}") for i in range(6)]
     for round_number in range(20):
         key = f"fnol-advance-{round_number}"
-        outcomes = race(*[partial(world.run, payments.request_payment, a, claim.id, Decimal("100.00"), key)
+        outcomes = race(*[partial(world.run, payments.request_payment, a, claim.id, Decimal("100.00"), key, world.rules.payments)
                           for a in adjusters])
         assert all(kind == "ok" for kind, _ in outcomes), f"round {round_number}: {outcomes}"
         ids = {result[0].id for _, result in outcomes}
@@ -218,7 +219,7 @@ def test_concurrent_different_keys_never_exceed_the_caps(pg_world):
     world = pg_world
     claim = _claim_with_estimate(world, "10000.00", asset="A00000001")
     adjusters = [world.user("adjuster", f"adjuster-{i}") for i in range(8)]
-    outcomes = race(*[partial(world.run, payments.request_payment, a, claim.id, Decimal("1000.00"), f"k{i}")
+    outcomes = race(*[partial(world.run, payments.request_payment, a, claim.id, Decimal("1000.00"), f"k{i}", world.rules.payments)
                       for i, a in enumerate(adjusters)])
     assert [kind for kind, _ in outcomes].count("ok") == 5 and all(kind != "crash" for kind, _ in outcomes)
     with world.session() as session:
@@ -234,9 +235,9 @@ def test_approve_racing_reject_leaves_one_consistent_outcome(pg_world):
     deciders = [world.user("supervisor", f"supervisor-{i}") for i in range(4)]
     finals = []
     for round_number in range(20):
-        payment, _ = world.run(payments.request_payment, adjuster, claim.id, Decimal("20000.00"), f"r{round_number}")
+        payment, _ = world.run(payments.request_payment, adjuster, claim.id, Decimal("20000.00"), f"r{round_number}", world.rules.payments)
         assert payment.state == "pending_approval"
-        outcomes = race(*[partial(world.run, payments.approve, d, payment.id) for d in deciders[:2]],
+        outcomes = race(*[partial(world.run, payments.approve, d, payment.id, world.rules.payments) for d in deciders[:2]],
                         *[partial(world.run, payments.reject, d, payment.id, "duplicate") for d in deciders[2:]])
         oks = [(i, r) for i, (kind, r) in enumerate(outcomes) if kind == "ok"]
         assert len(oks) == 1, f"round {round_number}: {outcomes}"
@@ -252,7 +253,7 @@ def test_approve_racing_reject_leaves_one_consistent_outcome(pg_world):
         assert len(decisions) == 1 and decisions[0].actor_id == deciders[winner_index].user_id
         finals.append(expected)
         if expected == "paid":
-            world.run(claims.update_details, adjuster, claim.id, {"estimate": str(Decimal("1000000.00")
-                                                                                  + 20000 * len(finals))})
+            world.run(claims.update_details, adjuster, claim.id, ask(ClaimChanges, {"estimate": str(Decimal("1000000.00")
+                                                                                  + 20000 * len(finals))}))
     assert set(finals) <= {"paid", "rejected"}
     assert LANDFALL  # the claims are from the In-Fa landfall window

@@ -9,9 +9,10 @@ from sqlalchemy import select
 
 from greenchannel import claims, queue
 from greenchannel.errors import Conflict, Forbidden
+from greenchannel.requests import ClaimChanges
 from store.models import AuditEvent, Claim
 from store.types import utcnow
-from tests.greenchannel.conftest import race
+from tests.greenchannel.conftest import ask, race
 
 
 def _ordered(world):
@@ -48,7 +49,7 @@ def test_priority_is_recomputed_when_the_claim_changes(world):
     claim = world.file("A00000005", person_injured=True)
     assert claim.priority_reasons == ["person injured"]
     updated = world.run(claims.update_details, world.user("adjuster"), claim.id,
-                        {"person_injured": False, "estimate": "12000.50", "note": "minor cut, treated"})
+                        ask(ClaimChanges, {"person_injured": False, "estimate": "12000.50", "note": "minor cut, treated"}))
     assert updated.priority < claim.priority and updated.priority_reasons == ["estimate 12,000.50 CNY"]
 
 
@@ -71,11 +72,11 @@ def test_sla_clocks_first_contact_then_advance_decision_and_breaches_are_flagged
     later = utcnow() + timedelta(minutes=45)
     assert world.run(queue.flag_breaches, later) == 1  # the green claim missed its first contact
     assert world.run(queue.flag_breaches, later) == 0
-    leased = world.run(queue.lease_next, world.user("adjuster"), later)
+    leased = world.run(queue.lease_next, world.user("adjuster"), world.rules.queue, later)
     assert leased.id == green.id and leased.first_contact_at == later
     assert (leased.sla_clock, leased.sla_due_at) == ("advance_decision", green.created_at + timedelta(hours=24))
     assert leased.sla_breached_at is None  # a new clock starts clean; the breach stays in the audit
-    no_advance = world.run(claims.update_details, world.user("adjuster"), green.id, {"no_advance": True}, later)
+    no_advance = world.run(claims.update_details, world.user("adjuster"), green.id, ask(ClaimChanges, {"no_advance": True}), later)
     assert no_advance.sla_clock == "stage:reported"
     with world.session() as session:
         breaches = session.scalars(select(AuditEvent).where(AuditEvent.action == "sla_breached")).all()
@@ -88,9 +89,9 @@ def test_leases_go_to_one_adjuster_expire_back_to_the_queue_and_can_be_released(
     first, second = world.file("A00000002"), world.file("A00000003")
     ann, ben = world.user("adjuster", "ann"), world.user("adjuster", "ben")
     now = utcnow()
-    assert world.run(queue.lease_next, ann, now).id == first.id
-    assert world.run(queue.lease_next, ben, now).id == second.id
-    assert world.run(queue.lease_next, ben, now) is None
+    assert world.run(queue.lease_next, ann, world.rules.queue, now).id == first.id
+    assert world.run(queue.lease_next, ben, world.rules.queue, now).id == second.id
+    assert world.run(queue.lease_next, ben, world.rules.queue, now) is None
     with pytest.raises(Conflict, match="leased to user"):
         world.run(claims.transition, ben, first.id, "surveyed", now=now)
     with pytest.raises(Forbidden, match="only a supervisor"):
@@ -98,7 +99,7 @@ def test_leases_go_to_one_adjuster_expire_back_to_the_queue_and_can_be_released(
 
     after = now + timedelta(seconds=601)
     assert world.run(queue.expire_leases, after) == 2
-    assert world.run(queue.lease_next, ben, after).id == first.id  # back in the queue, top again
+    assert world.run(queue.lease_next, ben, world.rules.queue, after).id == first.id  # back in the queue, top again
     world.run(queue.release, world.user("supervisor"), first.id, after)
     with pytest.raises(Conflict, match="not leased"):
         world.run(queue.release, ben, first.id, after)
@@ -116,7 +117,7 @@ def test_concurrent_next_never_gives_two_adjusters_one_claim(world):
             session.query(Claim).delete()
         for asset_id in ("A00000001", "A00000002", "A00000003", "A00000004", "A00000006"):
             world.file(asset_id)
-        outcomes = race(*[partial(world.run, queue.lease_next, a) for a in adjusters])
+        outcomes = race(*[partial(world.run, queue.lease_next, a, world.rules.queue) for a in adjusters])
         assert all(kind == "ok" for kind, _ in outcomes), f"round {round_number}: {outcomes}"
         results = {a.name: (claim.id if claim else None) for a, (_, claim) in zip(adjusters, outcomes, strict=True)}
         leased = [v for v in results.values() if v is not None]
@@ -136,12 +137,12 @@ def test_a_claim_waiting_for_the_customers_documents_leaves_the_queue_until_they
     world.run(claims.transition, adjuster, claim.id, "surveyed")
     waiting = world.run(claims.transition, adjuster, claim.id, "assessed", estimate=Decimal("30000"))
     assert waiting.awaiting_documents
-    assert world.run(queue.lease_next, adjuster) is None
+    assert world.run(queue.lease_next, adjuster, world.rules.queue) is None
     with world.session() as session:
         assert queue.entry_json(queue.listing(session)[0], utcnow())["waiting_for"] == "documents"
     alice = world.user("customer", "alice", "C0000001")
     for kind in ("photos", "id"):
         _upload(world, alice, claim.id, kind)
-    assert world.run(queue.lease_next, adjuster) is None
+    assert world.run(queue.lease_next, adjuster, world.rules.queue) is None
     _upload(world, alice, claim.id, "bank_account")
-    assert world.run(queue.lease_next, adjuster).id == claim.id  # back for document review
+    assert world.run(queue.lease_next, adjuster, world.rules.queue).id == claim.id  # back for document review

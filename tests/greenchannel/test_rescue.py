@@ -11,20 +11,23 @@ from sqlalchemy.exc import IntegrityError
 
 from greenchannel import rescue
 from greenchannel.errors import Conflict, Forbidden, Invalid
+from greenchannel.requests import JobRequest, ProviderChanges, ProviderRegistration
 from store.models import AuditEvent, Notification, RescueJob, RescueOffer, RescueProvider
 from store.types import utcnow
-from tests.greenchannel.conftest import PLACES, race
+from tests.greenchannel.conftest import PLACES, ask, race
 
 
 def _provider(world, name, kind, place, dlon=0.0, dlat=0.0, capacity=1, **extra):
     lon, lat = PLACES[place]
     body = {"name": name, "kind": kind, "capacity": capacity, "location": {"lon": lon + dlon, "lat": lat + dlat},
             **extra}
-    return world.run(rescue.register_provider, world.user("dispatcher"), body, extra.pop("now", None))
+    return world.run(rescue.register_provider, world.user("dispatcher"), ask(ProviderRegistration, body),
+                     extra.pop("now", None))
 
 
 def _job(world, claim, **body):
-    job, _ = world.run(rescue.create_job, world.user("dispatcher"), {"claim_id": claim.id, **body})
+    job, _ = world.run(rescue.create_job, world.user("dispatcher"), ask(JobRequest, {"claim_id": claim.id, **body}),
+                       world.rules.rescue)
     return job
 
 
@@ -58,14 +61,14 @@ def test_reject_and_expiry_cascade_to_the_next_provider_then_wait(world, haven_e
     third = _provider(world, "Third", "flatbed", "ningbo", 0.10)
     job = _job(world, world.file("A00000002", vehicle_in_water=True))
     assert _state(world, job.id) == ("offered", first.id)
-    world.run(rescue.respond, world.user("dispatcher"), job.id, False, provider_id=first.id, note="no driver")
+    world.run(rescue.respond, world.user("dispatcher"), job.id, False, world.rules.rescue, provider_id=first.id, note="no driver")
     assert _state(world, job.id) == ("offered", second.id)
 
     later = utcnow() + timedelta(seconds=301)
-    assert world.run(rescue.expire_offers, later) == 1
+    assert world.run(rescue.expire_offers, world.rules.rescue, later) == 1
     assert _state(world, job.id) == ("offered", third.id)
     with pytest.raises(Conflict) as expired:
-        world.run(rescue.respond, world.user("dispatcher"), job.id, True, provider_id=third.id, eta_minutes=20,
+        world.run(rescue.respond, world.user("dispatcher"), job.id, True, world.rules.rescue, provider_id=third.id, eta_minutes=20,
                   now=later + timedelta(seconds=301))
     assert expired.value.code == "offer_expired"
     assert _state(world, job.id) == ("created", None)  # everyone tried: waits for the next batch
@@ -84,8 +87,8 @@ def test_a_job_runs_to_completion_and_the_customer_is_told_in_their_language(wor
     job = _job(world, english)
     dispatcher = world.user("dispatcher")
     with pytest.raises(Exception, match="eta_minutes is required"):
-        world.run(rescue.respond, dispatcher, job.id, True)
-    world.run(rescue.respond, dispatcher, job.id, True, eta_minutes=25)
+        world.run(rescue.respond, dispatcher, job.id, True, world.rules.rescue)
+    world.run(rescue.respond, dispatcher, job.id, True, world.rules.rescue, eta_minutes=25)
     with pytest.raises(Conflict, match="comes after en_route"):
         world.run(rescue.advance, dispatcher, job.id, "on_scene")
     for status in ("en_route", "on_scene", "towing", "completed"):
@@ -112,7 +115,7 @@ def test_chinese_customers_get_chinese_and_opted_out_customers_get_no_sms(world)
     chinese = _job(world, world.file("A00000001", vehicle_in_water=True))
     opted_out = _job(world, world.file("A00000005"))  # C0000005 sent STOP
     for job in (chinese, opted_out):
-        world.run(rescue.respond, world.user("dispatcher"), job.id, True, eta_minutes=15)
+        world.run(rescue.respond, world.user("dispatcher"), job.id, True, world.rules.rescue, eta_minutes=15)
     with world.session() as session:
         sms = session.scalars(select(Notification)).all()
     assert len(sms) == 1 and sms[0].language == "zh-CN" and "舟山平板1号已接单，约15分钟到达" in sms[0].body
@@ -125,7 +128,7 @@ def test_capacity_is_respected_and_cancelling_frees_the_slot(world):
     assert _state(world, first.id) == ("offered", truck.id) and _state(world, second.id) == ("created", None)
     world.run(rescue.advance, world.user("dispatcher"), first.id, "cancelled", "customer got a lift")
     assert _state(world, first.id)[0] == "cancelled"
-    result = world.run(rescue.dispatch_pending)
+    result = world.run(rescue.dispatch_pending, world.rules.rescue)
     assert result.offered == 1 and _state(world, second.id) == ("offered", truck.id)
 
 
@@ -139,15 +142,16 @@ def test_a_provider_updates_its_own_location_and_answers_only_its_own_offers(wor
         user, _ = create_user(session, "dispatcher", "two-staff")
         session.get(RescueProvider, two.id).user_id = user.id
     staff_of_two = Principal(user.id, "two-staff", "dispatcher", None)
-    moved = world.run(rescue.update_provider, staff_of_two, two.id, {"location": [121.551, 29.874], "capacity": 2})
+    moved = world.run(rescue.update_provider, staff_of_two, two.id,
+                      ask(ProviderChanges, {"location": [121.551, 29.874], "capacity": 2}))
     assert (moved.lon, moved.capacity) == (121.551, 2) and moved.location_at is not None
     with pytest.raises(Forbidden):
-        world.run(rescue.update_provider, staff_of_two, one.id, {"available": False})
+        world.run(rescue.update_provider, staff_of_two, one.id, ask(ProviderChanges, {"available": False}))
     job = _job(world, world.file("A00000002", vehicle_in_water=True))
     assert _state(world, job.id) == ("offered", two.id)  # Two is nearest now
     with pytest.raises(Forbidden):
-        world.run(rescue.assign, staff_of_two, job.id, one.id)
-    accepted = world.run(rescue.respond, staff_of_two, job.id, True, eta_minutes=10)
+        world.run(rescue.assign, staff_of_two, job.id, one.id, world.rules.rescue)
+    accepted = world.run(rescue.respond, staff_of_two, job.id, True, world.rules.rescue, eta_minutes=10)
     assert accepted.state == "accepted"
 
 
@@ -156,11 +160,11 @@ def test_a_dispatcher_reoffers_after_the_truck_breaks_down_and_the_customer_hear
     second = _provider(world, "Second", "flatbed", "zhoushan", 0.05)
     job = _job(world, world.file("A00000001", vehicle_in_water=True))
     dispatcher = world.user("dispatcher")
-    world.run(rescue.respond, dispatcher, job.id, True, eta_minutes=10)
+    world.run(rescue.respond, dispatcher, job.id, True, world.rules.rescue, eta_minutes=10)
     world.run(rescue.advance, dispatcher, job.id, "en_route")
-    world.run(rescue.reoffer, dispatcher, job.id, "gearbox failure")
+    world.run(rescue.reoffer, dispatcher, job.id, world.rules.rescue, "gearbox failure")
     assert _state(world, job.id) == ("offered", second.id)
-    world.run(rescue.respond, dispatcher, job.id, True, eta_minutes=30)
+    world.run(rescue.respond, dispatcher, job.id, True, world.rules.rescue, eta_minutes=30)
     with world.session() as session:
         keys = session.scalars(select(Notification.idempotency_key).order_by(Notification.id)).all()
         assert session.get(RescueProvider, first.id).active_jobs == 0
@@ -176,9 +180,9 @@ def test_surge_batch_minimises_total_distance_and_serves_people_at_risk_first(wo
     jobs = [_job(world, trapped, dispatch=False, location=[base_lon + 0.4, base_lat + 0.4])]
     dispatcher = world.user("dispatcher")
     for _ in range(11):
-        job, _ = world.run(rescue.create_job, dispatcher, {
+        job, _ = world.run(rescue.create_job, dispatcher, ask(JobRequest, {
             "location": [base_lon + float(rng.normal(0, 0.12)), base_lat + float(rng.normal(0, 0.12))],
-            "needs": "flatbed", "dispatch": False})
+            "needs": "flatbed", "dispatch": False}), world.rules.rescue)
         jobs.append(job)
     with world.session() as session:
         providers = session.scalars(select(RescueProvider)).all()
@@ -187,7 +191,7 @@ def test_surge_batch_minimises_total_distance_and_serves_people_at_risk_first(wo
                   [j.urgency for j in pending], [p.lon for p in providers], [p.lat for p in providers],
                   [p.capabilities for p in providers], [1] * len(providers))
     greedy = rescue.plan_greedy(*arrays)
-    result = world.run(rescue.dispatch_pending)
+    result = world.run(rescue.dispatch_pending, world.rules.rescue)
     assert result.surge and (result.pending, result.free_slots, result.offered) == (12, 6, 6)
     assert result.total_km <= greedy.total_km + 1e-6
     assert _state(world, jobs[0].id)[0] == "offered"  # the far-away trapped person is served
@@ -216,7 +220,8 @@ def test_the_database_allows_one_live_offer_per_job_and_one_live_job_per_claim(w
     with pytest.raises(IntegrityError), world.session() as session:
         session.add(RescueJob(claim_id=claim.id, lon=1, lat=1, needs="flatbed", state="created"))
         session.flush()
-    again, created = world.run(rescue.create_job, world.user("dispatcher"), {"claim_id": claim.id})
+    again, created = world.run(rescue.create_job, world.user("dispatcher"), ask(JobRequest, {"claim_id": claim.id}),
+                               world.rules.rescue)
     assert (again.id, created) == (job.id, False)
     assert truck_a.id != truck_b.id
 
@@ -230,9 +235,9 @@ def test_concurrent_offers_and_accepts_never_put_two_trucks_on_one_job(pg_world)
     for round_number in range(20):
         claim = world.file("A00000002", vehicle_in_water=True)
         job = _job(world, claim, dispatch=False)
-        outcomes = race(*[partial(world.run, rescue.assign, d, job.id, t.id) for d, t in zip(dispatchers, trucks,
+        outcomes = race(*[partial(world.run, rescue.assign, d, job.id, t.id, world.rules.rescue) for d, t in zip(dispatchers, trucks,
                                                                                                   strict=True)],
-                        partial(world.run, rescue.dispatch_pending))
+                        partial(world.run, rescue.dispatch_pending, world.rules.rescue))
         unexpected = [o for kind, o in outcomes if kind != "ok" and not isinstance(o, Conflict)]
         assert unexpected == [], f"round {round_number}: {unexpected}"
         with world.session() as session:
@@ -241,10 +246,10 @@ def test_concurrent_offers_and_accepts_never_put_two_trucks_on_one_job(pg_world)
         assert len(live) == 1, f"round {round_number}: {len(live)} live offers"
 
         holder = live[0].provider_id
-        outcomes = race(*[partial(world.run, rescue.respond, d, job.id, True, provider_id=holder, eta_minutes=20)
+        outcomes = race(*[partial(world.run, rescue.respond, d, job.id, True, world.rules.rescue, provider_id=holder, eta_minutes=20)
                           for d in dispatchers[:2]],
-                        partial(world.run, rescue.respond, dispatchers[2], job.id, False, provider_id=holder),
-                        partial(world.run, rescue.reoffer, dispatchers[3], job.id))
+                        partial(world.run, rescue.respond, dispatchers[2], job.id, False, world.rules.rescue, provider_id=holder),
+                        partial(world.run, rescue.reoffer, dispatchers[3], job.id, world.rules.rescue))
         unexpected = [o for kind, o in outcomes if kind != "ok" and not isinstance(o, Conflict)]
         assert unexpected == [], f"round {round_number}: {unexpected}"
         with world.session() as session:
@@ -268,7 +273,8 @@ def test_concurrent_requests_for_one_claim_open_one_job(pg_world):
     dispatchers = [world.user("dispatcher", f"dispatcher-{i}") for i in range(6)]
     for round_number in range(20):
         claim = world.file("A00000002", vehicle_in_water=True)
-        outcomes = race(*[partial(world.run, rescue.create_job, d, {"claim_id": claim.id}) for d in dispatchers])
+        outcomes = race(*[partial(world.run, rescue.create_job, d, ask(JobRequest, {"claim_id": claim.id}),
+                                  world.rules.rescue) for d in dispatchers])
         assert all(kind == "ok" for kind, _ in outcomes), f"round {round_number}: {outcomes}"
         assert len({job.id for _, (job, _created) in outcomes}) == 1, f"round {round_number}: {outcomes}"
         assert [created for _, (_job, created) in outcomes].count(True) == 1
@@ -276,8 +282,10 @@ def test_concurrent_requests_for_one_claim_open_one_job(pg_world):
 
 def test_a_job_for_a_location_needs_a_known_customer(world):
     with pytest.raises(Invalid) as unknown:
-        world.run(rescue.create_job, world.user("dispatcher"), {"location": [121.5, 29.9], "customer_id": "C9999999"})
+        world.run(rescue.create_job, world.user("dispatcher"),
+                  ask(JobRequest, {"location": [121.5, 29.9], "customer_id": "C9999999"}), world.rules.rescue)
     assert unknown.value.field == "customer_id"
     job, created = world.run(rescue.create_job, world.user("dispatcher"),
-                             {"location": [121.5, 29.9], "customer_id": "C0000002", "needs": "boat"})
+                             ask(JobRequest, {"location": [121.5, 29.9], "customer_id": "C0000002", "needs": "boat"}),
+                             world.rules.rescue)
     assert created and (job.needs, job.claim_id, job.state) == ("boat", None, "created")  # no boat on duty

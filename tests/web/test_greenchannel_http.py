@@ -155,7 +155,8 @@ def test_payments_over_http_need_a_key_and_decimals_and_follow_authority(api):
 
 
 def test_rescue_over_http_and_the_metrics(api):
-    from workers.greenchannel import run_unit
+    from greenchannel.requests import FirstNotice
+    from greenchannel.service import run_unit
 
     _open_event(api)
     lon, lat = PLACES["zhoushan"]
@@ -180,7 +181,7 @@ def test_rescue_over_http_and_the_metrics(api):
 
     # A claim filed during the landfall that nobody has called since: its 30-minute clock ran out long ago.
     ann = Principal(api["ann"].get("/v1/me").json()["id"], "ann", "adjuster", None)
-    run_unit(claims.file_claim, ann, claims.FirstNotice("A00000001", LANDFALL + timedelta(hours=1)),
+    run_unit(claims.file_claim, ann, FirstNotice(asset_id="A00000001", loss_at=LANDFALL + timedelta(hours=1)),
              now=LANDFALL + timedelta(hours=2))
     api["ann"].post(f"/v1/claims/{claim['id']}/payments", headers={"Idempotency-Key": "m1"}, json={"amount": "1"})
     api["ann"].patch(f"/v1/claims/{claim['id']}", json={"estimate": "10000"})
