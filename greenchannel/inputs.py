@@ -19,8 +19,8 @@ from pydantic import (
     BaseModel,
     BeforeValidator,
     ConfigDict,
-    Field,
     ValidationError,
+    WithJsonSchema,
     model_validator,
 )
 
@@ -47,11 +47,13 @@ def _text(max_length: int, required: bool):
 
 def Text(max_length: int = TEXT_MAX):  # noqa: N802 - used as a type: `note: Text() = None`
     """Optional text, stripped; blank means absent."""
-    return Annotated[str | None, _text(max_length, False), Field(max_length=max_length)]
+    return Annotated[str | None, _text(max_length, False),
+                     WithJsonSchema({"anyOf": [{"type": "string", "maxLength": max_length}, {"type": "null"}]})]
 
 
 def RequiredText(max_length: int = TEXT_MAX):  # noqa: N802
-    return Annotated[str, _text(max_length, True), Field(min_length=1, max_length=max_length)]
+    return Annotated[str, _text(max_length, True), WithJsonSchema({"type": "string", "minLength": 1,
+                                                                    "maxLength": max_length})]
 
 
 def _flag(value):
@@ -73,6 +75,12 @@ def _whole(value):
     return value
 
 
+def _bounds(minimum: int | None, maximum: int | None):
+    # The validators check the bounds (with their own words); this only tells the JSON Schema.
+    extra = {key: value for key, value in (("minimum", minimum), ("maximum", maximum)) if value is not None}
+    return WithJsonSchema({"type": "integer", **extra})
+
+
 def Whole(minimum: int | None = None, maximum: int | None = None):  # noqa: N802
     """An integer (JSON integer only: not true, not 2.0, not "2") within [minimum, maximum]."""
 
@@ -82,7 +90,7 @@ def Whole(minimum: int | None = None, maximum: int | None = None):  # noqa: N802
             raise ValueError(f"must be between {minimum} and {maximum}")
         return value
 
-    return Annotated[int, BeforeValidator(bounded), BeforeValidator(_whole), Field(ge=minimum, le=maximum)]
+    return Annotated[int, BeforeValidator(bounded), BeforeValidator(_whole), _bounds(minimum, maximum)]
 
 
 def QueryWhole(minimum: int, maximum: int):  # noqa: N802
@@ -99,7 +107,7 @@ def QueryWhole(minimum: int, maximum: int):  # noqa: N802
             raise ValueError(f"must be a whole number from {minimum} to {maximum}, got {str(value)[:40]!r}")
         return number
 
-    return Annotated[int, BeforeValidator(check), Field(ge=minimum, le=maximum)]
+    return Annotated[int, BeforeValidator(check), _bounds(minimum, maximum)]
 
 
 def _timestamp(value):
@@ -142,8 +150,8 @@ class Location(BaseModel):
 
     model_config = ConfigDict(extra="ignore")
 
-    lon: Annotated[float, _coordinate(-180, 180), Field(ge=-180, le=180)]
-    lat: Annotated[float, _coordinate(-90, 90), Field(ge=-90, le=90)]
+    lon: Annotated[float, _coordinate(-180, 180), WithJsonSchema({"type": "number", "minimum": -180, "maximum": 180})]
+    lat: Annotated[float, _coordinate(-90, 90), WithJsonSchema({"type": "number", "minimum": -90, "maximum": 90})]
 
     @model_validator(mode="before")
     @classmethod
@@ -170,8 +178,10 @@ def _flood_level(value):
     return int(match.group(1))
 
 
-FloodLevel = Annotated[int | None, BeforeValidator(_flood_level),
-                       Field(description="L1..L6 (or 1..6); L4 and above is a presumptive total loss")]
+FloodLevel = Annotated[int | None, BeforeValidator(_flood_level), WithJsonSchema({
+    "anyOf": [{"type": "string", "pattern": "^[Ll]?[1-6]$"}, {"type": "integer", "minimum": 1, "maximum": 6},
+              {"type": "null"}],
+    "description": "L1..L6 (or 1..6); L4 and above is a presumptive total loss"})]
 
 
 def _identifier(value):
