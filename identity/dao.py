@@ -45,7 +45,9 @@ def count_attempts(session: Session, kind: str, subject: str, since: datetime) -
         AuthAttempt.kind == kind, AuthAttempt.subject == subject, AuthAttempt.at > since))
 
 
-def add_attempt(session: Session, kind: str, subject: str, at: datetime) -> None:
+def add_attempt(session: Session, kind: str, subject: str, at: datetime, forget_before: datetime) -> None:
+    """Count one more, and drop this subject's rows that no window reaches any more."""
+    forget_attempts_before(session, kind, subject, forget_before)
     session.add(AuthAttempt(kind=kind, subject=subject, at=at))
 
 

@@ -177,8 +177,10 @@ def request_customer_code(policy: IdentityPolicy, raw_phone: str, address: str |
                    or _throttled(session, AttemptKind.CODE_REQUEST_ADDRESS, address,
                                  policy.code_requests_per_address, now, None))
         if refusal is None:
-            dao.add_attempt(session, AttemptKind.CODE_REQUEST_PHONE, phone, now)
-            dao.add_attempt(session, AttemptKind.CODE_REQUEST_ADDRESS, address, now)
+            dao.add_attempt(session, AttemptKind.CODE_REQUEST_PHONE, phone, now,
+                            now - policy.code_requests_per_phone.window)
+            dao.add_attempt(session, AttemptKind.CODE_REQUEST_ADDRESS, address, now,
+                            now - policy.code_requests_per_address.window)
             notification_ids = _save_code(session, policy, phone, code, code_hash, now)
     if refusal is not None:
         raise refusal
@@ -227,7 +229,8 @@ def _verify_code(session: Session, policy: IdentityPolicy, phone: str, code: str
                          now, None)
     if refusal is not None:
         return refusal
-    dao.add_attempt(session, AttemptKind.CODE_VERIFY_ADDRESS, address, now)
+    dao.add_attempt(session, AttemptKind.CODE_VERIFY_ADDRESS, address, now,
+                    now - policy.code_verifies_per_address.window)
     lock = dao.phone_lock_for_update(session, phone)
     if lock.locked_until is not None and lock.locked_until > now:
         return SignInRefused(Refusal.LOCKED, "too many wrong codes: this number is locked for a while; "
@@ -317,8 +320,10 @@ def _login(session: Session, policy: IdentityPolicy, username: str, password: st
     user = dao.user_by_username(session, username)
     usable = user is not None and user.disabled_at is None and user.role in STAFF_ROLES
     if not secret_matches(user.password_hash if usable else None, password):
-        dao.add_attempt(session, AttemptKind.LOGIN_FAILURE_USERNAME, username, now)
-        dao.add_attempt(session, AttemptKind.LOGIN_FAILURE_ADDRESS, address, now)
+        dao.add_attempt(session, AttemptKind.LOGIN_FAILURE_USERNAME, username, now,
+                        now - policy.login_failures_per_username.window)
+        dao.add_attempt(session, AttemptKind.LOGIN_FAILURE_ADDRESS, address, now,
+                        now - policy.login_failures_per_address.window)
         _record_failure(session, username, SignInMethod.PASSWORD, address, "wrong username or password")
         return SignInRefused(Refusal.INVALID_CREDENTIALS, "wrong username or password", "password")
     if needs_rehash(user.password_hash):
@@ -347,7 +352,8 @@ def _change_password(session: Session, policy: IdentityPolicy, user_id: int, ses
     if refusal is not None:
         return refusal
     if not secret_matches(user.password_hash, current):
-        dao.add_attempt(session, AttemptKind.LOGIN_FAILURE_USERNAME, user.username, now)
+        dao.add_attempt(session, AttemptKind.LOGIN_FAILURE_USERNAME, user.username, now,
+                        now - policy.login_failures_per_username.window)
         _record_failure(session, user.username, SignInMethod.PASSWORD, address, "wrong current password")
         return SignInRefused(Refusal.WRONG_PASSWORD, "the current password is wrong", "current")
     problem = password_problem(new, user.username) or ("the new password must differ from the current one"

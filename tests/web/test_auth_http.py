@@ -423,3 +423,17 @@ def test_the_console_key_cookie_and_bearer_keys_still_work(site, pg_clean_url):
     assert console.get("/v1/me").json()["role"] == "dispatcher", "the console's key cookie stopped working"
     me = api.as_user(key).get("/v1/me").json()
     assert me["role"] == "dispatcher" and me["csrf_token"] is None, f"a Bearer key's /v1/me: {me}"
+
+
+def test_parallel_wrong_codes_lock_after_exactly_five(site):
+    from concurrent.futures import ThreadPoolExecutor
+
+    api, admin = site()
+    code = ask_code(browser(api), admin, ALICE_PHONE, ALICE)
+
+    def attempt(_):
+        return browser(api).post("/v1/auth/customer/verify", json={"phone": ALICE_PHONE, "code": wrong(code)})
+
+    with ThreadPoolExecutor(max_workers=10) as pool:
+        statuses = sorted(answer.status_code for answer in pool.map(attempt, range(10)))
+    assert statuses == [401] * 5 + [429] * 5, f"10 parallel wrong codes answered {statuses}"
