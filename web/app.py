@@ -30,6 +30,7 @@ ROUTE_MODULES = [
     "web.routes.greenchannel",
     "web.routes.rescue",
     "web.routes.payments",
+    "web.routes.customer",
     "web.routes.console",
 ]
 
