@@ -196,3 +196,69 @@ def test_rescue_over_http_and_the_metrics(api):
     spec = api["anonymous"].get("/openapi.json").json()["paths"]
     assert {"/v1/cat-events", "/v1/claims/{id}/documents", "/v1/queue/next", "/v1/rescue/jobs/{id}/status",
             "/v1/payments/{id}/approve"} <= set(spec)
+
+
+def test_hostile_bodies_and_queries_are_refused_naming_the_field(api):
+    _open_event(api)
+    claim = _file(api).json()
+    refusals = [
+        ("a list for a body", api["alice"].post("/v1/claims", json=[1, 2]), None),
+        ("a number for the asset", _file(api, asset=5), "asset_id"),
+        ("a time without offset", api["alice"].post("/v1/claims", json={"asset_id": "A00000001",
+                                                                         "loss_at": "2021-07-25T14:10:00"}), "loss_at"),
+        ("a word for a location", _file(api, location="Zhoushan"), "location"),
+        ("a string for a flag", _file(api, person_trapped="yes"), "person_trapped"),
+        ("a field PATCH does not know", api["ann"].patch(f"/v1/claims/{claim['id']}", json={"colour": "red"}),
+         "colour"),
+        ("a stage that does not exist", api["ann"].post(f"/v1/claims/{claim['id']}/transition",
+                                                        json={"to": "paid"}), "to"),
+        ("a limit of zero", api["ann"].get("/v1/claims?limit=0"), "limit"),
+        ("a job state that does not exist", api["dee"].get("/v1/rescue/jobs?state=flying"), "state"),
+        ("a flag that is neither", api["ann"].get("/v1/queue?fast_track=maybe"), "fast_track"),
+        ("a kind of truck that does not exist", api["dee"].post("/v1/rescue/providers",
+                                                                json={"name": "x", "kind": "car"}), "kind"),
+        ("true for a capacity", api["dee"].post("/v1/rescue/providers",
+                                                json={"name": "x", "kind": "tow", "capacity": True}), "capacity"),
+        ("a payment kind that does not exist", api["ann"].post(f"/v1/claims/{claim['id']}/payments",
+                                                               headers={"Idempotency-Key": "h1"},
+                                                               json={"amount": "10", "kind": "gift"}), "kind"),
+        ("a 5,000-digit eta", api["dee"].post("/v1/rescue/jobs/1/status",
+                                              json={"status": "accepted", "eta_minutes": int("9" * 4000)}),
+         "eta_minutes"),
+    ]
+    for what, response, field in refusals:
+        assert response.status_code == 400, f"{what}: 400, got {response.status_code} {response.text[:300]}"
+        error = response.json()["error"]
+        assert error["field"] == field, f"{what}: the error names {field}, got {error}"
+        assert error["message"], f"{what}: the error says why"
+
+
+def test_openapi_describes_what_each_green_channel_operation_takes_and_answers(api):
+    spec = api["anonymous"].get("/openapi.json").json()
+    green = {path: operations for path, operations in spec["paths"].items()
+             if path.startswith(("/v1/cat-events", "/v1/claims", "/v1/queue", "/v1/rescue", "/v1/payments"))
+             and not path.endswith("/loss-report")}
+    without_json_body = {("post", "/v1/claims/{id}/documents"), ("post", "/v1/claims/{id}/release"),
+                         ("post", "/v1/rescue/dispatch")}
+    for path, operations in green.items():
+        for method, operation in operations.items():
+            if method in ("post", "patch") and (method, path) not in without_json_body:
+                assert "requestBody" in operation, f"{method} {path} has a request schema"
+            answers = {status: answer for status, answer in operation["responses"].items() if status.startswith("2")}
+            assert answers, f"{method} {path} lists its 2xx answers"
+            for status, answer in answers.items():
+                assert "schema" in answer.get("content", {}).get("application/json", {}), \
+                    f"{method} {path} {status} has a response schema"
+            assert operation["responses"]["401"]["content"], f"{method} {path} gives the error shape for 401"
+    listed = {path: {p["name"] for p in green[path]["get"].get("parameters", []) if p["in"] == "query"}
+              for path in ("/v1/claims", "/v1/queue", "/v1/rescue/jobs", "/v1/cat-events")}
+    assert listed == {"/v1/claims": {"cat_code", "stage", "limit"}, "/v1/queue": {"fast_track", "leased", "limit"},
+                      "/v1/rescue/jobs": {"state", "limit"}, "/v1/cat-events": {"status", "area"}}, listed
+    payment = green["/v1/claims/{id}/payments"]["post"]
+    key = [p for p in payment["parameters"] if p["in"] == "header"]
+    assert key and key[0]["name"] == "Idempotency-Key", f"the payment request lists its header: {key}"
+    assert key[0]["required"] is True, "Idempotency-Key is required for payments"
+    schema = spec["components"]["schemas"]["PaymentRequest"]
+    assert schema["required"] == ["amount"], f"a payment request needs an amount: {schema}"
+    assert spec["components"]["schemas"]["PaymentState"]["enum"] == [
+        "requested", "pending_approval", "approved", "paid", "rejected", "failed"], "payment states come from one enum"
