@@ -1,7 +1,7 @@
 """Work to run after a transaction commits: queue the notifications and payouts it created.
 
 Business functions call `after_commit(session, kind, ids)`; whoever committed the session reads
-`take(session)` and runs each effect (workers.greenchannel.run_unit does). Nothing here imports
+`take(session)` and runs each effect (greenchannel.service.run_unit does). Nothing here imports
 Celery, so the rules stay plain functions.
 """
 

@@ -1,7 +1,7 @@
 """Customer texts for rescue updates, in the customer's language (zh-CN default, en).
 
-They travel as Notification rows through the same pipeline as warnings (DESIGN.md, Delivery
-pipeline): saved in the transaction that changes the job, queued by id after it commits.
+They travel as Notification rows through the same pipeline as warnings (docs/architecture.md, "A warning,
+from feed to SMS"): saved in the transaction that changes the job, queued by id after it commits.
 """
 
 from __future__ import annotations

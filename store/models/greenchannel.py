@@ -1,4 +1,4 @@
-"""After the loss: CAT events, claims, documents, rescue, payments (see DESIGN.md, Domain rules).
+"""After the loss: CAT events, claims, documents, rescue, payments, and their state sets as StrEnums.
 
 The rules that must hold under concurrent requests are enforced here, in the database:
 one live offer (pending or accepted) per rescue job, one live rescue job per claim, one
