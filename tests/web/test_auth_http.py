@@ -368,7 +368,7 @@ def test_staff_sign_in_and_replace_the_one_time_password_first(site, pg_clean_ur
     for body, code, field in [({"current": "nope", "new": "a brand new password"}, "wrong_password", "current"),
                               ({"current": one_time, "new": "short"}, "weak_password", "new"),
                               ({"current": one_time, "new": one_time}, "weak_password", "new"),
-                              ({"current": one_time}, "invalid", "new")]:
+                              ({"current": one_time}, "malformed", "new")]:
         answer = person.post("/v1/auth/password", json=body, headers=headers)
         assert answer.status_code == 400, f"{body}: {answer.status_code} {answer.text}"
         assert (answer.json()["error"]["code"], answer.json()["error"]["field"]) == (code, field), answer.text

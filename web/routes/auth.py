@@ -10,19 +10,19 @@ from __future__ import annotations
 import asyncio
 import hmac
 import logging
-from typing import TypeVar
 from urllib.parse import urlencode
 
 from aiohttp import web
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, Field
 
 from config import get_settings
 from identity import service
 from identity.rules import IdentityPolicy, Refusal, SignInRefused, customer_page_query
 from store.db import session_scope
 from store.users import Principal, principal_for_key
-from web.common import PRINCIPAL, in_thread, json_body, json_response, public, requires
+from web.common import PRINCIPAL, in_thread, json_response, public, requires
 from web.errors import ApiError, bad_request, error_response
+from web.typed import body, responds
 
 log = logging.getLogger(__name__)
 routes = web.RouteTableDef()
@@ -48,9 +48,6 @@ _REFUSALS = {
 }
 
 
-Model = TypeVar("Model", bound=BaseModel)
-
-
 class CodeRequest(BaseModel):
     phone: str = Field(min_length=1, max_length=32)
 
@@ -71,18 +68,32 @@ class PasswordChange(BaseModel):
 
 
 class LinkRevocation(BaseModel):
-    model_config = ConfigDict(extra="forbid")
     customer_id: str = Field(min_length=1, max_length=64)
 
 
-async def _parse(request: web.Request, model: type[Model]) -> Model:
-    body = await json_body(request)
-    try:
-        return model.model_validate(body)
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        field = ".".join(str(part) for part in first["loc"]) or None
-        raise bad_request(f"{field}: {first['msg']}" if field else first["msg"], field=field) from None
+class SignedInView(BaseModel):
+    """Who is signed in, and the X-CSRF-Token their cookie-authenticated writes carry."""
+
+    id: int
+    name: str
+    role: str
+    customer_id: str | None
+    csrf_token: str | None
+    password_change_required: bool
+
+
+class CodeAccepted(BaseModel):
+    status: str
+    message: str
+
+
+class LinksRevoked(BaseModel):
+    customer_id: str
+    revoked: int
+
+
+class PasswordChanged(BaseModel):
+    password_changed: bool
 
 
 def _policy() -> IdentityPolicy:
@@ -184,9 +195,10 @@ _SENDING: set[asyncio.Task] = set()
 
 @routes.post("/v1/auth/customer/code")
 @public
-async def customer_code(request: web.Request) -> web.Response:
+@body(CodeRequest)
+@responds(CodeAccepted, status=202)
+async def customer_code(request: web.Request, body: CodeRequest) -> web.Response:
     """Send a six-digit sign-in code by SMS. Always 202, whether or not the number is a customer's."""
-    body = await _parse(request, CodeRequest)
     try:
         notification_ids = await in_thread(service.request_customer_code, _policy(), body.phone, request.remote)
     except service.InvalidInput as exc:
@@ -203,9 +215,10 @@ async def customer_code(request: web.Request) -> web.Response:
 
 @routes.post("/v1/auth/customer/verify")
 @public
-async def customer_verify(request: web.Request) -> web.Response:
+@body(CodeVerification)
+@responds(SignedInView, description="signed in; the session cookie is set")
+async def customer_verify(request: web.Request, body: CodeVerification) -> web.Response:
     """Sign a customer in with the code from the SMS; sets the session cookie."""
-    body = await _parse(request, CodeVerification)
     policy = _policy()
     try:
         signed_in = await in_thread(service.verify_customer_code, policy, body.phone, body.code.strip(),
@@ -220,9 +233,12 @@ async def customer_verify(request: web.Request) -> web.Response:
 
 @routes.get("/c/{token}")
 @public
+@responds(None, status=303, description="to the customer's page, signed in (or with ?link=expired)")
 async def customer_link(request: web.Request) -> web.Response:
-    """A signed link from a customer's SMS: signs that customer in and opens their page (?lang=, ?type=large
-    are kept). An unknown, expired or revoked link opens the page with ?link=expired and signs no one in."""
+    """A signed link from a customer's SMS: signs that customer in and opens their page.
+
+    ?lang= and ?type=large are kept. An unknown, expired or revoked link opens the page with
+    ?link=expired and signs no one in."""
     policy = _policy()
     signed_in = await in_thread(service.open_customer_link, policy, request.match_info["token"], request.remote)
     query = customer_page_query(request.query.get("lang"), request.query.get("type"))
@@ -239,9 +255,10 @@ async def customer_link(request: web.Request) -> web.Response:
 
 @routes.post("/v1/auth/links/revoke")
 @requires("admin")
-async def revoke_links(request: web.Request) -> web.Response:
+@body(LinkRevocation)
+@responds(LinksRevoked)
+async def revoke_links(request: web.Request, body: LinkRevocation) -> web.Response:
     """Revoke every signed link of one customer (admin only); answers how many were still valid."""
-    body = await _parse(request, LinkRevocation)
     revoked = await in_thread(service.revoke_customer_links, body.customer_id)
     return json_response({"customer_id": body.customer_id, "revoked": revoked})
 
@@ -250,10 +267,13 @@ async def revoke_links(request: web.Request) -> web.Response:
 
 @routes.post("/v1/auth/login")
 @public
-async def staff_login(request: web.Request) -> web.Response:
-    """Staff sign-in with username and password; sets the session cookie. After a one-time password,
-    every route but POST /v1/auth/password answers 403 password_change_required until it is changed."""
-    body = await _parse(request, StaffLogin)
+@body(StaffLogin)
+@responds(SignedInView, description="signed in; the session cookie is set")
+async def staff_login(request: web.Request, body: StaffLogin) -> web.Response:
+    """Staff sign-in with username and password; sets the session cookie.
+
+    After a one-time password, every route but POST /v1/auth/password answers 403 password_change_required
+    until it is changed."""
     policy = _policy()
     try:
         signed_in = await in_thread(service.staff_login, policy, body.username, body.password, request.remote)
@@ -265,9 +285,10 @@ async def staff_login(request: web.Request) -> web.Response:
 
 @routes.post("/v1/auth/password")
 @requires(*STAFF)
-async def change_password(request: web.Request) -> web.Response:
+@body(PasswordChange)
+@responds(PasswordChanged)
+async def change_password(request: web.Request, body: PasswordChange) -> web.Response:
     """Replace your password: {"current", "new"} (at least 10 characters). Your other sessions end."""
-    body = await _parse(request, PasswordChange)
     principal: Principal = request[PRINCIPAL]
     active = request.get(ACTIVE_SESSION)
     try:
@@ -280,6 +301,7 @@ async def change_password(request: web.Request) -> web.Response:
 
 @routes.post("/v1/auth/logout")
 @public
+@responds(None, status=204)
 async def logout(request: web.Request) -> web.Response:
     """End this browser's session and forget its cookie."""
     active = request.get(ACTIVE_SESSION)

@@ -14,6 +14,8 @@ from web import metrics
 from web.common import in_pool, in_thread, json_body, json_response, principal_of, public, requires
 from web.errors import ApiError, bad_request, unprocessable
 from web.openapi import build_openapi
+from web.routes.auth import ACTIVE_SESSION, SignedInView
+from web.typed import responds
 
 routes = web.RouteTableDef()
 
@@ -90,11 +92,12 @@ async def openapi(request: web.Request) -> web.Response:
 
 @routes.get("/v1/me")
 @requires("customer", "dispatcher", "adjuster", "supervisor", "manager")
+@responds(SignedInView)
 async def whoami(request: web.Request) -> web.Response:
-    """The calling user: id, name, role, customer id; for a signed-in browser, the X-CSRF-Token its writes
-    carry (null for API keys) and whether a one-time password must be replaced first."""
-    from web.routes.auth import ACTIVE_SESSION
+    """The calling user: id, name, role and customer id.
 
+    For a signed-in browser also the X-CSRF-Token its writes carry (null for API keys), and whether a
+    one-time password must be replaced first."""
     p = principal_of(request)
     session = request.get(ACTIVE_SESSION)
     return json_response({"id": p.user_id, "name": p.name, "role": p.role, "customer_id": p.customer_id,
