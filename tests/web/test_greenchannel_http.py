@@ -262,3 +262,31 @@ def test_openapi_describes_what_each_green_channel_operation_takes_and_answers(a
     assert schema["required"] == ["amount"], f"a payment request needs an amount: {schema}"
     assert spec["components"]["schemas"]["PaymentState"]["enum"] == [
         "requested", "pending_approval", "approved", "paid", "rejected", "failed"], "payment states come from one enum"
+
+
+def test_the_console_boards_read_the_green_channel(api):
+    _open_event(api)
+    lon, lat = PLACES["zhoushan"]
+    truck = api["dee"].post("/v1/rescue/providers", json={"name": "Flatbed 7", "kind": "flatbed",
+                                                           "location": [lon + 0.02, lat]}).json()
+    claim = _file(api, vehicle_in_water=True).json()
+    job = api["dee"].post("/v1/rescue/jobs", json={"claim_id": claim["id"], "dispatch": False}).json()
+    board = api["dee"].get("/v1/console/dispatch")
+    assert board.status_code == 200, board.text
+    [row] = [j for j in board.json()["jobs"] if j["id"] == job["id"]]
+    assert row["state"] == "created", f"the board shows the pending job: {row}"
+    nearest = row["nearest_free"]
+    assert [n["provider_id"] for n in nearest] == [truck["id"]], f"the free flatbed is listed nearest: {nearest}"
+    assert 1.5 < nearest[0]["distance_km"] < 2.5, f"0.02 degrees east at 30 N is about 1.9 km: {nearest}"
+    shown = api["dee"].get("/v1/console/map").json()
+    assert job["id"] in [j["id"] for j in shown["jobs"]], "the map draws the job"
+    assert truck["id"] in [p["id"] for p in shown["providers"]], "the map draws the truck"
+    api["ann"].patch(f"/v1/claims/{claim['id']}", json={"estimate": "100000"})
+    asked = api["ann"].post(f"/v1/claims/{claim['id']}/payments", headers={"Idempotency-Key": "c1"},
+                            json={"amount": "20000"}).json()
+    assert asked["state"] == "pending_approval", f"20,000 is above an adjuster's authority: {asked}"
+    inbox = api["sup"].get("/v1/console/approvals").json()["payments"]
+    assert [p["id"] for p in inbox] == [asked["id"]], f"the supervisor's inbox holds the request: {inbox}"
+    assert inbox[0]["claim"]["advance_cap"] == "50000.00", f"the cap is half the estimate: {inbox[0]['claim']}"
+    assert [p["id"] for p in api["mgr"].get("/v1/console/approvals").json()["payments"]] == [asked["id"]], \
+        "a manager may decide a supervisor-level request too"
