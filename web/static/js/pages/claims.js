@@ -1,121 +1,270 @@
-// The customer's claim page: the six stages with times, missing documents to send, withdraw, the hotline.
-import { api, get, post } from "../api.js";
-import { t } from "../i18n.js";
-import { busy, changeDetector, confirmButton, debounce, h, keptFields, money, replace, showError, time, toast } from "../ui.js";
+// The customer's pages, phone first: their claims with the six stages in plain words, documents sent in one
+// step, rescue followed live, a call, a complaint, a withdrawal; and the forms to report a loss or ask for
+// rescue (pages/report.js). Nothing here shows a code or an id: claims are named by what was insured.
+import { get, post } from "../api.js";
+import { lang, t } from "../i18n.js";
+import { changeDetector, h, money, replace, showError, time } from "../ui.js";
+import { mountReport, mountRescue } from "./report.js";
+import { uploader } from "./upload.js";
 
-function statusText(claim) {
-  if (claim.stage === "assessed") {
-    return t(claim.documents.missing.length ? "customer.status.waitingDocs" : "customer.status.docsIn");
-  }
-  return t(`customer.status.${claim.stage}`);
+const STAGES = ["reported", "surveyed", "assessed", "documents_reviewed", "adjudicated", "closed_paid"];
+const OPEN = new Set(STAGES.slice(0, 5));
+const POLL_MS = 10_000;
+
+export function assetKind(asset) {
+  return ["vehicle", "home", "shop", "factory"].includes(asset?.kind) ? asset.kind : "other";
 }
 
-function stages(claim) {
-  return h("ol", { class: "customer-stages", "data-testid": "customer-stages" }, claim.stages.map((step) =>
-    h("li", { class: `${step.reached_at ? "done" : "todo"}${step.current ? " current" : ""}`, "data-stage": step.stage,
-      "aria-current": step.current ? "step" : null },
-    h("span", { class: "mark", "aria-hidden": "true" }, step.current ? "●" : step.reached_at ? "✓" : "○"),
-    h("span", { class: "name" }, t(`stage.${step.stage}`)),
-    h("span", { class: "when" }, step.reached_at ? time(step.reached_at, true) : ""))));
+function day(iso) {
+  return new Date(iso).toLocaleString(lang() === "zh-CN" ? "zh-CN" : "en-GB",
+    { month: "short", day: "numeric", hour: "2-digit", minute: "2-digit" });
+}
+
+function claimTitle(claim, assets) {
+  const asset = assets.find((a) => a.asset_id === claim.asset_id);
+  return asset ? t("customer.claimFor", { a: t(`asset.${assetKind(asset)}`) }) : t("customer.claimPlain");
+}
+
+function stageList(claim) {
+  const current = STAGES.indexOf(claim.stage);
+  return h("ol", { class: "customer-stages", "data-testid": "customer-stages" }, claim.stages.map((step, index) => {
+    const isCurrent = step.stage === claim.stage;
+    const detail = isCurrent ? h("dl", { class: "stage-detail", "data-testid": "stage-detail" },
+      h("dt", {}, t("customer.now")), h("dd", {}, t(`cstage.${step.stage}.now`)),
+      step.stage !== "closed_paid" ? [h("dt", {}, t("customer.next")), h("dd", {}, t(`cstage.${step.stage}.next`)),
+        h("dt", {}, t("customer.usually")), h("dd", {}, t(`cstage.${step.stage}.time`))] : null) : null;
+    const state = isCurrent ? "current" : step.reached_at || index < current ? "done" : "todo";
+    return h("li", { class: state, "data-stage": step.stage, "aria-current": isCurrent ? "step" : null },
+      h("span", { class: "mark", "aria-hidden": "true" }, state === "done" ? "✓" : String(index + 1)),
+      h("div", { class: "stage-text" },
+        h("span", { class: "name" }, t(`cstage.${step.stage}`)),
+        step.reached_at ? h("span", { class: "when" }, day(step.reached_at)) : null,
+        !step.reached_at && !isCurrent && index > 0
+          ? h("span", { class: "when" }, t(`cstage.${STAGES[index - 1]}.time`)) : null,
+        detail));
+  }));
+}
+
+function rescueState(rescue) {
+  if (!rescue) return null;
+  const eta = rescue.eta_minutes && ["accepted", "en_route"].includes(rescue.state)
+    ? t("rstate.eta", { n: rescue.eta_minutes }) : null;
+  return h("section", { class: `rescue-state state-${rescue.state}`, "data-testid": "rescue-state",
+    "data-state": rescue.state, "aria-labelledby": "rescue-heading" },
+  h("h2", { id: "rescue-heading" }, t("rescue.heading")),
+  h("p", { class: "big", role: "status" }, t(`rstate.${rescue.state}`), eta ? [" ", h("b", {}, eta)] : null),
+  rescue.provider ? h("p", {}, rescue.provider) : null);
 }
 
 export function mount(root, { me, args }) {
   const page = h("div", { class: "customer", "data-testid": "customer-page" });
-  root.append(page);
-  let claimId = null;
+  const announcer = h("p", { class: "visually-hidden", "aria-live": "polite", "data-testid": "stage-announcer" });
+  root.append(page, announcer);
+  const changed = changeDetector();
+  const uploads = new Map();
+  let settings = { hotline: me.hotline, upload_limit_bytes: 5 * 1024 * 1024, upload_types: [] };
+  let assets = [];
   let claims = [];
   let claim = null;
-  const files = keptFields();
-  const changed = changeDetector();
+  let claimId = null;
+  let view = "claims";
+  let complaint = null; // the complaint just sent: its answer clock is shown
+  let lastAnnounced = null;
+  let form = null;
+  let timer = null;
 
-  const reload = debounce(async () => {
+  async function loadOnce() {
+    [settings, assets] = await Promise.all([get("/v1/customer/settings"),
+      get("/v1/customer/assets").then((answer) => answer.assets)]);
+  }
+  const ready = loadOnce().catch(showError);
+
+  async function reload() {
+    if (view !== "claims") return;
     try {
+      await ready;
       claims = (await get("/v1/claims?limit=50")).claims;
-      const shown = claimId ?? (claims.length === 1 ? claims[0].id : null);
-      claim = shown ? await get(`/v1/claims/${shown}`) : null;
-      if (changed([claims, claim])) render();
+      const chosen = claimId ?? (claims.find((c) => OPEN.has(c.stage)) || claims[0])?.id;
+      claim = chosen ? await get(`/v1/claims/${chosen}`) : null;
+      if (changed([claims, claim, lang(), complaint])) render();
     } catch (error) {
       showError(error);
     }
-  }, 150);
-
-  function hotline() {
-    return h("aside", { class: "hotline", "data-testid": "hotline" }, t("customer.hotline"), " ",
-      h("a", { href: `tel:${me.hotline.replace(/[^\d+]/g, "")}` }, me.hotline));
   }
 
-  function missingDocuments() {
-    if (!claim.documents.missing.length) return h("p", { class: "all-docs" }, t("customer.allDocs"));
-    return h("ul", { class: "upload-list" }, claim.documents.missing.map((kind) => {
-      const input = files.get(kind, () => h("input", { type: "file", "data-testid": `file-${kind}`,
-        "aria-label": t(`doc.${kind}`), accept: "image/*,application/pdf" }));
-      const send = h("button", { class: "primary", "data-testid": `upload-${kind}` }, t("customer.upload"));
-      send.addEventListener("click", async () => {
-        if (!input.files.length) return input.click();
-        const form = new FormData();
-        form.append("kind", kind);
-        form.append("file", input.files[0]);
-        if (await busy(send, () => api("POST", `/v1/claims/${claim.id}/documents`, form))) {
-          files.forget(kind);
-          toast(t("customer.uploaded", { d: t(`doc.${kind}`) }));
-          reload();
-        }
-        return undefined;
-      });
-      return h("li", { "data-testid": "missing-document", "data-kind": kind },
-        h("span", { class: "doc-name" }, t(`doc.${kind}`)), input, send);
-    }));
+  function announce() {
+    if (!claim) return;
+    const position = STAGES.indexOf(claim.stage);
+    const text = position >= 0 ? t("customer.stepOf", { n: position + 1, s: t(`cstage.${claim.stage}`) })
+      : t(`cstage.${claim.stage}`);
+    const key = `${claim.id}:${claim.stage}:${lang()}`;
+    if (key !== lastAnnounced) {
+      lastAnnounced = key;
+      announcer.textContent = text;
+    }
+  }
+
+  function upload(kind) {
+    const key = `${claim.id}:${kind}`;
+    if (!uploads.has(key)) {
+      uploads.set(key, uploader({ claimId: claim.id, kind, settings,
+        label: t("upload.choose", { d: t(`doc.${kind}`) }), onDone: () => reload() }));
+    }
+    return uploads.get(key).element;
+  }
+
+  function documents() {
+    const missing = claim.documents.missing;
+    return h("section", { class: "documents", "aria-labelledby": "docs-heading" },
+      h("h2", { id: "docs-heading" }, t("customer.missing")),
+      missing.length ? h("ul", { class: "upload-list" }, missing.map((kind) => h("li", {
+        "data-testid": "missing-document", "data-kind": kind }, h("span", { class: "doc-name" }, t(`doc.${kind}`)),
+      upload(kind))))
+        : h("p", { class: "all-docs" }, t("customer.allDocs")),
+      claim.documents.uploaded.length ? [h("h3", {}, t("customer.sent")), h("ul", { class: "sent" },
+        claim.documents.uploaded.map((d) => h("li", {}, `${t(`doc.${d.kind}`)} · ${d.filename} · `,
+          t(`customer.docStatus.${d.status}`))))] : null);
+  }
+
+  function withdrawDialog() {
+    const dialog = h("dialog", { class: "confirm", "data-testid": "withdraw-dialog", "aria-labelledby": "withdraw-q" },
+      h("h2", { id: "withdraw-q" }, t("withdraw.question")), h("p", {}, t("withdraw.explain")));
+    const keep = h("button", { type: "button", class: "big", "data-testid": "withdraw-keep",
+      onclick: () => dialog.close() }, t("withdraw.keep"));
+    const yes = h("button", { type: "button", class: "danger big", "data-testid": "withdraw-confirm" }, t("withdraw.yes"));
+    yes.addEventListener("click", async () => {
+      yes.disabled = true;
+      try {
+        await post(`/v1/claims/${claim.id}/withdraw`, { reason: "withdrawn by the customer on their page" });
+        dialog.close();
+        reload();
+      } catch (error) {
+        showError(error);
+      } finally {
+        yes.disabled = false;
+      }
+    });
+    dialog.append(h("div", { class: "dialog-actions" }, keep, yes));
+    return dialog;
+  }
+
+  function complaintBox() {
+    if (complaint) {
+      return h("p", { class: "complaint-done", role: "status", "data-testid": "complaint-done" },
+        t("complain.done", { t: time(complaint.answer_due_at, true) }));
+    }
+    const text = h("textarea", { id: "complaint-text", rows: 3, maxlength: 1000, "data-testid": "complaint-text" });
+    const error = h("p", { class: "error", role: "alert" });
+    const send = h("button", { type: "submit", class: "primary big", "data-testid": "complaint-send" }, t("complain.send"));
+    const box = h("form", { class: "complaint card", hidden: true, "data-testid": "complaint-form" },
+      h("h2", {}, t("complain.title")), h("label", { for: "complaint-text" }, t("complain.label")), text, error,
+      h("div", { class: "row" }, send, h("button", { type: "button", class: "big", onclick: () => { box.hidden = true; } },
+        t("common.cancel"))));
+    box.addEventListener("submit", async (event) => {
+      event.preventDefault();
+      if (!text.value.trim()) {
+        error.textContent = t("complain.empty");
+        return;
+      }
+      send.disabled = true;
+      try {
+        complaint = await post("/v1/customer/complaints", { text: text.value.trim(), claim_id: claim?.id ?? null });
+        render();
+      } catch (failure) {
+        showError(failure);
+      } finally {
+        send.disabled = false;
+      }
+    });
+    return box;
+  }
+
+  function actions() {
+    const hotline = settings.hotline || me.hotline;
+    const complaintForm = complaintBox();
+    const open = claim && OPEN.has(claim.stage);
+    const dialog = open ? withdrawDialog() : null;
+    return h("section", { class: "actions", "aria-labelledby": "actions-heading" },
+      h("h2", { id: "actions-heading" }, t("customer.actions")),
+      h("div", { class: "action-grid" },
+        h("a", { class: "action report", href: "#/claims/report", "data-testid": "action-report" }, t("action.report")),
+        h("a", { class: "action rescue", href: "#/claims/rescue", "data-testid": "action-rescue" }, t("action.rescue")),
+        h("a", { class: "action call", href: `tel:${hotline.replace(/[^\d+]/g, "")}`, "data-testid": "action-call" },
+          t("action.call", { n: hotline })),
+        complaint ? null : h("button", { type: "button", class: "action complain", "data-testid": "action-complain",
+          onclick: () => { complaintForm.hidden = false; complaintForm.querySelector("textarea").focus(); } },
+        t("action.complain"))),
+      complaintForm,
+      open ? h("button", { type: "button", class: "danger withdraw-button", "data-testid": "withdraw",
+        onclick: () => dialog.showModal() }, t("action.withdraw")) : null,
+      dialog);
   }
 
   function claimView() {
-    const open = !["closed_paid", "withdrawn", "rejected"].includes(claim.stage);
-    const withdraw = open ? confirmButton(t("customer.withdraw"), { class: "danger", "data-testid": "withdraw" }, async () => {
-      await post(`/v1/claims/${claim.id}/withdraw`, { reason: "withdrawn by the customer in the app" });
-      toast(t("customer.withdrawn"));
-      reload();
-    }) : null;
-    const rescue = claim.rescue;
-    return h("article", { class: "claim card", "data-testid": "customer-claim", "data-claim-id": claim.id,
-      "data-stage": claim.stage },
-    h("h1", {}, t("customer.claim", { n: claim.id })),
-    h("p", { class: "status", "data-testid": "claim-status" }, statusText(claim)),
-    h("p", { class: "muted" }, t("customer.filed", { t: time(claim.filed_at, true) }),
-      claim.cat_code ? h("span", { class: "chip green" }, claim.cat_code) : null),
-    rescue ? h("p", { class: "rescue" }, t("customer.rescueOn", { s: t(`state.${rescue.state}`) }),
-      rescue.provider ? ` · ${rescue.provider}` : "",
-      rescue.eta_minutes && ["accepted", "en_route"].includes(rescue.state) ? ` · ${t("customer.etaMin", { n: rescue.eta_minutes })}` : "")
-      : null,
-    h("h2", {}, t("customer.stages")), stages(claim),
-    ["withdrawn", "rejected"].includes(claim.stage)
-      ? h("p", { class: "closed-as" }, t(`stage.${claim.stage}`), claim.closed_as ? ` · ${time(claim.closed_as.at, true)}` : "")
-      : null,
-    Number(claim.advance_paid) > 0 ? h("p", { class: "advance" }, t("customer.advance", { a: money(claim.advance_paid) })) : null,
-    open ? [h("h2", {}, t("customer.missing")), missingDocuments()] : null,
-    claim.documents.uploaded.length ? [h("h2", {}, t("customer.sent")), h("ul", { class: "sent" },
-      claim.documents.uploaded.map((d) => h("li", {}, `${t(`doc.${d.kind}`)} · ${d.filename} · ${t(`doc.${d.status}`)}`)))] : null,
-    withdraw ? h("div", { class: "withdraw" }, withdraw) : null);
+    return h("article", { class: "claim", "data-testid": "customer-claim", "data-stage": claim.stage },
+      h("h1", {}, claimTitle(claim, assets)),
+      h("p", { class: "muted" }, t("customer.reportedOn", { t: day(claim.filed_at) })),
+      claim.fast_track ? h("p", { class: "green-note", "data-testid": "green-channel" }, t("customer.green")) : null,
+      rescueState(claim.rescue),
+      OPEN.has(claim.stage) || claim.stage === "closed_paid"
+        ? [h("p", { class: "status", "data-testid": "claim-status" }, t(`cstage.${claim.stage}.now`)), stageList(claim)]
+        : h("p", { class: "status closed-as", "data-testid": "claim-status" }, t(`cstage.${claim.stage}`)),
+      Number(claim.advance_paid) > 0 ? h("p", { class: "advance" }, t("customer.advance", { a: money(claim.advance_paid) }))
+        : null,
+      OPEN.has(claim.stage) ? documents() : null);
+  }
+
+  function claimLinks() {
+    if (claims.length < 2) return null;
+    return h("nav", { class: "claim-list", "aria-label": t("customer.myClaims") }, claims.map((c) => h("a", {
+      href: `#/claims/${c.id}`, class: claim && claim.id === c.id ? "active" : "", "data-testid": "claim-link",
+      "aria-current": claim && claim.id === c.id ? "page" : null,
+    }, h("span", {}, claimTitle(c, assets)), h("span", { class: "small" }, `${t(`cstage.${c.stage}`)} · ${day(c.filed_at)}`))));
   }
 
   function render() {
-    const list = claims.length > 1
-      ? h("nav", { class: "claim-list" }, claims.map((c) => h("a", {
-        href: `#/claims/${c.id}`, class: claim && claim.id === c.id ? "active" : "", "data-testid": "claim-link",
-      }, `${t("customer.claim", { n: c.id })} · ${t(`stage.${c.stage}`)}`)))
-      : null;
-    replace(page, hotline(), list, claim ? claimView()
-      : claims.length ? null : h("p", { class: "big-empty" }, t("customer.noClaims")));
+    replace(page, claimLinks(), claim ? claimView() : h("p", { class: "big-empty" }, t("customer.noClaims")), actions());
+    announce();
+  }
+
+  function showForm(kind) {
+    clearInterval(timer);
+    form?.unmount?.();
+    const done = (filed) => {
+      claimId = filed?.id ?? claimId;
+      location.hash = filed ? `#/claims/${filed.id}` : "#/claims";
+    };
+    ready.then(() => {
+      const mountForm = kind === "report" ? mountReport : mountRescue;
+      form = mountForm(page, { assets, claims, settings, done });
+    });
   }
 
   function navigate(rest) {
+    form?.unmount?.();
+    form = null;
+    if (rest[0] === "report" || rest[0] === "rescue") {
+      view = rest[0];
+      get("/v1/claims?limit=50").then((answer) => { claims = answer.claims; showForm(rest[0]); }).catch(showError);
+      return;
+    }
+    view = "claims";
     claimId = /^\d+$/.test(rest[0] || "") ? Number(rest[0]) : null;
+    changed(null);
     reload();
+    clearInterval(timer);
+    timer = setInterval(reload, POLL_MS);
   }
 
   navigate(args);
   return {
     navigate,
     changed(topic) {
-      if (["claim", "reconnect"].includes(topic)) reload();
+      if (["claim", "rescue", "reconnect"].includes(topic)) reload();
+    },
+    unmount() {
+      clearInterval(timer);
+      form?.unmount?.();
     },
   };
 }
