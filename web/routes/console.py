@@ -58,9 +58,9 @@ PAGES = {
     "customer": ["claims"],
     "dispatcher": ["map", "dispatch"],
     "adjuster": ["queue"],
-    "supervisor": ["map", "queue", "approvals"],
-    "manager": ["map", "queue", "approvals"],
-    "admin": ["map", "dispatch", "queue"],
+    "supervisor": ["map", "queue", "approvals", "feeds"],
+    "manager": ["map", "queue", "approvals", "feeds"],
+    "admin": ["map", "dispatch", "queue", "feeds", "outbox"],
 }
 
 
