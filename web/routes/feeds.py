@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from aiohttp import web
 from prometheus_client.core import GaugeMetricFamily
 
@@ -42,11 +44,44 @@ def _choose_points(feed_id: int) -> None:
         logging.getLogger(__name__).exception("feed %s: points not chosen yet", feed_id)
 
 
+_HTTP_STATUS = re.compile(r"\bHTTP (\d{3})\b")
+_ERROR_WORDS = (("CredentialsMissing", "no_credentials"), ("timed out", "timeout"), ("exceeds", "too_large"),
+                ("unreadable content", "unreadable"), ("linked CAP message", "links_failed"),
+                ("Client", "unreachable"), ("Cannot connect", "unreachable"), ("Disconnected", "unreachable"),
+                ("Gazetteer", "gazetteer"))
+
+
+def error_kind(error: str | None) -> str | None:
+    """What went wrong, as one word the console puts into the reader's language. The texts are the feed
+    pollers' own; the first HTTP status they name decides."""
+    if not error:
+        return None
+    status = _HTTP_STATUS.search(error)
+    if status:
+        code = int(status.group(1))
+        if code in (401, 403):
+            return "refused_credentials"
+        if code == 429:
+            return "rate_limited"
+        if code in (404, 410):
+            return "not_found"
+        return "provider_error" if code >= 500 else "bad_request"
+    return next((kind for words, kind in _ERROR_WORDS if words in error), "other")
+
+
+def _with_error_kinds(found: dict) -> dict:
+    health = found["health"]
+    health["last_error_kind"] = error_kind(health.get("last_error"))
+    for point in health.get("points") or ():
+        point["last_error_kind"] = error_kind(point.get("last_error"))
+    return found
+
+
 def _feed_json(session, feed, now) -> dict:
     from alerts.qweather_points import points_json
 
     points = points_json(session, [feed.id]).get(feed.id) if feed.kind in feedstate.POINT_KINDS else None
-    return feedstate.feed_json(feed, now, points)
+    return _with_error_kinds(feedstate.feed_json(feed, now, points))
 
 
 @routes.post("/v1/feeds")
@@ -71,7 +106,7 @@ def _list() -> list[dict]:
         from alerts.qweather_points import points_json
 
         points = points_json(session, [f.id for f in feeds if f.kind in feedstate.POINT_KINDS])
-        return [feedstate.feed_json(feed, now, points.get(feed.id)) for feed in feeds]
+        return [_with_error_kinds(feedstate.feed_json(feed, now, points.get(feed.id))) for feed in feeds]
 
 
 @routes.get("/v1/feeds")
@@ -79,7 +114,9 @@ def _list() -> list[dict]:
 async def list_feeds(request: web.Request) -> web.Response:
     """Every feed with its health: status, last success, last error, consecutive failures, alerts seen; index
     entries without a CAP link; for QWeather v1 feeds each point's last answer and error, and the book assets
-    outside the gazetteer."""
+    outside the gazetteer. last_error_kind names the trouble in one word (refused_credentials, rate_limited,
+    provider_error, not_found, bad_request, timeout, unreachable, too_large, unreadable, links_failed,
+    no_credentials, gazetteer, other)."""
     return json_response({"feeds": await in_thread(_list)})
 
 

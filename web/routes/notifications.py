@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 from aiohttp import web
 from prometheus_client.core import GaugeMetricFamily
@@ -42,6 +44,20 @@ async def alert_notifications(request: web.Request) -> web.Response:
     return json_response(report)
 
 
+PHONE_SEARCH = re.compile(r"^\+?[\d\s().-]{1,40}$")
+
+
+def _phone_digits(text: str | None) -> str | None:
+    """'+86 138-1234 5678' -> '8613812345678'; people type numbers with spaces, dashes and brackets."""
+    if text is None or not text.strip():
+        return None
+    digits = re.sub(r"\D", "", text)
+    if not PHONE_SEARCH.match(text.strip()) or not 3 <= len(digits) <= 20:
+        raise bad_request("phone must be 3 to 20 digits, optionally with +, spaces, dashes or brackets",
+                          field="phone")
+    return digits
+
+
 def _outbox(**filters) -> list[dict]:
     with session_scope() as session:
         return list_outbox(session, **filters)
@@ -50,7 +66,8 @@ def _outbox(**filters) -> list[dict]:
 @routes.get("/v1/outbox")
 @requires("admin")
 async def outbox(request: web.Request) -> web.Response:
-    """Messages stored by the outbox channel (not sent), newest first; filter by channel, alert or customer.
+    """Messages stored by the outbox channel (not sent), newest first; filter by channel, alert, customer or
+    phone (digits the number contains).
     Admins only: every customer's phone number and message text is personal data (staff see reach counts)."""
     channel = request.query.get("channel") or None
     if channel not in (None, "sms", "push"):
@@ -58,7 +75,8 @@ async def outbox(request: web.Request) -> web.Response:
     limit = min(_int_param(request, "limit", 50), MAX_PAGE)
     messages = await in_thread(_outbox, channel=channel, alert_id=_int_param(request, "alert_id"),
                                customer_id=request.query.get("customer_id") or None, limit=limit,
-                               before_id=_int_param(request, "before_id"))
+                               before_id=_int_param(request, "before_id"),
+                               phone_digits=_phone_digits(request.query.get("phone")))
     next_before = messages[-1]["id"] if len(messages) == limit else None
     return json_response({"messages": messages, "next_before_id": next_before})
 
