@@ -17,7 +17,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from greenchannel import catevents, documents, queue
-from greenchannel.dao import claims_dao
+from greenchannel.dao import claims_dao, payments_dao
 from greenchannel.documents import StoredFile
 from greenchannel.errors import Conflict, Forbidden, Invalid, Malformed, NotFound
 from greenchannel.locking import lock_row
@@ -77,16 +77,7 @@ def _asset_for(session: Session, actor: Principal, asset_id: str) -> Asset:
     return asset
 
 
-def file_claim(session: Session, actor: Principal, notice: FirstNotice, client_ref: str | None = None,
-               now: datetime | None = None) -> tuple[Claim, bool]:
-    """File a claim; returns (claim, created). A retried filing with the same client_ref returns the first."""
-    now = now or utcnow()
-    asset = _asset_for(session, actor, notice.asset_id)
-    if client_ref is not None:
-        earlier = session.scalar(select(Claim).where(Claim.customer_id == asset.customer_id,
-                                                     Claim.client_ref == client_ref))
-        if earlier is not None:
-            return earlier, False
+def _check_notice(actor: Principal, asset: Asset, notice: FirstNotice, now: datetime) -> None:
     if notice.loss_at > now + CLOCK_SKEW:
         raise Invalid("loss_at is in the future", "loss_at")
     if asset.kind != "vehicle":
@@ -95,6 +86,17 @@ def file_claim(session: Session, actor: Principal, notice: FirstNotice, client_r
                 raise Invalid(f"{name} applies to vehicles; asset {asset.asset_id} is a {asset.kind}", name)
     if notice.estimate is not None and actor.role == "customer":
         raise Forbidden("only claims staff set an estimate", "estimate")
+
+
+def file_claim(session: Session, actor: Principal, notice: FirstNotice, client_ref: str | None = None,
+               now: datetime | None = None) -> tuple[Claim, bool]:
+    """File a claim; returns (claim, created). A retried filing with the same client_ref returns the first."""
+    now = now or utcnow()
+    asset = _asset_for(session, actor, notice.asset_id)
+    earlier = claims_dao.filed_with_key(session, asset.customer_id, client_ref) if client_ref is not None else None
+    if earlier is not None:
+        return earlier, False
+    _check_notice(actor, asset, notice, now)
     lon, lat = (notice.lon, notice.lat) if notice.lon is not None else (asset.lon, asset.lat)
     event = catevents.open_event_for(session, lon, lat, notice.loss_at)
     claim = Claim(
@@ -112,11 +114,10 @@ def file_claim(session: Session, actor: Principal, notice: FirstNotice, client_r
     except IntegrityError:  # the same Idempotency-Key filed a moment ago by a concurrent retry
         if client_ref is None:
             raise
-        return session.scalar(select(Claim).where(Claim.customer_id == asset.customer_id,
-                                                  Claim.client_ref == client_ref)), False
+        return claims_dao.filed_with_key(session, asset.customer_id, client_ref), False
     queue.refresh(session, claim, now)
     audit.record(session, "claim", claim.id, "filed", actor_id=actor.user_id, actor_role=actor.role,
-                 to_state="reported", note=claim.cat_code and f"green channel {claim.cat_code}",
+                 to_state=ClaimStage.REPORTED, note=claim.cat_code and f"green channel {claim.cat_code}",
                  data={"fast_track": claim.fast_track, "cat_event_id": claim.cat_event_id})
     return claim, True
 
@@ -144,8 +145,7 @@ def _payments_in_flight(session: Session, claim_id: int) -> list[int]:
 def check_estimate_covers_payments(session: Session, claim: Claim, estimate: Decimal) -> None:
     """An estimate never drops below what is paid plus what is still on its way (requested, waiting
     for approval, approved). The caller holds the claim's row lock, as payments do."""
-    amounts = session.execute(select(Payment.state, Payment.amount).where(
-        Payment.claim_id == claim.id, Payment.state.in_((PaymentState.PAID, *PAYMENTS_IN_FLIGHT)))).all()
+    amounts = payments_dao.amounts_by_state(session, claim.id, (PaymentState.PAID, *PAYMENTS_IN_FLIGHT))
     paid = sum((a for state, a in amounts if state == PaymentState.PAID), Decimal("0.00"))
     pending = sum((a for state, a in amounts if state != PaymentState.PAID), Decimal("0.00"))
     if estimate < paid + pending:

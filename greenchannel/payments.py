@@ -136,6 +136,16 @@ def _approve(session: Session, claim: Claim, payment: Payment, actor: Principal,
     effects.after_commit(session, effects.PAYOUTS, [payment.id])
 
 
+def _replayed(session: Session, claim_id: int, key: str, amount: Decimal, kind: str) -> Payment | None:
+    """The payment this key asked for before, if the same request comes again; a different one is refused."""
+    earlier = payments_dao.with_key(session, claim_id, key)
+    if earlier is not None and (earlier.amount != amount or earlier.kind != kind):
+        raise Conflict(f"Idempotency-Key {key!r} was used for a different request "
+                       f"({earlier.kind} of {format_amount(earlier.amount)})", "Idempotency-Key",
+                       code="idempotency_key_reused")
+    return earlier
+
+
 def request_payment(session: Session, actor: Principal, claim_id: int, amount: Decimal, idempotency_key: str,
                     rules: PaymentRules, kind: str = PaymentKind.ADVANCE, reason: str | None = None,
                     now: datetime | None = None) -> tuple[Payment, bool]:
@@ -148,12 +158,8 @@ def request_payment(session: Session, actor: Principal, claim_id: int, amount: D
     claim = lock_row(session, Claim, claim_id)
     if claim is None:
         raise NotFound(f"claim {claim_id}")
-    earlier = session.scalar(select(Payment).where(Payment.claim_id == claim_id,
-                                                   Payment.idempotency_key == idempotency_key))
+    earlier = _replayed(session, claim_id, idempotency_key, amount, kind)
     if earlier is not None:
-        if earlier.amount != amount or earlier.kind != kind:
-            raise Conflict(f"Idempotency-Key {idempotency_key!r} was used for a different request "
-                           f"({earlier.kind} of {format_amount(earlier.amount)})", "Idempotency-Key", code="idempotency_key_reused")
         return earlier, False
     _check_claim_accepts(claim, kind)
     check_caps(session, claim, amount, kind, rules)
@@ -166,8 +172,7 @@ def request_payment(session: Session, actor: Principal, claim_id: int, amount: D
         with session.begin_nested():
             session.add(payment)
     except IntegrityError:  # belt and braces: the claim lock already serialises same-key requests
-        return session.scalar(select(Payment).where(Payment.claim_id == claim_id,
-                                                    Payment.idempotency_key == idempotency_key)), False
+        return payments_dao.with_key(session, claim_id, idempotency_key), False
     _record(session, payment, "requested", actor, None, reason)
     if within:
         _approve(session, claim, payment, actor, "authorised", now, "within the requester's authority")

@@ -249,34 +249,35 @@ def _in_surge(session: Session, now: datetime, rules: RescueRules) -> bool:
     return pending > free
 
 
+def _where_and_whose(session: Session, actor: Principal, ask: JobRequest) -> tuple[Claim | None, float, float, str | None]:
+    """The claim the job is for (if any), where the car is, and whose it is."""
+    if ask.claim_id is not None:
+        claim = claims_module.visible_claim(session, actor, ask.claim_id)
+        if claim.stage not in OPEN_STAGES:
+            raise Conflict(f"claim {claim.id} is {claim.stage}", code="claim_closed")
+        lon, lat = (ask.location.lon, ask.location.lat) if ask.location else (claim.loss_lon, claim.loss_lat)
+        return claim, lon, lat, claim.customer_id
+    if actor.role == "customer":
+        raise Malformed("give the claim_id this rescue is for", "claim_id")
+    if ask.location is None:
+        raise Malformed('location must be {"lon": .., "lat": ..} or [lon, lat]', "location")
+    if ask.customer_id is not None and session.get(Customer, ask.customer_id) is None:
+        raise Invalid(f"no customer {ask.customer_id}", "customer_id", code="unknown_customer")
+    return None, ask.location.lon, ask.location.lat, ask.customer_id
+
+
 def create_job(session: Session, actor: Principal, ask: JobRequest, rules: RescueRules,
                now: datetime | None = None) -> tuple[RescueJob, bool]:
     """Open a rescue job (for a claim, or for a location). Returns (job, created); a second request for
     a claim whose job is still live returns that job. Offers it at once unless a surge is on."""
     now = now or utcnow()
-    claim = None
-    if ask.claim_id is not None:
-        claim = claims_module.visible_claim(session, actor, ask.claim_id)
-        if claim.stage not in OPEN_STAGES:
-            raise Conflict(f"claim {claim.id} is {claim.stage}", code="claim_closed")
-        lon, lat, customer_id = claim.loss_lon, claim.loss_lat, claim.customer_id
-        if ask.location is not None:
-            lon, lat = ask.location.lon, ask.location.lat
-    else:
-        if actor.role == "customer":
-            raise Malformed("give the claim_id this rescue is for", "claim_id")
-        if ask.location is None:
-            raise Malformed('location must be {"lon": .., "lat": ..} or [lon, lat]', "location")
-        lon, lat, customer_id = ask.location.lon, ask.location.lat, ask.customer_id
-        if customer_id is not None and session.get(Customer, customer_id) is None:
-            raise Invalid(f"no customer {customer_id}", "customer_id", code="unknown_customer")
+    claim, lon, lat, customer_id = _where_and_whose(session, actor, ask)
     needs = ask.needs or (needs_for(claim) if claim else RescueNeed.TOW)
     if claim is not None and needs == RescueNeed.TOW and needs_for(claim) == RescueNeed.FLATBED:
         raise Invalid("this vehicle is flooded: it needs a flatbed, not a tow on its wheels", "needs")
-    if claim is not None:
-        live = _live_job_for(session, claim.id)
-        if live is not None:
-            return live, False
+    live = _live_job_for(session, claim.id) if claim is not None else None
+    if live is not None:
+        return live, False
     job = RescueJob(claim_id=claim.id if claim else None, customer_id=customer_id, lon=lon, lat=lat,
                     needs=str(needs), urgency=urgency_of(claim), state=JobState.CREATED, created_by=actor.user_id,
                     note=ask.note, created_at=now, updated_at=now)

@@ -31,6 +31,11 @@ def list_claims(session: Session, actor: Principal, *, cat_code: str | None = No
     return list(session.scalars(statement))
 
 
+def filed_with_key(session: Session, customer_id: str, client_ref: str) -> Claim | None:
+    """The claim this customer filed with this Idempotency-Key, if any."""
+    return session.scalar(select(Claim).where(Claim.customer_id == customer_id, Claim.client_ref == client_ref))
+
+
 def open_claims_by_track(session: Session) -> dict[bool, int]:
     rows = session.execute(select(Claim.fast_track, func.count()).where(Claim.stage.in_(OPEN_STAGES))
                            .group_by(Claim.fast_track)).all()

@@ -16,6 +16,10 @@ def payments_for(session: Session, claim_id: int) -> list[Payment]:
     return list(session.scalars(select(Payment).where(Payment.claim_id == claim_id).order_by(Payment.id)))
 
 
+def with_key(session: Session, claim_id: int, key: str) -> Payment | None:
+    return session.scalar(select(Payment).where(Payment.claim_id == claim_id, Payment.idempotency_key == key))
+
+
 def approved_not_updated_since(session: Session, cutoff: datetime) -> list[int]:
     """Approved payments untouched since `cutoff`: a worker died between approval and payout."""
     return list(session.scalars(select(Payment.id).where(Payment.state == PaymentState.APPROVED,

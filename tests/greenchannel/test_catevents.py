@@ -5,6 +5,7 @@ from datetime import timedelta, timezone
 import pytest
 from sqlalchemy import select
 
+from alerts.matching import spatial
 from greenchannel import catevents
 from greenchannel.errors import Conflict, Invalid, Malformed, NotFound
 from store.models import Alert, AlertChain, AuditEvent, CatEvent
@@ -21,11 +22,13 @@ def _square(lon, lat, half=0.5):
 
 def test_a_supervisor_declares_an_event_from_geojson_and_it_is_audited(world):
     event = world.declare_infa()
-    assert event.status == "open" and event.code == "CAT-2021-0725-INFA"
+    assert event.status == "open", 'expected event.status == "open"'
+    assert event.code == "CAT-2021-0725-INFA", 'expected event.code == "CAT-2021-0725-INFA"'
     assert event.area_geojson["type"] == "MultiPolygon"
     with world.session() as session:
         stored = session.get(CatEvent, event.id)
-        assert catevents.covers(stored, *PLACES["zhoushan"]) and not catevents.covers(stored, *PLACES["sanya"])
+        assert catevents.covers(stored, *PLACES["zhoushan"]), 'expected catevents.covers(stored, *PLACES["zhoushan"])'
+        assert not catevents.covers(stored, *PLACES["sanya"]), 'expected not catevents.covers(stored, *PLACES["sanya"])'
         trail = session.scalars(select(AuditEvent).where(AuditEvent.entity == "cat_event")).all()
     assert [(a.action, a.to_state, a.actor_role) for a in trail] == [("declared", "open", "supervisor")]
 
@@ -79,7 +82,8 @@ def test_an_event_can_be_declared_over_the_union_of_alert_chains(world):
                       chain_ids=[east, west], window_start=LANDFALL)
     with world.session() as session:
         stored = session.get(CatEvent, event.id)
-        assert catevents.covers(stored, *PLACES["zhoushan"]) and catevents.covers(stored, *PLACES["jiaxing"])
+        assert catevents.covers(stored, *PLACES["zhoushan"]), 'expected catevents.covers(stored, *PLACES["zhoushan"])'
+        assert catevents.covers(stored, *PLACES["jiaxing"]), 'expected catevents.covers(stored, *PLACES["jiaxing"])'
         assert not catevents.covers(stored, *PLACES["ningbo"])
     assert event.source_chain_ids == [east, west]
     with pytest.raises(NotFound):
@@ -93,10 +97,13 @@ def test_haven_proposes_once_per_severe_chain_above_the_threshold_and_a_supervis
     alert_id = _first_alert(world, chain)
     assert world.run(catevents.propose_from_alert, alert_id, 100, world.rules.cat_events) is None  # "more than" the threshold
     proposal = world.run(catevents.propose_from_alert, alert_id, 101, world.rules.cat_events)
-    assert proposal.status == "proposed" and proposal.code == "CAT-2021-0725-TYPHOON"
-    assert proposal.proposed_from_chain_id == chain and proposal.window_end is not None
+    assert proposal.status == "proposed", 'expected proposal.status == "proposed"'
+    assert proposal.code == "CAT-2021-0725-TYPHOON", 'expected proposal.code == "CAT-2021-0725-TYPHOON"'
+    assert proposal.proposed_from_chain_id == chain, 'expected proposal.proposed_from_chain_id == chain'
+    assert proposal.window_end is not None, 'expected proposal.window_end is not None'
     again = world.run(catevents.propose_from_alert, alert_id, 5000, world.rules.cat_events)
-    assert again.id == proposal.id and again.proposed_assets == 5000
+    assert again.id == proposal.id, 'expected again.id == proposal.id'
+    assert again.proposed_assets == 5000, 'expected again.proposed_assets == 5000'
     with world.session() as session:
         assert session.scalar(select(CatEvent.id).where(CatEvent.status == "open")) is None  # not open yet
 
@@ -130,7 +137,8 @@ def test_the_match_step_proposes_through_the_greenchannel_task(world, haven_env)
 def test_closing_stops_tagging_and_a_closed_event_cannot_close_again(world):
     event = world.declare_infa()
     closed = world.run(catevents.close, world.user("supervisor"), event.id, "water receding")
-    assert closed.status == "closed" and closed.closed_at is not None
+    assert closed.status == "closed", 'expected closed.status == "closed"'
+    assert closed.closed_at is not None, 'expected closed.closed_at is not None'
     with pytest.raises(Conflict, match="already closed"):
         world.run(catevents.close, world.user("supervisor"), event.id)
     with world.session() as session:
@@ -139,15 +147,14 @@ def test_closing_stops_tagging_and_a_closed_event_cannot_close_again(world):
 
 def test_a_red_warning_ingested_and_matched_makes_haven_propose_the_event(world, haven_env):
     """The whole path: CAP in, match (workers/match.py), after_match, the green-channel task."""
-    from alerts import matching
-    from alerts.ingest import Origin
-    from alerts.replay import replay
+    from alerts.reading.ingest import Origin
+    from alerts.reading.replay import replay
     from store.types import utcnow
     from tests.support import ROOT
     from workers.ingest import ingest_payload
 
     haven_env(world.url, HAVEN_CAT_PROPOSE_MIN_ASSETS=2)
-    matching.forget_indexes()
+    spatial.forget_indexes()
     names = ["01-typhoon-infa-orange-alert.xml", "02-typhoon-infa-red-update.xml"]
     started = utcnow()
     for raw in replay([(ROOT / "config" / "demo" / name).read_bytes() for name in names], started, tag="gc-test"):
@@ -155,8 +162,13 @@ def test_a_red_warning_ingested_and_matched_makes_haven_propose_the_event(world,
     with world.session() as session:
         proposals = session.scalars(select(CatEvent)).all()
         red = session.scalar(select(Alert).where(Alert.max_severity == "Extreme"))
-    assert len(proposals) == 1 and proposals[0].status == "proposed"
-    assert proposals[0].proposed_from_chain_id == red.chain_id and proposals[0].proposed_assets == red.matched_assets
-    assert proposals[0].code.startswith("CAT-") and proposals[0].code.endswith("-TYPHOON")
+    assert len(proposals) == 1, 'expected len(proposals) == 1'
+    assert proposals[0].status == "proposed", 'expected proposals[0].status == "proposed"'
+    assert proposals[0].proposed_from_chain_id == red.chain_id, \
+        'expected proposals[0].proposed_from_chain_id == red.chain_id'
+    assert proposals[0].proposed_assets == red.matched_assets, \
+        'expected proposals[0].proposed_assets == red.matched_assets'
+    assert proposals[0].code.startswith("CAT-"), 'expected proposals[0].code.startswith("CAT-")'
+    assert proposals[0].code.endswith("-TYPHOON"), 'expected proposals[0].code.endswith("-TYPHOON")'
     with world.session() as session:
         assert catevents.covers(session.get(CatEvent, proposals[0].id), *PLACES["zhoushan"])

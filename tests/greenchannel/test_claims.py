@@ -23,9 +23,12 @@ def test_a_loss_inside_an_open_event_is_fast_tracked_with_the_short_checklist(wo
     assert flooded.required_documents == ["photos", "id", "bank_account"]  # no police report
     ordinary = world.file("A00000005", vehicle_in_water=True)  # Guangzhou: outside the storm
     assert (ordinary.fast_track, ordinary.cat_code) == (False, None)
-    assert "police_report" in ordinary.required_documents and "claim_form" in ordinary.required_documents
+    assert "police_report" in ordinary.required_documents, 'expected "police_report" in ordinary.required_documents'
+    assert "claim_form" in ordinary.required_documents, 'expected "claim_form" in ordinary.required_documents'
     home = world.file("A00000004")
-    assert home.fast_track and home.required_documents == ["photos", "id", "bank_account", "loss_inventory"]
+    assert home.fast_track, 'expected home.fast_track'
+    assert home.required_documents == ["photos", "id", "bank_account", "loss_inventory"], \
+        'expected home.required_documents == ["photos", "id", "bank_account", "loss_inventory"]'
 
 
 def test_the_window_and_the_event_status_decide_too(world):
@@ -61,7 +64,8 @@ def test_customers_file_for_their_own_assets_and_see_only_their_own_claims(world
     alice = world.user("customer", "alice", "C0000001")
     bob = world.user("customer", "bob", "C0000002")
     mine = world.file("A00000001", actor=alice)
-    assert mine.customer_id == "C0000001" and mine.created_by == alice.user_id
+    assert mine.customer_id == "C0000001", 'expected mine.customer_id == "C0000001"'
+    assert mine.created_by == alice.user_id, 'expected mine.created_by == alice.user_id'
     with pytest.raises(Invalid, match="no insured asset A00000002 on your policy"):
         world.file("A00000002", actor=alice)
     with pytest.raises(NotFound):
@@ -137,8 +141,11 @@ def test_stages_move_one_step_at_a_time_and_back_only_by_returning_documents(wor
     assert all(a.actor_id == adjuster.user_id and a.actor_role == "adjuster" and a.at for a in trail)
     assert trail[3].note == "photo blurred"
     assert [s["stage"] for s in view["stages"]] == list(claims.STAGES)
-    assert all(s["reached_at"] is not None for s in view["stages"]) and view["stages"][-1]["current"]
-    assert "history" not in view and "priority" not in view  # the customer's view
+    assert all(s["reached_at"] is not None for s in view["stages"]), \
+        'expected all(s["reached_at"] is not None for s in view["stages"])'
+    assert view["stages"][-1]["current"], 'expected view["stages"][-1]["current"]'
+    assert "history" not in view, 'expected "history" not in view'
+    assert "priority" not in view, 'expected "priority" not in view'
 
 
 def test_withdrawal_and_rejection(world):
@@ -148,7 +155,8 @@ def test_withdrawal_and_rejection(world):
     assert withdrawn.stage == "withdrawn"
     with world.session() as session:
         view = claims.view(session, alice, session.get(Claim, mine.id))
-    assert view["closed_as"]["state"] == "withdrawn" and view["stages"][0]["reached_at"] is not None
+    assert view["closed_as"]["state"] == "withdrawn", 'expected view["closed_as"]["state"] == "withdrawn"'
+    assert view["stages"][0]["reached_at"] is not None, 'expected view["stages"][0]["reached_at"] is not None'
     other = world.file("A00000002")
     with pytest.raises(Forbidden):
         world.run(claims.transition, alice, mine.id, "surveyed")
@@ -168,7 +176,11 @@ def test_customer_view_shows_missing_documents_and_uploaded_files_by_hash(world)
         asset = session.get(Asset, "A00000001")
     assert view["documents"]["missing"] == ["id", "bank_account"]
     uploaded = view["documents"]["uploaded"][0]
-    assert uploaded["sha256"] == document.sha256 and uploaded["size"] == len(real_jpeg())
-    assert document.content_type == "image/jpeg" and Path(document.storage_path).read_bytes() == real_jpeg()
-    assert view["advance_paid"] == "0.00" and view["cat_code"] == "CAT-2021-0725-INFA"
+    assert uploaded["sha256"] == document.sha256, 'expected uploaded["sha256"] == document.sha256'
+    assert uploaded["size"] == len(real_jpeg()), 'expected uploaded["size"] == len(real_jpeg())'
+    assert document.content_type == "image/jpeg", 'expected document.content_type == "image/jpeg"'
+    assert Path(document.storage_path).read_bytes() == real_jpeg(), \
+        'expected Path(document.storage_path).read_bytes() == real_jpeg()'
+    assert view["advance_paid"] == "0.00", 'expected view["advance_paid"] == "0.00"'
+    assert view["cat_code"] == "CAT-2021-0725-INFA", 'expected view["cat_code"] == "CAT-2021-0725-INFA"'
     assert asset.customer_id == "C0000001"

@@ -34,7 +34,8 @@ def test_every_amount_in_range_reads_back_exactly_as_text_and_as_a_json_number(c
 def test_the_upper_bound_is_inclusive_and_zero_only_where_allowed():
     assert parse_amount("99999999999.99") == MAX_AMOUNT
     assert parse_amount("0", allow_zero=True) == Decimal("0.00")
-    assert parse_amount(300) == Decimal("300.00") and parse_amount("12.3") == Decimal("12.30")
+    assert parse_amount(300) == Decimal("300.00"), 'expected parse_amount(300) == Decimal("300.00")'
+    assert parse_amount("12.3") == Decimal("12.30"), 'expected parse_amount("12.3") == Decimal("12.30")'
 
 
 def test_the_field_parser_names_the_field_and_formats_the_bound():

@@ -40,11 +40,14 @@ def test_advances_stay_within_the_ratio_and_all_payments_within_the_estimate(wor
     claim = _claim_with_estimate(world, "10000.00", asset="A00000001")
     adjuster = world.user("adjuster")
     paid, created = _request(world, adjuster, claim.id, "3000.00", "k1")
-    assert created and paid.state == "approved" and isinstance(paid.amount, Decimal)
+    assert created, 'expected created'
+    assert paid.state == "approved", 'expected paid.state == "approved"'
+    assert isinstance(paid.amount, Decimal), 'expected isinstance(paid.amount, Decimal)'
     assert _stored(world, paid.id).state == "paid"
     with pytest.raises(Invalid) as over_ratio:
         _request(world, adjuster, claim.id, "2000.01", "k2")
-    assert over_ratio.value.code == "above_advance_ratio" and "5,000.00 CNY" in over_ratio.value.message
+    assert over_ratio.value.code == "above_advance_ratio", 'expected over_ratio.value.code == "above_advance_ratio"'
+    assert "5,000.00 CNY" in over_ratio.value.message, 'expected "5,000.00 CNY" in over_ratio.value.message'
     _request(world, adjuster, claim.id, "2000.00", "k3")
     world.run(claims.update_details, world.user("adjuster"), claim.id, ask(ClaimChanges, {"estimate": "6000.00"}))
     with pytest.raises(Invalid) as over_estimate:
@@ -144,8 +147,11 @@ def test_every_change_is_audited_and_the_outbox_holds_one_instruction(world):
         ("requested", None, "requested", "adjuster"), ("pending_approval", "requested", "pending_approval", "adjuster"),
         ("approved", "pending_approval", "approved", "supervisor"), ("paid", "approved", "paid", None)]
     assert all(a.at is not None for a in trail)
-    assert len(instructions) == 1 and instructions[0].amount == Decimal("25000.00")
-    assert stored.gateway_ref == f"outbox-{instructions[0].id}" and stored.paid_at is not None
+    assert len(instructions) == 1, 'expected len(instructions) == 1'
+    assert instructions[0].amount == Decimal("25000.00"), 'expected instructions[0].amount == Decimal("25000.00")'
+    assert stored.gateway_ref == f"outbox-{instructions[0].id}", \
+        'expected stored.gateway_ref == f"outbox-{instructions[0].id}"'
+    assert stored.paid_at is not None, 'expected stored.paid_at is not None'
     with world.session() as session:
         view = claims.view(session, world.user("customer", "alice", "C0000001"), session.get(Claim, claim.id))
     assert view["advance_paid"] == "25000.00"
@@ -204,11 +210,13 @@ def test_concurrent_requests_with_one_key_make_one_payment(world):
         assert all(kind == "ok" for kind, _ in outcomes), f"round {round_number}: {outcomes}"
         ids = {result[0].id for _, result in outcomes}
         created = [result[1] for _, result in outcomes]
-        assert len(ids) == 1 and created.count(True) == 1, f"round {round_number}: {outcomes}"
+        assert len(ids) == 1, f"round {round_number}: {outcomes}"
+        assert created.count(True) == 1, f"round {round_number}: {outcomes}"
     with world.session() as session:
         rows = session.scalars(select(Payment).where(Payment.claim_id == claim.id)).all()
         instructions = session.scalars(select(PaymentInstruction)).all()
-    assert len(rows) == 20 and len(instructions) == 20
+    assert len(rows) == 20, 'expected len(rows) == 20'
+    assert len(instructions) == 20, 'expected len(instructions) == 20'
     assert sum(p.amount for p in rows) == Decimal("2000.00")
     from celery._state import task_join_will_block
 
@@ -221,7 +229,8 @@ def test_concurrent_different_keys_never_exceed_the_caps(pg_world):
     adjusters = [world.user("adjuster", f"adjuster-{i}") for i in range(8)]
     outcomes = race(*[partial(world.run, payments.request_payment, a, claim.id, Decimal("1000.00"), f"k{i}", world.rules.payments)
                       for i, a in enumerate(adjusters)])
-    assert [kind for kind, _ in outcomes].count("ok") == 5 and all(kind != "crash" for kind, _ in outcomes)
+    assert [kind for kind, _ in outcomes].count("ok") == 5, 'expected [kind for kind, _ in outcomes].count("ok") == 5'
+    assert all(kind != "crash" for kind, _ in outcomes), 'expected all(kind != "crash" for kind, _ in outcomes)'
     with world.session() as session:
         total = sum(p.amount for p in session.scalars(select(Payment)))
     assert total == Decimal("5000.00")
@@ -249,8 +258,12 @@ def test_approve_racing_reject_leaves_one_consistent_outcome(pg_world):
                 AuditEvent.entity == "payment", AuditEvent.entity_id == str(payment.id),
                 AuditEvent.action.in_(("approved", "rejected")))).all()
         expected = "paid" if winner_index < 2 else "rejected"
-        assert stored.state == expected and stored.decided_by == deciders[winner_index].user_id
-        assert len(decisions) == 1 and decisions[0].actor_id == deciders[winner_index].user_id
+        assert stored.state == expected, 'expected stored.state == expected'
+        assert stored.decided_by == deciders[winner_index].user_id, \
+            'expected stored.decided_by == deciders[winner_index].user_id'
+        assert len(decisions) == 1, 'expected len(decisions) == 1'
+        assert decisions[0].actor_id == deciders[winner_index].user_id, \
+            'expected decisions[0].actor_id == deciders[winner_index].user_id'
         finals.append(expected)
         if expected == "paid":
             world.run(claims.update_details, adjuster, claim.id, ask(ClaimChanges, {"estimate": str(Decimal("1000000.00")

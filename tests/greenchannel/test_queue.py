@@ -37,12 +37,16 @@ def test_the_queue_follows_the_priority_rule_and_says_why(world):
     assert reasons[trapped.id] == ["person trapped"]
     assert reasons[trapped_green.id] == ["green channel CAT-2021-0725-INFA", "person injured",
                                          "vehicle in a travel lane, needs rescue"]
-    assert reasons[elderly.id][0] == "green channel CAT-2021-0725-INFA" and reasons[elderly.id][1].startswith(
-        "customer aged")
+    assert reasons[elderly.id][0] == "green channel CAT-2021-0725-INFA", \
+        'expected reasons[elderly.id][0] == "green channel CAT-2021-0725-INFA"'
+    assert (reasons[elderly.id][1].startswith( "customer aged")), \
+        'expected reasons[elderly.id][1].startswith( "customer aged")'
     assert reasons[deep.id][1] == "flood depth L5 (presumptive total loss)"
     assert reasons[in_water.id] == ["vehicle in water, needs rescue"]
     assert reasons[big_green.id] == ["green channel CAT-2021-0725-INFA", "estimate 900,000.00 CNY"]
-    assert reasons[ordinary.id] == [] and reasons[plain_green.id] == ["green channel CAT-2021-0725-INFA"]
+    assert reasons[ordinary.id] == [], 'expected reasons[ordinary.id] == []'
+    assert reasons[plain_green.id] == ["green channel CAT-2021-0725-INFA"], \
+        'expected reasons[plain_green.id] == ["green channel CAT-2021-0725-INFA"]'
 
 
 def test_priority_is_recomputed_when_the_claim_changes(world):
@@ -50,7 +54,9 @@ def test_priority_is_recomputed_when_the_claim_changes(world):
     assert claim.priority_reasons == ["person injured"]
     updated = world.run(claims.update_details, world.user("adjuster"), claim.id,
                         ask(ClaimChanges, {"person_injured": False, "estimate": "12000.50", "note": "minor cut, treated"}))
-    assert updated.priority < claim.priority and updated.priority_reasons == ["estimate 12,000.50 CNY"]
+    assert updated.priority < claim.priority, 'expected updated.priority < claim.priority'
+    assert updated.priority_reasons == ["estimate 12,000.50 CNY"], \
+        'expected updated.priority_reasons == ["estimate 12,000.50 CNY"]'
 
 
 def test_equal_priority_is_served_by_time_waited_against_the_sla(world):
@@ -73,7 +79,8 @@ def test_sla_clocks_first_contact_then_advance_decision_and_breaches_are_flagged
     assert world.run(queue.flag_breaches, later) == 1  # the green claim missed its first contact
     assert world.run(queue.flag_breaches, later) == 0
     leased = world.run(queue.lease_next, world.user("adjuster"), world.rules.queue, later)
-    assert leased.id == green.id and leased.first_contact_at == later
+    assert leased.id == green.id, 'expected leased.id == green.id'
+    assert leased.first_contact_at == later, 'expected leased.first_contact_at == later'
     assert (leased.sla_clock, leased.sla_due_at) == ("advance_decision", green.created_at + timedelta(hours=24))
     assert leased.sla_breached_at is None  # a new clock starts clean; the breach stays in the audit
     no_advance = world.run(claims.update_details, world.user("adjuster"), green.id, ask(ClaimChanges, {"no_advance": True}), later)

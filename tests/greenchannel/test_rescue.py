@@ -46,12 +46,15 @@ def test_a_flooded_car_goes_to_the_nearest_fresh_flatbed(world):
         session.get(RescueProvider, stale.id).location_at = utcnow() - timedelta(minutes=16)
     claim = world.file("A00000001", vehicle_in_water=True, flood_depth_level=3)
     job = _job(world, claim)
-    assert job.needs == "flatbed" and job.urgency == 1
+    assert job.needs == "flatbed", 'expected job.needs == "flatbed"'
+    assert job.urgency == 1, 'expected job.urgency == 1'
     assert _state(world, job.id) == ("offered", far_flatbed.id)
     with pytest.raises(Invalid, match="needs a flatbed"):
         _job(world, world.file("A00000002", vehicle_in_water=True), needs="tow")
     dry = _job(world, world.file("A00000002", cannot_drive=True))
-    assert dry.needs == "tow" and _state(world, dry.id) == ("offered", near_tow.id)
+    assert dry.needs == "tow", 'expected dry.needs == "tow"'
+    assert _state(world, dry.id) == ("offered", near_tow.id), \
+        'expected _state(world, dry.id) == ("offered", near_tow.id)'
 
 
 def test_reject_and_expiry_cascade_to_the_next_provider_then_wait(world, haven_env):
@@ -102,7 +105,8 @@ def test_a_job_runs_to_completion_and_the_customer_is_told_in_their_language(wor
     assert [(n.kind, n.language, n.channel, n.provider, n.state) for n in sms] == [
         ("rescue_assigned", "en", "sms", "outbox", "delivered"), ("rescue_arrived", "en", "sms", "outbox", "delivered")]
     assert sms[0].idempotency_key == f"C0000003:rescue-job-{job.id}:sms:rescue_assigned"
-    assert "ETA about 25 min" in sms[0].body and "Ningbo Flatbed 3" in sms[0].body
+    assert "ETA about 25 min" in sms[0].body, 'expected "ETA about 25 min" in sms[0].body'
+    assert "Ningbo Flatbed 3" in sms[0].body, 'expected "Ningbo Flatbed 3" in sms[0].body'
     assert sms[0].recipient == "+8617000000003"
     assert [a.to_state for a in trail] == ["created", "offered", "accepted", "en_route", "on_scene", "towing",
                                            "completed"]
@@ -118,18 +122,23 @@ def test_chinese_customers_get_chinese_and_opted_out_customers_get_no_sms(world)
         world.run(rescue.respond, world.user("dispatcher"), job.id, True, world.rules.rescue, eta_minutes=15)
     with world.session() as session:
         sms = session.scalars(select(Notification)).all()
-    assert len(sms) == 1 and sms[0].language == "zh-CN" and "舟山平板1号已接单，约15分钟到达" in sms[0].body
+    assert len(sms) == 1, 'expected len(sms) == 1'
+    assert sms[0].language == "zh-CN", 'expected sms[0].language == "zh-CN"'
+    assert "舟山平板1号已接单，约15分钟到达" in sms[0].body, 'expected "舟山平板1号已接单，约15分钟到达" in sms[0].body'
 
 
 def test_capacity_is_respected_and_cancelling_frees_the_slot(world):
     truck = _provider(world, "Only truck", "flatbed", "ningbo", 0.01, capacity=1)
     first = _job(world, world.file("A00000002", vehicle_in_water=True))
     second = _job(world, world.file("A00000001", vehicle_in_water=True))
-    assert _state(world, first.id) == ("offered", truck.id) and _state(world, second.id) == ("created", None)
+    assert _state(world, first.id) == ("offered", truck.id), 'expected _state(world, first.id) == ("offered", truck.id)'
+    assert _state(world, second.id) == ("created", None), 'expected _state(world, second.id) == ("created", None)'
     world.run(rescue.advance, world.user("dispatcher"), first.id, "cancelled", "customer got a lift")
     assert _state(world, first.id)[0] == "cancelled"
     result = world.run(rescue.dispatch_pending, world.rules.rescue)
-    assert result.offered == 1 and _state(world, second.id) == ("offered", truck.id)
+    assert result.offered == 1, 'expected result.offered == 1'
+    assert _state(world, second.id) == ("offered", truck.id), \
+        'expected _state(world, second.id) == ("offered", truck.id)'
 
 
 def test_a_provider_updates_its_own_location_and_answers_only_its_own_offers(world):
@@ -144,7 +153,8 @@ def test_a_provider_updates_its_own_location_and_answers_only_its_own_offers(wor
     staff_of_two = Principal(user.id, "two-staff", "dispatcher", None)
     moved = world.run(rescue.update_provider, staff_of_two, two.id,
                       ask(ProviderChanges, {"location": [121.551, 29.874], "capacity": 2}))
-    assert (moved.lon, moved.capacity) == (121.551, 2) and moved.location_at is not None
+    assert (moved.lon, moved.capacity) == (121.551, 2), 'expected (moved.lon, moved.capacity) == (121.551, 2)'
+    assert moved.location_at is not None, 'expected moved.location_at is not None'
     with pytest.raises(Forbidden):
         world.run(rescue.update_provider, staff_of_two, one.id, ask(ProviderChanges, {"available": False}))
     job = _job(world, world.file("A00000002", vehicle_in_water=True))
@@ -168,7 +178,8 @@ def test_a_dispatcher_reoffers_after_the_truck_breaks_down_and_the_customer_hear
     with world.session() as session:
         keys = session.scalars(select(Notification.idempotency_key).order_by(Notification.id)).all()
         assert session.get(RescueProvider, first.id).active_jobs == 0
-    assert len(keys) == 2 and keys[1].startswith(keys[0] + ":offer-")
+    assert len(keys) == 2, 'expected len(keys) == 2'
+    assert keys[1].startswith(keys[0] + ":offer-"), 'expected keys[1].startswith(keys[0] + ":offer-")'
 
 
 def test_surge_batch_minimises_total_distance_and_serves_people_at_risk_first(world):
@@ -192,7 +203,9 @@ def test_surge_batch_minimises_total_distance_and_serves_people_at_risk_first(wo
                   [p.capabilities for p in providers], [1] * len(providers))
     greedy = rescue.plan_greedy(*arrays)
     result = world.run(rescue.dispatch_pending, world.rules.rescue)
-    assert result.surge and (result.pending, result.free_slots, result.offered) == (12, 6, 6)
+    assert result.surge, 'expected result.surge'
+    assert (result.pending, result.free_slots, result.offered) == (12, 6, 6), \
+        'expected (result.pending, result.free_slots, result.offered) == (12, 6, 6)'
     assert result.total_km <= greedy.total_km + 1e-6
     assert _state(world, jobs[0].id)[0] == "offered"  # the far-away trapped person is served
     with world.session() as session:
@@ -258,7 +271,8 @@ def test_concurrent_offers_and_accepts_never_put_two_trucks_on_one_job(pg_world)
             live = session.scalars(select(RescueOffer).where(RescueOffer.job_id == job.id,
                                                              RescueOffer.state.in_(("offered", "accepted")))).all()
             job_row = session.get(RescueJob, job.id)
-        assert len(accepted) <= 1 and len(live) <= 1, f"round {round_number}"
+        assert len(accepted) <= 1, f"round {round_number}"
+        assert len(live) <= 1, f"round {round_number}"
         assert job_row.state in ("offered", "accepted", "created")
         assert (job_row.state == "accepted") == (len(accepted) == 1)
         world.run(rescue.advance, dispatchers[0], job.id, "cancelled")
@@ -288,4 +302,6 @@ def test_a_job_for_a_location_needs_a_known_customer(world):
     job, created = world.run(rescue.create_job, world.user("dispatcher"),
                              ask(JobRequest, {"location": [121.5, 29.9], "customer_id": "C0000002", "needs": "boat"}),
                              world.rules.rescue)
-    assert created and (job.needs, job.claim_id, job.state) == ("boat", None, "created")  # no boat on duty
+    assert created, 'expected created'
+    assert (job.needs, job.claim_id, job.state) == ("boat", None, "created"), \
+        'expected (job.needs, job.claim_id, job.state) == ("boat", None, "created")'

@@ -45,7 +45,8 @@ def _file(api, who="alice", asset="A00000001", key=None, **flags):
 
 def test_cat_events_and_claims_over_http(api):
     event = _open_event(api)
-    assert event["status"] == "open" and event["area"]["type"] == "MultiPolygon"
+    assert event["status"] == "open", 'expected event["status"] == "open"'
+    assert event["area"]["type"] == "MultiPolygon", 'expected event["area"]["type"] == "MultiPolygon"'
     assert _error(api["sup"].post("/v1/cat-events", json={"code": "CAT-2021-0725-INFA", "hazard": "typhoon",
                                                            "area": ZHOUSHAN_SQUARE,
                                                            "window_start": "2021-07-24T00:00:00+08:00"}),
@@ -59,11 +60,15 @@ def test_cat_events_and_claims_over_http(api):
     filed = _file(api, key="app-3f9c", vehicle_in_water=True, flood_depth_level="L4")
     assert filed.status_code == 201, filed.text
     claim = filed.json()
-    assert claim["fast_track"] and claim["cat_code"] == "CAT-2021-0725-INFA"
+    assert claim["fast_track"], 'expected claim["fast_track"]'
+    assert claim["cat_code"] == "CAT-2021-0725-INFA", 'expected claim["cat_code"] == "CAT-2021-0725-INFA"'
     assert claim["documents"]["missing"] == ["photos", "id", "bank_account"]
-    assert [s["stage"] for s in claim["stages"]] == list(claims.STAGES) and claim["stages"][0]["reached_at"]
+    assert [s["stage"] for s in claim["stages"]] == list(claims.STAGES), \
+        'expected [s["stage"] for s in claim["stages"]] == list(claims.STAGES)'
+    assert claim["stages"][0]["reached_at"], 'expected claim["stages"][0]["reached_at"]'
     retried = _file(api, key="app-3f9c", vehicle_in_water=True, flood_depth_level="L4")
-    assert retried.status_code == 200 and retried.json()["id"] == claim["id"]
+    assert retried.status_code == 200, 'expected retried.status_code == 200'
+    assert retried.json()["id"] == claim["id"], 'expected retried.json()["id"] == claim["id"]'
     assert _error(_file(api, asset="A00000002"), 422)["field"] == "asset_id"
     assert _error(_file(api, flood_depth_level="L9"), 400)["field"] == "flood_depth_level"
     assert _error(api["carol"].get(f"/v1/claims/{claim['id']}"), 404)["code"] == "not_found"
@@ -71,7 +76,8 @@ def test_cat_events_and_claims_over_http(api):
     assert api["carol"].get("/v1/claims").json()["claims"] == []
 
     closed = api["sup"].post(f"/v1/cat-events/{event['id']}/close", json={"note": "water receding"})
-    assert closed.status_code == 200 and closed.json()["status"] == "closed"
+    assert closed.status_code == 200, 'expected closed.status_code == 200'
+    assert closed.json()["status"] == "closed", 'expected closed.json()["status"] == "closed"'
     assert _file(api, asset="A00000001").json()["fast_track"] is False
     assert api["alice"].get(f"/v1/claims/{claim['id']}").json()["cat_code"] == "CAT-2021-0725-INFA"
 
@@ -84,7 +90,8 @@ def test_documents_are_uploaded_by_multipart_with_type_and_size_checks(api):
                                  files={"file": ("IMG_0412.JPG", real_jpeg(), "image/jpeg")})
     assert uploaded.status_code == 201, uploaded.text
     body = uploaded.json()
-    assert body["content_type"] == "image/jpeg" and body["size"] == len(real_jpeg())
+    assert body["content_type"] == "image/jpeg", 'expected body["content_type"] == "image/jpeg"'
+    assert body["size"] == len(real_jpeg()), 'expected body["size"] == len(real_jpeg())'
     import hashlib
 
     assert body["sha256"] == hashlib.sha256(real_jpeg()).hexdigest()
@@ -115,10 +122,12 @@ def test_the_queue_leases_and_transitions_over_http(api):
     leased = _error(api["ben"].post(f"/v1/claims/{first['id']}/transition", json={"to": "surveyed"}), 409)
     assert leased["code"] == "leased"
     skip = _error(api["ann"].post(f"/v1/claims/{first['id']}/transition", json={"to": "assessed"}), 409)
-    assert skip["code"] == "illegal_transition" and "next stage is surveyed" in skip["message"]
+    assert skip["code"] == "illegal_transition", 'expected skip["code"] == "illegal_transition"'
+    assert "next stage is surveyed" in skip["message"], 'expected "next stage is surveyed" in skip["message"]'
     assert _error(api["ann"].post(f"/v1/claims/{first['id']}/transition", json={"to": "paid"}), 400)["field"] == "to"
     moved = api["ann"].post(f"/v1/claims/{first['id']}/transition", json={"to": "surveyed", "note": "on site"})
-    assert moved.status_code == 200 and moved.json()["history"][-1]["note"] == "on site"
+    assert moved.status_code == 200, 'expected moved.status_code == 200'
+    assert moved.json()["history"][-1]["note"] == "on site", 'expected moved.json()["history"][-1]["note"] == "on site"'
     assert api["ann"].post(f"/v1/claims/{first['id']}/release").status_code == 200
     assert _error(api["dee"].post(f"/v1/claims/{first['id']}/transition", json={"to": "assessed"}), 403)
     assert _error(api["alice"].get("/v1/queue"), 403)
@@ -137,15 +146,18 @@ def test_payments_over_http_need_a_key_and_decimals_and_follow_authority(api):
     assert _error(api["alice"].post(path, headers={"Idempotency-Key": "a1"}, json={"amount": "10"}), 403)
     first = api["ann"].post(path, headers={"Idempotency-Key": "a1"}, json={"amount": 50000.10, "reason": "tow+hotel"})
     assert first.status_code == 201, first.text
-    assert first.json()["amount"] == "50000.10" and first.json()["state"] == "pending_approval"
+    assert first.json()["amount"] == "50000.10", 'expected first.json()["amount"] == "50000.10"'
+    assert first.json()["state"] == "pending_approval", 'expected first.json()["state"] == "pending_approval"'
     again = api["ann"].post(path, headers={"Idempotency-Key": "a1"}, json={"amount": "50000.10"})
-    assert again.status_code == 200 and again.headers["Idempotent-Replayed"] == "true"
+    assert again.status_code == 200, 'expected again.status_code == 200'
+    assert again.headers["Idempotent-Replayed"] == "true", 'expected again.headers["Idempotent-Replayed"] == "true"'
     assert again.json()["id"] == first.json()["id"]
     payment_id = first.json()["id"]
     assert _error(api["ann"].post(f"/v1/payments/{payment_id}/approve"), 403)
     assert _error(api["root"].post(f"/v1/payments/{payment_id}/approve"), 403)["code"] == "above_authority"
     approved = api["sup"].post(f"/v1/payments/{payment_id}/approve", json={"note": "photos checked"})
-    assert approved.status_code == 200 and approved.json()["state"] == "approved"
+    assert approved.status_code == 200, 'expected approved.status_code == 200'
+    assert approved.json()["state"] == "approved", 'expected approved.json()["state"] == "approved"'
     assert _error(api["mgr"].post(f"/v1/payments/{payment_id}/reject"), 409)["code"] == "already_decided"
     listed = api["alice"].get(path).json()["payments"]
     assert [(p["amount"], p["state"]) for p in listed] == [("50000.10", "paid")]
@@ -162,7 +174,9 @@ def test_rescue_over_http_and_the_metrics(api):
     lon, lat = PLACES["zhoushan"]
     provider = api["dee"].post("/v1/rescue/providers", json={
         "name": "舟山平板1号", "kind": "flatbed", "capacity": 2, "phone": "+8658000000001"})
-    assert provider.status_code == 201 and provider.json()["capabilities"] == ["flatbed", "tow"]
+    assert provider.status_code == 201, 'expected provider.status_code == 201'
+    assert provider.json()["capabilities"] == ["flatbed", "tow"], \
+        'expected provider.json()["capabilities"] == ["flatbed", "tow"]'
     provider_id = provider.json()["id"]
     assert _error(api["dee"].patch(f"/v1/rescue/providers/{provider_id}", json={"location": [300, 0]}),
                   400)["field"] == "location.lon"
@@ -170,12 +184,15 @@ def test_rescue_over_http_and_the_metrics(api):
     assert moved.json()["location_fresh"] is True
     claim = _file(api, vehicle_in_water=True).json()
     job = api["alice"].post("/v1/rescue/jobs", json={"claim_id": claim["id"]})
-    assert job.status_code == 201 and job.json()["state"] == "offered" and job.json()["needs"] == "flatbed"
+    assert job.status_code == 201, 'expected job.status_code == 201'
+    assert job.json()["state"] == "offered", 'expected job.json()["state"] == "offered"'
+    assert job.json()["needs"] == "flatbed", 'expected job.json()["needs"] == "flatbed"'
     job_id = job.json()["id"]
     assert api["alice"].post("/v1/rescue/jobs", json={"claim_id": claim["id"]}).json()["id"] == job_id
     assert _error(api["alice"].post(f"/v1/rescue/jobs/{job_id}/status", json={"status": "accepted"}), 400)
     accepted = api["dee"].post(f"/v1/rescue/jobs/{job_id}/status", json={"status": "accepted", "eta_minutes": 18})
-    assert accepted.status_code == 200 and accepted.json()["eta_minutes"] == 18
+    assert accepted.status_code == 200, 'expected accepted.status_code == 200'
+    assert accepted.json()["eta_minutes"] == 18, 'expected accepted.json()["eta_minutes"] == 18'
     assert api["alice"].get(f"/v1/claims/{claim['id']}").json()["rescue"]["provider"] == "舟山平板1号"
     assert [j["id"] for j in api["dee"].get("/v1/rescue/jobs?state=accepted").json()["jobs"]] == [job_id]
 
@@ -256,7 +273,8 @@ def test_openapi_describes_what_each_green_channel_operation_takes_and_answers(a
                       "/v1/rescue/jobs": {"state", "limit"}, "/v1/cat-events": {"status", "area"}}, listed
     payment = green["/v1/claims/{id}/payments"]["post"]
     key = [p for p in payment["parameters"] if p["in"] == "header"]
-    assert key and key[0]["name"] == "Idempotency-Key", f"the payment request lists its header: {key}"
+    assert key, f"the payment request lists its header: {key}"
+    assert key[0]["name"] == "Idempotency-Key", f"the payment request lists its header: {key}"
     assert key[0]["required"] is True, "Idempotency-Key is required for payments"
     schema = spec["components"]["schemas"]["PaymentRequest"]
     assert schema["required"] == ["amount"], f"a payment request needs an amount: {schema}"
