@@ -120,6 +120,11 @@ def _sql_list(states) -> str:
     return ", ".join(f"'{state}'" for state in states)
 
 
+def _one_of(column: str, states) -> CheckConstraint:
+    """The column holds one of the enum's values: the database refuses any other spelling."""
+    return CheckConstraint(f"{column} IN ({_sql_list(states)})", name=f"{column}_known")
+
+
 def _partial(condition: str) -> dict:
     """The same WHERE clause for a partial index on both databases."""
     return {"postgresql_where": text(condition), "sqlite_where": text(condition)}
@@ -127,6 +132,7 @@ def _partial(condition: str) -> dict:
 
 class CatEvent(Base):
     __tablename__ = "cat_events"
+    __table_args__ = (_one_of("status", CatEventStatus),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     code: Mapped[str] = mapped_column(String(64), unique=True)  # e.g. CAT-2023-0731-DOKSURI
@@ -150,7 +156,7 @@ class CatEvent(Base):
 class Claim(Base):
     __tablename__ = "claims"
     # A retried FNOL (same customer, same Idempotency-Key) files one claim.
-    __table_args__ = (UniqueConstraint("customer_id", "client_ref"),)
+    __table_args__ = (UniqueConstraint("customer_id", "client_ref"), _one_of("stage", ClaimStage))
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     customer_id: Mapped[str] = mapped_column(ForeignKey("customers.customer_id"), index=True)
@@ -192,6 +198,7 @@ class Claim(Base):
 
 class ClaimDocument(Base):
     __tablename__ = "claim_documents"
+    __table_args__ = (_one_of("status", DocumentStatus),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     claim_id: Mapped[int] = mapped_column(ForeignKey("claims.id"), index=True)
@@ -208,7 +215,7 @@ class ClaimDocument(Base):
 
 class RescueProvider(Base):
     __tablename__ = "rescue_providers"
-    __table_args__ = (CheckConstraint("active_jobs >= 0", name="active_jobs_not_negative"),)
+    __table_args__ = (CheckConstraint("active_jobs >= 0", name="active_jobs_not_negative"), _one_of("kind", RescueNeed))
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     name: Mapped[str] = mapped_column(String(200))
@@ -230,6 +237,8 @@ class RescueProvider(Base):
 class RescueJob(Base):
     __tablename__ = "rescue_jobs"
     __table_args__ = (
+        _one_of("state", JobState),
+        _one_of("needs", RescueNeed),
         # Never two live jobs (so never two trucks) for one car, whatever the timing of the requests.
         Index("uq_rescue_jobs_one_live_per_claim", "claim_id", unique=True,
               **_partial(f"claim_id IS NOT NULL AND state NOT IN ({_sql_list(FINAL_JOB_STATES)})")),
@@ -261,6 +270,7 @@ class RescueJob(Base):
 class RescueOffer(Base):
     __tablename__ = "rescue_offers"
     __table_args__ = (
+        _one_of("state", OfferState),
         UniqueConstraint("job_id", "attempt"),
         # One offer at a time per job, and at most one provider holding it once accepted.
         Index("uq_rescue_offers_one_live_per_job", "job_id", unique=True,
@@ -283,7 +293,8 @@ class RescueOffer(Base):
 
 class Payment(Base):
     __tablename__ = "payments"
-    __table_args__ = (UniqueConstraint("claim_id", "idempotency_key"),)
+    __table_args__ = (UniqueConstraint("claim_id", "idempotency_key"), _one_of("state", PaymentState),
+                      _one_of("kind", PaymentKind))
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     claim_id: Mapped[int] = mapped_column(ForeignKey("claims.id"), index=True)
