@@ -41,6 +41,7 @@ LANGUAGES = ("en-GB", "zh-CN")
 BEIJING = (116.40, 39.90)  # outside the bundled gazetteer (four southern provinces)
 CHINA = timezone(timedelta(hours=8))
 AXE = ROOT / "node_modules" / "axe-core" / "axe.min.js"
+HOSTILE_NAME = 'Provincial <img src=x onerror="window.__pwned=1"> CAP index'  # a feed's name is typed by people
 CJK = re.compile(r"[\u3000-\u303f\u3400-\u9fff\uff00-\uffef]")
 # Values the API sends that people must never read as such.
 RAW_CODES = ("qweather-v1", "cap-atom", "refused_credentials", "unreachable", "rate_limited", "all_clear",
@@ -172,7 +173,7 @@ def feeds_with_trouble(api_server, database_url: str, qweather: QWeatherServer, 
         f"the second round should fail with 401: {second.text}"
 
     closed = admin.post("/v1/feeds", json={"url": f"http://127.0.0.1:{free_port()}/alerts.atom", "kind": "cap-atom",
-                                           "every": "120s", "name": "Provincial CAP index"})
+                                           "every": "120s", "name": HOSTILE_NAME})
     assert closed.status_code == 201, f"the ATOM feed was not registered: {closed.text}"
     admin.post(f"/v1/feeds/{closed.json()['id']}/poll")
     username = staff(database_url, "admin", "Olga Ops", "olga")
@@ -215,7 +216,10 @@ def test_an_admin_reads_feed_health_errors_in_words_and_the_qweather_points(api_
     expect(first.get_by_test_id("point-error")).to_contain_text("The provider refused our credentials")
     expect(first).to_contain_text(re.compile(r"\d\d:\d\d CST \(Beijing\)"))
 
-    atom = feeds.filter(has_text="Provincial CAP index")
+    atom = feeds.filter(has_text=HOSTILE_NAME)
+    expect(atom.locator("h2")).to_have_text(HOSTILE_NAME)
+    assert page.evaluate("window.__pwned") is None and page.locator('img[src="x"]').count() == 0, \
+        "a feed's name is shown as text, never parsed as markup"
     expect(atom.get_by_test_id("feed-status")).to_have_text("✕ Failing")
     expect(atom.get_by_test_id("feed-kind")).to_have_text("CAP warnings, ATOM index")
     expect(atom.get_by_test_id("feed-error")).to_contain_text("The provider could not be reached.")
