@@ -271,13 +271,16 @@ def parse_polygon(text: str) -> tuple[list[list[float]] | None, str | None]:
         result = (numbers[:, ::-1].tolist(), _ring_problem(numbers))
     else:
         result = (None, _first_bad_token(text))
-    if len(_POLYGONS) > 256:
+    if len(_POLYGONS) >= POLYGON_CACHE_ENTRIES or sum(map(len, _POLYGONS)) + len(text) > POLYGON_CACHE_CHARS:
         _POLYGONS.clear()
     _POLYGONS[text] = result
     return result
 
 
-_POLYGONS: dict[str, tuple] = {}  # validation and normalization read each polygon once
+# Validation and normalization read each polygon of one message once. Kept for that message only: held
+# for hundreds of messages, megabyte polygons grew the API by 500 MB a minute under fuzzing.
+_POLYGONS: dict[str, tuple] = {}
+POLYGON_CACHE_ENTRIES, POLYGON_CACHE_CHARS = 64, 8_000_000
 
 
 def _first_bad_token(text: str) -> str:
