@@ -15,6 +15,7 @@ import os
 import statistics
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import uuid
@@ -73,36 +74,42 @@ def _free_port() -> int:
 @contextlib.contextmanager
 def served_api(database_url: str, **variables: str):
     """Yield (base_url, pid) of `haven serve` running on database_url; stopped afterwards."""
-    import requests
-
     port = _free_port()
     env = {key: value for key, value in os.environ.items() if not key.startswith("HAVEN_")}
     env.update({"HAVEN_DATABASE_URL": database_url, "HAVEN_BIND": f"127.0.0.1:{port}", "HAVEN_LOG_LEVEL": "ERROR",
                 "PYTHONPATH": str(ROOT), **variables})
-    process = subprocess.Popen([sys.executable, "-m", "cli.main", "serve"], cwd=ROOT, env=env,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            if process.poll() is not None:
-                raise click.ClickException(f"haven serve exited: {process.stderr.read().decode()[-2000:]}")
-            try:
-                if requests.get(f"{base}/healthz", timeout=2).status_code == 200:
-                    break
-            except requests.RequestException:
-                pass
-            if time.monotonic() > deadline:
-                raise click.ClickException("haven serve did not answer /healthz within 60 s")
-            time.sleep(0.2)
-        yield base, process.pid
-    finally:
-        process.terminate()
+    # A file, not a pipe: a pipe nobody reads fills up with logged errors and then blocks the server.
+    with tempfile.TemporaryFile() as log:
+        process = subprocess.Popen([sys.executable, "-m", "cli.main", "serve"], cwd=ROOT, env=env,
+                                   stdout=subprocess.DEVNULL, stderr=log)
         try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+            _wait_for_health(f"http://127.0.0.1:{port}", process, log)
+            yield f"http://127.0.0.1:{port}", process.pid
+        finally:
+            process.terminate()
+            try:
+                process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+
+def _wait_for_health(base: str, process: subprocess.Popen, log) -> None:
+    import requests
+
+    deadline = time.monotonic() + 60
+    while True:
+        if process.poll() is not None:
+            log.seek(0)
+            raise click.ClickException(f"haven serve exited: {log.read().decode(errors='replace')[-2000:]}")
+        try:
+            if requests.get(f"{base}/healthz", timeout=2).status_code == 200:
+                return
+        except requests.RequestException:
+            pass
+        if time.monotonic() > deadline:
+            raise click.ClickException("haven serve did not answer /healthz within 60 s")
+        time.sleep(0.2)
 
 
 def make_key(database_url: str, role: str, customer_id: str | None = None) -> str:
@@ -298,3 +305,114 @@ def bench_metrics(alerts, points, scrapers, seconds, per_alert, database_url, as
                f"?include=geometry&limit=25: {geometry['bytes']:,} bytes in {geometry['seconds']} s")
     click.echo(f"goal: every claim read under {CLAIM_READ_GOAL_MS:g} ms during the scrapes: "
                f"{'met' if result['goal_met'] else 'NOT met'}")
+
+
+# --- memory ------------------------------------------------------------------------------------
+
+def _bad_requests(admin_key: str, round_number: int, count: int):
+    """(method, path, headers, body) of `count` hostile or careless requests, of many kinds, each one new."""
+    import random
+
+    rng = random.Random(round_number)
+    auth = {"Authorization": f"Bearer {admin_key}"}
+    junk = "x" * 200_000
+    for n in range(count):
+        unique = f"{round_number}-{n}-{rng.getrandbits(40):x}"
+        points = " ".join(f"{28 + rng.random():.5f},{120 + rng.random():.5f}" for _ in range(20_000))
+        kind = n % 12
+        if kind == 0:
+            yield "GET", f"/no/such/{unique}", {}, None
+        elif kind == 1:
+            yield f"FOO{unique.replace('-', '')[:12].upper()}", "/v1/alerts", auth, None
+        elif kind == 2:
+            yield "PATCH", "/v1/rescue/providers/\u00b9", auth, b"{}"
+        elif kind == 3:
+            yield "GET", f"/v1/claims/{10**12 + n}", auth, None
+        elif kind == 4:
+            yield "POST", "/v1/alerts", {**auth, "Content-Type": "application/cap+xml"}, (
+                f'<alert xmlns="{CAP12}"><identifier>FUZZ-{unique}</identifier><sender>f@x</sender>'
+                "<sent>2026-07-24T10:00:00+08:00</sent><status>Actual</status><msgType>Alert</msgType>"
+                "<scope>Public</scope><info><category>Met</category><event>x</event><urgency>Expected</urgency>"
+                "<severity>Severe</severity><certainty>Likely</certainty><area><areaDesc>x</areaDesc>"
+                f"<polygon>{points} 1,2</polygon></area></info></alert>").encode()
+        elif kind == 5:
+            yield "POST", "/v1/users", {**auth, "Content-Type": "application/json"}, ("{" + junk + unique).encode()
+        elif kind == 6:
+            yield "POST", "/webhooks/twilio/status", {"Content-Type": "multipart/form-data"}, unique.encode()
+        elif kind == 7:
+            yield "POST", "/v1/assets/import", {**auth, "Content-Type": "text/csv"}, (
+                f"asset_id,customer_id,lon,lat,address\nA-{unique},C1,120.1,28.1,{junk}\n").encode()
+        elif kind == 8:
+            yield "GET", f"/v1/alerts?limit={unique}&cursor={unique}&include={unique}", auth, None
+        elif kind == 9:
+            yield "GET", f"/v1/me?{'&'.join(f'p{i}={unique}' for i in range(50))}", {"Authorization": f"Bearer hv_{unique}"}, None
+        elif kind == 10:
+            yield "POST", "/v1/claims", {**auth, "Content-Type": "application/json", "Idempotency-Key": unique}, (
+                json.dumps({"asset_id": unique, "loss_at": "yesterday", "estimate": "1e400"}).encode())
+        else:
+            yield "POST", "/webhooks/twilio/inbound", {"Content-Type": "application/x-www-form-urlencoded",
+                                                       "X-Twilio-Signature": unique}, f"From={unique}&Body=STOP".encode()
+
+
+def _send_all(base: str, requests_list: list, threads: int) -> dict[int | str, int]:
+    from concurrent.futures import ThreadPoolExecutor
+
+    import requests
+
+    statuses: dict[int | str, int] = {}
+    local = threading.local()
+
+    def send(item):
+        method, path, headers, body = item
+        session = getattr(local, "session", None) or requests.Session()
+        local.session = session
+        try:
+            return session.request(method, base + path, headers=headers, data=body, timeout=60).status_code
+        except requests.RequestException as exc:  # counted: a request the server never answered is a finding
+            local.session = None
+            return f"no answer ({type(exc).__name__}) to {method} {path.split('?')[0][:40]}"
+
+    with ThreadPoolExecutor(threads) as pool:
+        for status in pool.map(send, requests_list):
+            statuses[status] = statuses.get(status, 0) + 1
+    return statuses
+
+
+def run_memory_bench(admin_url: str, rounds: int, per_round: int, threads: int, progress=lambda m: None) -> dict:
+    tag = uuid.uuid4().hex[:6]
+    with scratch_database(admin_url, f"haven_bench_memory_{tag}") as url, served_api(url) as (base, pid):
+        admin_key = make_key(url, "admin")
+        started_mb = rss_mb(pid)
+        samples, statuses = [], {}
+        for round_number in range(rounds):
+            batch = list(_bad_requests(admin_key, round_number, per_round))
+            for status, n in _send_all(base, batch, threads).items():
+                statuses[status] = statuses.get(status, 0) + n
+            samples.append(round(rss_mb(pid), 1))
+            progress(f"round {round_number + 1}/{rounds}: {per_round} bad requests, server RSS {samples[-1]} MB")
+    settled = samples[min(1, len(samples) - 1)]  # after the first round: pools, caches and imports are warm
+    return {"rounds": rounds, "requests": rounds * per_round, "threads": threads, "rss_start_mb": round(started_mb, 1),
+            "rss_after_each_round_mb": samples, "rss_after_warm_up_mb": settled, "rss_max_mb": max(samples),
+            "rss_end_mb": samples[-1], "growth_after_warm_up_mb": round(samples[-1] - settled, 1),
+            "statuses": {str(k): v for k, v in sorted(statuses.items(), key=str)}, "server_errors": sum(
+                n for status, n in statuses.items() if not isinstance(status, int) or status >= 500)}
+
+
+@bench.command("memory")
+@click.option("--rounds", default=10, show_default=True)
+@click.option("--requests", "per_round", default=600, show_default=True, help="Bad requests per round.")
+@click.option("--threads", default=8, show_default=True, help="Clients sending at once.")
+@click.option("--database-url", default=DEFAULT_ADMIN_URL, show_default=True,
+              help="A PostgreSQL server URL; the bench creates and drops a database of its own there.")
+@click.option("--json", "as_json", is_flag=True, help="Print the figures as JSON.")
+def bench_memory(rounds, per_round, threads, database_url, as_json):
+    """The served API's resident memory over rounds of bad requests of many kinds (it should stay flat)."""
+    result = run_memory_bench(database_url, rounds, per_round, threads,
+                              progress=lambda m: click.echo(f"... {m}", err=True))
+    if as_json:
+        click.echo(json.dumps(result, indent=2))
+        return
+    click.echo(f"{result['requests']:,} bad requests from {threads} clients; statuses {result['statuses']}")
+    click.echo(f"RSS: start {result['rss_start_mb']} MB, after the first round {result['rss_after_warm_up_mb']} MB, "
+               f"max {result['rss_max_mb']} MB, end {result['rss_end_mb']} MB "
+               f"(growth after warm-up {result['growth_after_warm_up_mb']} MB)")
