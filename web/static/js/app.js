@@ -160,10 +160,11 @@ function currentSignInChoice() {
   return view.querySelector("[data-who][aria-pressed=true]")?.dataset.who;
 }
 
-function showChangePassword() {
+function showChangePassword(csrfToken) {
   stopPage();
+  setCsrfToken(csrfToken);
   view.className = "page-login";
-  const redraw = () => showChangePassword();
+  const redraw = () => showChangePassword(csrfToken);
   showPasswordChange(view, { onChanged: () => enter(), toggles: signInToggles(redraw) });
 }
 
@@ -181,7 +182,7 @@ async function enter() {
   }
   setCsrfToken(who.csrf_token);
   if (who.password_change_required) {
-    showChangePassword();
+    showChangePassword(who.csrf_token);
     return;
   }
   try {

@@ -45,6 +45,12 @@ function stageList(claim) {
   }));
 }
 
+// Loss valued, and every document already in: the customer waits for us, not we for them.
+function statusText(claim) {
+  if (claim.stage === "assessed" && !claim.documents.missing.length) return t("customer.status.docsIn");
+  return t(`cstage.${claim.stage}.now`);
+}
+
 function rescueState(rescue) {
   if (!rescue) return null;
   const eta = rescue.eta_minutes && ["accepted", "en_route"].includes(rescue.state)
@@ -201,13 +207,14 @@ export function mount(root, { me, args }) {
   }
 
   function claimView() {
-    return h("article", { class: "claim", "data-testid": "customer-claim", "data-stage": claim.stage },
+    return h("article", { class: "claim", "data-testid": "customer-claim", "data-stage": claim.stage,
+      "data-claim-id": claim.id },
       h("h1", {}, claimTitle(claim, assets)),
       h("p", { class: "muted" }, t("customer.reportedOn", { t: day(claim.filed_at) })),
       claim.fast_track ? h("p", { class: "green-note", "data-testid": "green-channel" }, t("customer.green")) : null,
       rescueState(claim.rescue),
       OPEN.has(claim.stage) || claim.stage === "closed_paid"
-        ? [h("p", { class: "status", "data-testid": "claim-status" }, t(`cstage.${claim.stage}.now`)), stageList(claim)]
+        ? [h("p", { class: "status", "data-testid": "claim-status" }, statusText(claim)), stageList(claim)]
         : h("p", { class: "status closed-as", "data-testid": "claim-status" }, t(`cstage.${claim.stage}`)),
       Number(claim.advance_paid) > 0 ? h("p", { class: "advance" }, t("customer.advance", { a: money(claim.advance_paid) }))
         : null,
