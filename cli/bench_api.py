@@ -318,7 +318,6 @@ def _bad_requests(admin_key: str, round_number: int, count: int):
     junk = "x" * 200_000
     for n in range(count):
         unique = f"{round_number}-{n}-{rng.getrandbits(40):x}"
-        points = " ".join(f"{28 + rng.random():.5f},{120 + rng.random():.5f}" for _ in range(20_000))
         kind = n % 12
         if kind == 0:
             yield "GET", f"/no/such/{unique}", {}, None
@@ -328,7 +327,8 @@ def _bad_requests(admin_key: str, round_number: int, count: int):
             yield "PATCH", "/v1/rescue/providers/\u00b9", auth, b"{}"
         elif kind == 3:
             yield "GET", f"/v1/claims/{10**12 + n}", auth, None
-        elif kind == 4:
+        elif kind == 4:  # a polygon of 20,000 random points that does not close: refused and quarantined
+            points = " ".join(f"{28 + rng.random():.5f},{120 + rng.random():.5f}" for _ in range(20_000))
             yield "POST", "/v1/alerts", {**auth, "Content-Type": "application/cap+xml"}, (
                 f'<alert xmlns="{CAP12}"><identifier>FUZZ-{unique}</identifier><sender>f@x</sender>'
                 "<sent>2026-07-24T10:00:00+08:00</sent><status>Actual</status><msgType>Alert</msgType>"
