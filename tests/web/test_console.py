@@ -28,6 +28,7 @@ from store.models import Asset
 from store.types import utcnow
 from tests.greenchannel.conftest import real_jpeg
 from tests.support import ROOT, make_user, wait_until
+from tests.web.people import sign_in_with_key_owner
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -58,7 +59,8 @@ def shot(page: Page, name: str) -> None:
 
 
 def sign_in(browser, base_url: str, key: str, viewport=None, login_shot: str | None = None) -> Page:
-    """A fresh browser context signed in through the login form; the page stays on the console."""
+    """A fresh browser context signed in through the sign-in page as the owner of this API key; the page
+    stays on the console."""
     context = browser.new_context(viewport=viewport or BIG_SCREEN, locale="en-GB")
     context.script_errors = []
     page = context.new_page()
@@ -67,11 +69,7 @@ def sign_in(browser, base_url: str, key: str, viewport=None, login_shot: str | N
     expect(page.get_by_test_id("login")).to_be_visible()
     if login_shot:
         shot(page, login_shot)
-    page.get_by_test_id("api-key").fill("hv_dis_not-a-key")
-    page.get_by_test_id("sign-in").click()
-    expect(page.get_by_test_id("login-error")).to_have_text("this API key is unknown or revoked")
-    page.get_by_test_id("api-key").fill(key)
-    page.get_by_test_id("sign-in").click()
+    sign_in_with_key_owner(page, base_url, key, wrong_first=True)  # staff by password, customers by link
     expect(page.locator("#topbar")).to_be_visible()
     expect(page.get_by_test_id("live")).to_contain_text("Live", timeout=LIVE)
     page.evaluate("window.sameDocument = true")  # gone if anything reloads the page
@@ -374,21 +372,21 @@ def test_a_customer_uploads_the_missing_document_and_sees_the_stage_change(api_s
     shown = page.get_by_test_id("customer-claim")
     expect(shown).to_have_attribute("data-claim-id", str(claim["id"]))
     expect(page.get_by_test_id("customer-claim")).to_have_count(1)  # never another customer's claim
-    expect(page.get_by_test_id("claim-status")).to_have_text("We are waiting for your documents.")
+    expect(page.get_by_test_id("claim-status")).to_have_text(
+        "We have worked out the amount of your loss. We need your documents to go on.")
     current = page.get_by_test_id("customer-stages").locator("li.current")
     expect(current).to_have_attribute("data-stage", "assessed")
-    expect(page.get_by_test_id("customer-stages").locator("li.done")).to_have_count(3)
+    expect(page.get_by_test_id("customer-stages").locator("li.done")).to_have_count(2)
     expect(page.get_by_test_id("missing-document")).to_have_count(1)
-    expect(page.get_by_test_id("hotline")).to_contain_text("400-000-0000")
+    expect(page.get_by_test_id("action-call")).to_contain_text("400-000-0000")
 
     page.get_by_test_id("large-type").click()
     page.get_by_test_id("lang").click()
-    expect(page.get_by_test_id("claim-status")).to_have_text("正在等待您提交单证。")
+    expect(page.get_by_test_id("claim-status")).to_have_text("我们已核定损失金额，需要您提交材料才能继续。")
     shot(page, "customer-1-missing-document-large-zh")
 
     page.get_by_test_id("file-photos").set_input_files(
         {"name": "flooded-car.jpg", "mimeType": "image/jpeg", "buffer": real_jpeg()})
-    page.get_by_test_id("upload-photos").click()
     expect(page.get_by_test_id("missing-document")).to_have_count(0)
     expect(page.get_by_test_id("claim-status")).to_have_text("我们已收到您的单证，正在审核。")
 
@@ -396,20 +394,18 @@ def test_a_customer_uploads_the_missing_document_and_sees_the_stage_change(api_s
                                                                             "note": "all documents in order"})
     assert reviewed.status_code == 200, reviewed.text
     expect(current).to_have_attribute("data-stage", "documents_reviewed", timeout=LIVE)
-    expect(page.get_by_test_id("claim-status")).to_have_text("您的单证已审核通过。")
+    expect(page.get_by_test_id("claim-status")).to_have_text("您的材料已审核齐全。")
     assert_not_reloaded(page)
     shot(page, "customer-2-stage-changed-large-zh")
 
     page.get_by_test_id("large-type").click()
     page.get_by_test_id("lang").click()
-    expect(page.get_by_test_id("claim-status")).to_have_text("Your documents are checked.")
+    expect(page.get_by_test_id("claim-status")).to_have_text("Your documents are checked and complete.")
     shot(page, "customer-3-standard-en")
 
-    withdraw = page.get_by_test_id("withdraw")
-    withdraw.click()
-    expect(withdraw).to_have_text("Click again to confirm")
-    withdraw.click()
-    expect(page.get_by_test_id("claim-status")).to_have_text("You withdrew this claim.")
+    page.get_by_test_id("withdraw").click()
+    page.get_by_test_id("withdraw-confirm").click()
+    expect(page.get_by_test_id("claim-status")).to_have_text("You withdrew this claim")
     expect(shown).to_have_attribute("data-stage", "withdrawn")
     assert customer.get(f"/v1/claims/{claim['id']}").json()["stage"] == "withdrawn"
     page.context.close()
