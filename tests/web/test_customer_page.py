@@ -61,6 +61,7 @@ def check_view(page: Page, name: str, *, large: bool, language: str) -> None:
             assert not CJK.search(text), f"{where}: Chinese text on the English stage list: {text!r}"
         else:
             assert not re.search(r"[A-Za-z]{3,}", text), f"{where}: English words on the Chinese stage list: {text!r}"
+    page.evaluate("window.scrollTo(0, 0)")
     shot(page, f"customer-{name}-{language}-{'large' if large else 'normal'}-{page.viewport_size['width']}")
 
 
