@@ -29,7 +29,7 @@ from sqlalchemy import bindparam, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from geo.distance import distance_km
+from geo.distance import distance_km, short_distances_km
 from greenchannel import claims as claims_module
 from greenchannel import messages, queue
 from greenchannel.dao.rescue_dao import all_providers, provider_of_user
@@ -160,9 +160,9 @@ list_providers = all_providers
 # --- distances and choice ------------------------------------------------------------------------
 
 def offer_distances_km(lon1, lat1, lon2, lat2) -> np.ndarray:
-    """Geodesic distances, `inf` past the farthest a job is ever offered; broadcasts (jobs as a column
-    against providers as a row)."""
-    return distance_km(lon1, lat1, lon2, lat2, within_km=MAX_OFFER_DISTANCE_KM)
+    """Geodesic distances (within a metre), `inf` past the farthest a job is ever offered; broadcasts
+    (jobs as a column against providers as a row)."""
+    return short_distances_km(lon1, lat1, lon2, lat2, within_km=MAX_OFFER_DISTANCE_KM)
 
 
 def eta_estimate(distance_km: float) -> int:

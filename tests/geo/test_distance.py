@@ -38,3 +38,18 @@ def test_pairs_plainly_out_of_reach_are_infinite_and_no_pair_within_reach_is_los
 def test_the_antimeridian_is_crossed_the_short_way():
     across = float(distance_km(179.9, 0.0, -179.9, 0.0, within_km=100.0))
     assert 22 < across < 23, f"0.2 degrees across the antimeridian is about 22 km, got {across}"
+
+
+def test_the_short_distance_matrix_is_the_geodesic_within_a_metre_up_to_100_km():
+    from geo.distance import short_distances_km
+
+    rng = np.random.default_rng(11)
+    lon1, lat1 = rng.uniform(-180, 180, (400, 1)), rng.uniform(-85, 85, (400, 1))
+    lon2, lat2 = (lon1.T + rng.normal(0, 0.6, (1, 400)) + 180) % 360 - 180, lat1.T + rng.normal(0, 0.6, (1, 400))
+    exact = distance_km(lon1, lat1, lon2, lat2)
+    short = short_distances_km(lon1, lat1, lon2, lat2, within_km=100.0)
+    within = exact <= 100.0
+    assert within.sum() > 50, "the sample has pairs within 100 km, near the poles and the antimeridian too"
+    worst_m = float(np.abs(short[within] - exact[within]).max() * 1000)
+    assert worst_m < 1.0, f"every pair within 100 km is within a metre of pyproj's geodesic, worst {worst_m:.3f} m"
+    assert np.isinf(short[exact > 100.001]).all(), "pairs beyond 100 km are out of reach"
