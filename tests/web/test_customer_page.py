@@ -134,6 +134,13 @@ def test_a_customer_follows_their_storm_from_a_phone_or_a_desktop(api_server, sq
     assert page.evaluate("document.documentElement.lang") == "zh-CN", "the language choice was not remembered"
     page.goto(base + "/?lang=en&type=normal#/claims")
     expect(page.get_by_test_id("customer-stages")).to_be_visible()
+    # 200% text zoom: the root font size doubled (what a browser's text-only zoom does) still fits.
+    page.evaluate("document.documentElement.style.setProperty('font-size', '30px')")
+    page.wait_for_timeout(200)
+    assert horizontal_overflow(page) <= 0, f"at 200% text the page scrolls sideways by {horizontal_overflow(page)} px"
+    expect(page.get_by_test_id("action-rescue")).to_be_visible()
+    shot(page, f"customer-claim-text-200-{page.viewport_size['width']}")
+    page.evaluate("document.documentElement.style.removeProperty('font-size')")
 
     # One-step upload: a wrong file is refused with a clear message, a photo is sent on choosing it.
     missing = page.get_by_test_id("missing-document")

@@ -3,9 +3,9 @@
 // rescue (pages/report.js). Nothing here shows a code or an id: claims are named by what was insured.
 import { get, post } from "../api.js";
 import { lang, t } from "../i18n.js";
-import { changeDetector, h, money, replace, showError, time } from "../ui.js";
+import { changeDetector, h, money, replace, time } from "../ui.js";
 import { mountReport, mountRescue } from "./report.js";
-import { uploader } from "./upload.js";
+import { showCustomerProblem, uploader } from "./upload.js";
 
 const STAGES = ["reported", "surveyed", "assessed", "documents_reviewed", "adjudicated", "closed_paid"];
 const OPEN = new Set(STAGES.slice(0, 5));
@@ -83,7 +83,7 @@ export function mount(root, { me, args }) {
     [settings, assets] = await Promise.all([get("/v1/customer/settings"),
       get("/v1/customer/assets").then((answer) => answer.assets)]);
   }
-  const ready = loadOnce().catch(showError);
+  const ready = loadOnce().catch(showCustomerProblem);
 
   async function reload() {
     if (view !== "claims") return;
@@ -94,7 +94,7 @@ export function mount(root, { me, args }) {
       claim = chosen ? await get(`/v1/claims/${chosen}`) : null;
       if (changed([claims, claim, lang(), complaint])) render();
     } catch (error) {
-      showError(error);
+      showCustomerProblem(error);
     }
   }
 
@@ -145,7 +145,7 @@ export function mount(root, { me, args }) {
         dialog.close();
         reload();
       } catch (error) {
-        showError(error);
+        showCustomerProblem(error);
       } finally {
         yes.disabled = false;
       }
@@ -177,7 +177,7 @@ export function mount(root, { me, args }) {
         complaint = await post("/v1/customer/complaints", { text: text.value.trim(), claim_id: claim?.id ?? null });
         render();
       } catch (failure) {
-        showError(failure);
+        showCustomerProblem(failure);
       } finally {
         send.disabled = false;
       }
@@ -252,7 +252,7 @@ export function mount(root, { me, args }) {
     form = null;
     if (rest[0] === "report" || rest[0] === "rescue") {
       view = rest[0];
-      get("/v1/claims?limit=50").then((answer) => { claims = answer.claims; showForm(rest[0]); }).catch(showError);
+      get("/v1/claims?limit=50").then((answer) => { claims = answer.claims; showForm(rest[0]); }).catch(showCustomerProblem);
       return;
     }
     view = "claims";

@@ -3,8 +3,8 @@
 // green channel there, and the page says so.
 import { post, upload } from "../api.js";
 import { t } from "../i18n.js";
-import { h, replace, showError, toast } from "../ui.js";
-import { ACCEPT, fileProblem } from "./upload.js";
+import { h, replace, toast } from "../ui.js";
+import { ACCEPT, fileProblem, showCustomerProblem } from "./upload.js";
 
 const LOSSES = ["flood", "wind", "fall", "other"];
 // What staff read in the claim's description: kept in one language for the claims team, whatever the
@@ -120,7 +120,7 @@ export function mountReport(page, { assets, settings, done }) {
       toast(claim.fast_track ? t("customer.joinedGreen") : t("customer.filedOrdinary"));
       done(claim);
     } catch (failure) {
-      showError(failure);
+      showCustomerProblem(failure);
       submit.disabled = false;
       submit.textContent = t("report.submit");
     }
@@ -196,7 +196,7 @@ export function mountRescue(page, { assets, claims, done }) {
       toast(t("rstate.created"));
       done(claim);
     } catch (failure) {
-      showError(failure);
+      showCustomerProblem(failure);
       submit.disabled = false;
     }
   });

@@ -2,7 +2,7 @@
 // The server decides what a file is (by its first bytes); the checks here only save a customer the wait
 // for an answer we already know: a file too large for the server's limit, or plainly not a photo or PDF.
 import { upload } from "../api.js";
-import { t } from "../i18n.js";
+import { lang, t } from "../i18n.js";
 import { h, toast } from "../ui.js";
 
 export const ACCEPT = "image/*,application/pdf";
@@ -25,6 +25,17 @@ function answerProblem(error, settings) {
   if (error.code === "unsupported_type") return t("upload.wrongType");
   if (error.code === "empty_file") return t("upload.empty");
   return t("upload.failed");
+}
+
+// A refusal from the server, for a customer: its message is English, so a Chinese page says it in general
+// words rather than show English text (the precise message stays in the English page and the logs).
+export function customerProblem(error) {
+  if (!error.status) return t("upload.failed");
+  return lang() === "en" && error.message ? error.message : t("signin.error.general");
+}
+
+export function showCustomerProblem(error) {
+  toast(customerProblem(error), "error");
 }
 
 let counter = 0;
