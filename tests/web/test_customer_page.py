@@ -1,5 +1,5 @@
-"""The customer's pages in headless Chromium (Playwright, Debian's chromium), at a phone's 390×844 and a
-desktop's 1280×800: a customer whose car flooded in the typhoon signs in with the code from the SMS
+"""The customer's pages in headless Chromium (Playwright, Debian's chromium), at a phone's 390×844 (and
+360 px for overflow) and a desktop's 1280×800: a customer whose car flooded in the typhoon signs in with the code from the SMS
 outbox, follows the six stages, sends a photo in one step, reports another loss, asks for rescue and
 watches the truck come, complains, and withdraws a claim. Every view is checked for horizontal overflow
 in both languages and in large type, for touch targets, and by axe-core. Screenshots go to var/screenshots/.
@@ -50,6 +50,12 @@ def check_view(page: Page, name: str, *, large: bool, language: str) -> None:
     page.wait_for_timeout(200)
     where = f"{name} ({language}, {'large' if large else 'normal'} type, {page.viewport_size['width']} px)"
     assert horizontal_overflow(page) <= 0, f"{where}: the page scrolls sideways by {horizontal_overflow(page)} px"
+    if page.viewport_size["width"] == SIZES["phone"]["width"]:  # the smallest phones in use, too
+        page.set_viewport_size({"width": 360, "height": 740})
+        page.wait_for_timeout(100)
+        narrow = horizontal_overflow(page)
+        page.set_viewport_size(SIZES["phone"])
+        assert narrow <= 0, f"{where}: at 360 px the page scrolls sideways by {narrow} px"
     small = small_targets(page)
     assert not small, f"{where}: touch targets under 44 px: {small}"
     violations = axe_violations(page)
