@@ -31,6 +31,12 @@ def check(page: Page, name: str) -> None:
     where = f"{name} at {page.viewport_size['width']} px"
     page.wait_for_timeout(150)
     assert horizontal_overflow(page) <= 0, f"{where}: the page scrolls sideways by {horizontal_overflow(page)} px"
+    if page.viewport_size["width"] == SIZES["phone"]["width"]:
+        page.set_viewport_size({"width": 360, "height": 740})
+        page.wait_for_timeout(100)
+        narrow = horizontal_overflow(page)
+        page.set_viewport_size(SIZES["phone"])
+        assert narrow <= 0, f"{where}: at 360 px the page scrolls sideways by {narrow} px"
     violations = axe_violations(page)
     assert not violations, f"{where}: axe-core finds serious or critical violations: {violations}"
     assert not page.context.script_errors, f"{where}: script errors: {page.context.script_errors}"

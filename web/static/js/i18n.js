@@ -3,11 +3,6 @@ import { PEOPLE_TEXTS } from "./texts_people.js";
 
 const TEXTS = {
   en: {
-    "login.title": "Sign in to Haven",
-    "login.lead": "Paste your API key. Staff get one from an administrator:",
-    "login.customers": "Customers find theirs in the insurer's app.",
-    "login.key": "API key",
-    "login.submit": "Sign in",
     "nav.map": "Operations map", "nav.dispatch": "Dispatch board", "nav.queue": "Fast-track queue",
     "nav.approvals": "Approvals", "nav.claims": "My claims",
     "top.large": "Large type", "top.lang": "中文", "top.signout": "Sign out",
@@ -107,11 +102,6 @@ const TEXTS = {
     "customer.back": "All my claims",
   },
   "zh-CN": {
-    "login.title": "登录 Haven",
-    "login.lead": "请粘贴您的 API 密钥。员工密钥由管理员创建：",
-    "login.customers": "客户请在保险公司 App 中查看密钥。",
-    "login.key": "API 密钥",
-    "login.submit": "登录",
     "nav.map": "作业地图", "nav.dispatch": "调度看板", "nav.queue": "快赔队列", "nav.approvals": "审批",
     "nav.claims": "我的理赔",
     "top.large": "大字模式", "top.lang": "English", "top.signout": "退出",
