@@ -70,6 +70,7 @@ def test_staff_sign_in_with_a_password_and_replace_the_one_time_password_first(
     expect(page.get_by_test_id("staff-error")).to_have_text("The username or password is not right.")
     sign_in_staff_on_page(page, "ada.wong", one_time)
     expect(page.get_by_test_id("password-change")).to_be_visible()
+    expect(page.get_by_test_id("password-sign-out")).to_be_visible()  # a way out without choosing one
     check(page, "sign-in-password-change")
     page.get_by_test_id("current-password").fill(one_time)
     page.get_by_test_id("new-password").fill("typhoon-season-2026")

@@ -165,7 +165,7 @@ function showChangePassword(csrfToken) {
   setCsrfToken(csrfToken);
   view.className = "page-login";
   const redraw = () => showChangePassword(csrfToken);
-  showPasswordChange(view, { onChanged: () => enter(), toggles: signInToggles(redraw) });
+  showPasswordChange(view, { onChanged: () => enter(), onSignOut: signOut, toggles: signInToggles(redraw) });
 }
 
 // Who is signed in: /v1/me gives the CSRF token (and whether a one-time password must go first),

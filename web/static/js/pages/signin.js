@@ -161,7 +161,7 @@ export function showSignIn(view, { onSignedIn, toggles, who = "customer", notice
 }
 
 // A staff member signed in with a one-time password replaces it before anything else.
-export function showPasswordChange(view, { onChanged, toggles }) {
+export function showPasswordChange(view, { onChanged, onSignOut, toggles }) {
   const current = field("current-password", t("signin.current"), { type: "password", autocomplete: "current-password",
     required: true, "data-testid": "current-password" });
   const fresh = field("new-password", t("signin.new"), { type: "password", autocomplete: "new-password",
@@ -173,7 +173,9 @@ export function showPasswordChange(view, { onChanged, toggles }) {
   const submit = h("button", { type: "submit", class: "primary big", "data-testid": "change-password" }, t("signin.change"));
   const form = h("form", { class: "signin card", "data-testid": "password-change", novalidate: true },
     h("div", { class: "signin-top" }, h("h1", {}, t("signin.changeTitle")), toggles),
-    h("p", { class: "lead" }, t("signin.changeLead")), current.row, fresh.row, repeat.row, submit, error);
+    h("p", { class: "lead" }, t("signin.changeLead")), current.row, fresh.row, repeat.row, submit, error,
+    h("button", { type: "button", class: "link", "data-testid": "password-sign-out", onclick: onSignOut },
+      t("top.signout")));
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
     error.textContent = "";
