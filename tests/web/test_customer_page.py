@@ -78,6 +78,8 @@ def every_way_of_reading(page: Page, base_url: str, route: str, name: str) -> No
             page.goto(f"{base_url}/?lang={language}&type={'large' if large else 'normal'}{route}")
             expect(page.get_by_test_id("customer-page")).to_be_visible()
             page.wait_for_load_state("networkidle")
+            expect(page.locator("[data-testid=customer-claim], [data-testid=report-form], [data-testid=rescue-form]")
+                   .first).to_be_visible()
             assert page.evaluate("document.documentElement.lang") == language, f"{name}: ?lang={language} not applied"
             assert page.evaluate("document.documentElement.classList.contains('large')") == large, \
                 f"{name}: ?type=large {'not applied' if large else 'stuck on'}"
@@ -162,9 +164,11 @@ def test_a_customer_follows_their_storm_from_a_phone_or_a_desktop(api_server, sq
     assert [d["kind"] for d in sent] == ["photos"], f"the photo did not reach the claim: {sent}"
 
     # Report a loss: the car inside the storm's area joins the green channel at once.
+    every_way_of_reading(page, base, "#/claims/report", "report")
+    every_way_of_reading(page, base, "#/claims/rescue", "rescue")
+    page.goto(f"{base}/?lang=en&type=normal#/claims")
     page.get_by_test_id("action-report").click()
     expect(page.get_by_test_id("report-form")).to_be_visible()
-    check_view(page, "report", large=False, language="en")
     car = claim["asset_id"]
     page.locator(f'input[name=asset][value="{car}"]').check()  # the car in the storm
     page.get_by_test_id("loss-flood").check()
@@ -186,7 +190,6 @@ def test_a_customer_follows_their_storm_from_a_phone_or_a_desktop(api_server, sq
     # I need rescue: the phone's location, someone trapped; then the truck is followed live.
     page.get_by_test_id("action-rescue").click()
     expect(page.get_by_test_id("rescue-form")).to_be_visible()
-    check_view(page, "rescue", large=False, language="en")
     page.locator(f'input[name=rescue-asset][value="{car}"]').check()
     page.get_by_test_id("rescue-locate").click()
     expect(page.get_by_test_id("rescue-located")).to_contain_text("Location found")

@@ -128,8 +128,9 @@ export function mountReport(page, { assets, settings, done }) {
   return {};
 }
 
-export function mountRescue(page, { assets, claims, done }) {
-  if (!assets.length) return noAssets(page);
+export function mountRescue(page, { assets: owned, claims, done }) {
+  if (!owned.length) return noAssets(page);
+  const assets = [...owned].sort((a, b) => Number(b.kind === "vehicle") - Number(a.kind === "vehicle")); // cars get stuck
   const key = idempotencyKey();
   let here = null; // {lon, lat} from the browser, once the customer shares it
   const error = h("p", { class: "error", role: "alert", "data-testid": "rescue-error" });
