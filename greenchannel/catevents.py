@@ -16,10 +16,10 @@ from shapely.geometry import MultiPolygon, Point, Polygon, mapping, shape
 from shapely.geometry.base import BaseGeometry
 from shapely.prepared import PreparedGeometry, prep
 from shapely.validation import explain_validity
-from sqlalchemy import or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from greenchannel.dao import catevents_dao
 from greenchannel.errors import Conflict, Invalid, Malformed, NotFound
 from greenchannel.locking import lock_row
 from greenchannel.rules import CatEventRules
@@ -85,17 +85,13 @@ def area_from_geojson(geojson) -> MultiPolygon:
     return as_multipolygon(shapely.union_all(geometries) if geometries else Polygon())
 
 
-def _chain_alerts(session: Session, chain_ids: list[int]) -> list[Alert]:
-    return list(session.scalars(select(Alert).where(Alert.chain_id.in_(chain_ids)).order_by(Alert.sent_at)))
-
-
 def area_from_chains(session: Session, chain_ids: list[int]) -> MultiPolygon:
     """The union of the areas of every alert in the chains (Cancel messages carry no area)."""
-    known = set(session.scalars(select(AlertChain.id).where(AlertChain.id.in_(chain_ids))))
+    known = catevents_dao.known_chain_ids(session, chain_ids)
     missing = sorted(set(chain_ids) - known)
     if missing:
         raise NotFound(f"alert chain {missing[0]}")
-    areas = [shape(a.area_geojson) for a in _chain_alerts(session, chain_ids)
+    areas = [shape(a.area_geojson) for a in catevents_dao.alerts_of_chains(session, chain_ids)
              if a.area_geojson and a.msg_type != "Cancel"]
     if not areas:
         raise Invalid("none of these alert chains has a matched area yet", "chain_ids")
@@ -123,13 +119,7 @@ def in_window(event: CatEvent, at: datetime) -> bool:
 
 def open_event_for(session: Session, lon: float, lat: float, at: datetime) -> CatEvent | None:
     """The open CAT event whose area and window hold this loss (the most recently declared if several)."""
-    candidates = session.scalars(
-        select(CatEvent)
-        .where(CatEvent.status == CatEventStatus.OPEN, CatEvent.window_start <= at,
-               or_(CatEvent.window_end.is_(None), CatEvent.window_end >= at))
-        .order_by(CatEvent.window_start.desc(), CatEvent.id.desc())
-    )
-    return next((e for e in candidates if covers(e, lon, lat)), None)
+    return next((e for e in catevents_dao.open_events_at(session, at) if covers(e, lon, lat)), None)
 
 
 # --- lifecycle -----------------------------------------------------------------------------------
@@ -145,8 +135,7 @@ def _check_window(start: datetime, end: datetime | None) -> None:
         raise Invalid("window_end must be after window_start", "window_end")
 
 
-def _code_taken(session: Session, code: str) -> bool:
-    return session.scalar(select(CatEvent.id).where(CatEvent.code == code)) is not None
+_code_taken = catevents_dao.code_taken
 
 
 def declare(session: Session, actor: Principal, *, code: str, hazard: str, window_start: datetime,
@@ -247,8 +236,8 @@ def propose_from_alert(session: Session, alert_id: int, asset_count: int, rules:
     if not should_propose(session, alert_id, asset_count, rules):
         return None
     alert = session.get(Alert, alert_id)
-    existing = session.scalar(select(CatEvent).where(CatEvent.proposed_from_chain_id == alert.chain_id))
-    alerts = _chain_alerts(session, [alert.chain_id])
+    existing = catevents_dao.proposed_from_chain(session, alert.chain_id)
+    alerts = catevents_dao.alerts_of_chains(session, [alert.chain_id])
     if existing is not None:
         if existing.status == CatEventStatus.PROPOSED:
             existing.proposed_assets = max(existing.proposed_assets or 0, asset_count)
@@ -264,7 +253,7 @@ def propose_from_alert(session: Session, alert_id: int, asset_count: int, rules:
         with session.begin_nested():
             session.add(event)
     except IntegrityError:  # another worker proposed for this chain a moment ago
-        return session.scalar(select(CatEvent).where(CatEvent.proposed_from_chain_id == alert.chain_id))
+        return catevents_dao.proposed_from_chain(session, alert.chain_id)
     audit.record(session, "cat_event", event.id, "proposed", to_state="proposed",
                  note=f"chain {alert.chain_id} ({chain_severity(session, alert)}) reached {asset_count} assets",
                  data={"alert_id": alert_id, "asset_count": asset_count})
@@ -322,11 +311,7 @@ def get(session: Session, event_id: int) -> CatEvent:
     return event
 
 
-def list_events(session: Session, status: str | None = None) -> list[CatEvent]:
-    statement = select(CatEvent).order_by(CatEvent.created_at.desc(), CatEvent.id.desc())
-    if status:
-        statement = statement.where(CatEvent.status == status)
-    return list(session.scalars(statement))
+list_events = catevents_dao.list_events
 
 
 def to_json(event: CatEvent, with_area: bool = True) -> dict:

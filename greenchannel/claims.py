@@ -12,18 +12,17 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from decimal import Decimal
 
-from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from greenchannel import catevents, documents, queue
-from greenchannel.dao import claims_dao, payments_dao
+from greenchannel.dao import claims_dao, payments_dao, rescue_dao
 from greenchannel.documents import StoredFile
 from greenchannel.errors import Conflict, Forbidden, Invalid, Malformed, NotFound
 from greenchannel.locking import lock_row
 from greenchannel.requests import ClaimChanges, FirstNotice
 from store import audit
-from store.models import Asset, AuditEvent, Claim, ClaimDocument, Payment, RescueJob, RescueProvider
+from store.models import Asset, AuditEvent, Claim, ClaimDocument, RescueProvider
 from store.models.greenchannel import (
     OPEN_STAGES,
     PAYMENTS_IN_FLIGHT,
@@ -31,6 +30,7 @@ from store.models.greenchannel import (
     STAGES,
     ClaimStage,
     DocumentStatus,
+    JobState,
     PaymentState,
 )
 from store.money import format_amount
@@ -138,8 +138,7 @@ def _locked_visible(session: Session, actor: Principal, claim_id: int) -> Claim:
 
 
 def _payments_in_flight(session: Session, claim_id: int) -> list[int]:
-    return list(session.scalars(select(Payment.id).where(Payment.claim_id == claim_id,
-                                                         Payment.state.in_(PAYMENTS_IN_FLIGHT))))
+    return payments_dao.ids_in_states(session, claim_id, PAYMENTS_IN_FLIGHT)
 
 
 def check_estimate_covers_payments(session: Session, claim: Claim, estimate: Decimal) -> None:
@@ -240,7 +239,7 @@ def _close_aside(session: Session, actor: Principal, claim: Claim, to: str, note
     if to == ClaimStage.REJECTED and not note:
         raise Malformed("a rejection needs a note giving the reason", "note")
     in_flight = _payments_in_flight(session, claim.id)
-    paid = session.scalar(select(Payment.id).where(Payment.claim_id == claim.id, Payment.state == PaymentState.PAID))
+    paid = payments_dao.ids_in_states(session, claim.id, (PaymentState.PAID,))
     if in_flight or (to == ClaimStage.WITHDRAWN and paid):
         raise Conflict("money is already moving on this claim; ask your adjuster", code="payments_in_flight")
     _record_move(session, actor, claim, to, note, now)
@@ -323,10 +322,7 @@ def document_json(document: ClaimDocument) -> dict:
 
 # --- what the customer and staff see -------------------------------------------------------------
 
-def history(session: Session, claim_id: int) -> list[AuditEvent]:
-    return list(session.scalars(select(AuditEvent).where(AuditEvent.entity == "claim",
-                                                         AuditEvent.entity_id == str(claim_id))
-                                .order_by(AuditEvent.at, AuditEvent.id)))
+history = claims_dao.history
 
 
 def stage_timeline(claim: Claim, events: list[AuditEvent]) -> list[dict]:
@@ -348,11 +344,10 @@ def _last_stage(events: list[AuditEvent]) -> str:
 
 
 def _rescue_json(session: Session, claim_id: int) -> dict | None:
-    job = session.scalar(select(RescueJob).where(RescueJob.claim_id == claim_id)
-                         .order_by(RescueJob.created_at.desc(), RescueJob.id.desc()).limit(1))
+    job = rescue_dao.latest_job_for_claim(session, claim_id)
     if job is None:
         return None
-    provider = session.get(RescueProvider, job.provider_id) if job.provider_id and job.state != "offered" else None
+    provider = session.get(RescueProvider, job.provider_id) if job.provider_id and job.state != JobState.OFFERED else None
     return {"job_id": job.id, "state": job.state, "eta_minutes": job.eta_minutes,
             "provider": provider.name if provider else None, "arrived_at": job.arrived_at}
 
@@ -360,9 +355,8 @@ def _rescue_json(session: Session, claim_id: int) -> dict | None:
 def view(session: Session, actor: Principal, claim: Claim, now: datetime | None = None) -> dict:
     now = now or utcnow()
     events = history(session, claim.id)
-    uploaded = list(session.scalars(select(ClaimDocument).where(ClaimDocument.claim_id == claim.id)
-                                    .order_by(ClaimDocument.id)))
-    payments = list(session.scalars(select(Payment).where(Payment.claim_id == claim.id).order_by(Payment.id)))
+    uploaded = claims_dao.documents_of(session, claim.id)
+    payments = payments_dao.payments_for(session, claim.id)
     side = next((e for e in reversed(events) if e.to_state in SIDE_STATES), None) \
         if claim.stage in SIDE_STATES else None
     body = {

@@ -28,7 +28,6 @@ from datetime import datetime
 from decimal import ROUND_DOWN, Decimal
 from typing import Protocol
 
-from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -69,10 +68,7 @@ def covers(role: str, amount: Decimal) -> bool:
 def own_undecided_total(session: Session, claim_id: int, requester_id: int) -> Decimal:
     """What this requester has asked for on this claim that no higher level has approved: payments
     approved on their own authority (no decider) and payments still waiting. Sums in Python, as below."""
-    amounts = session.scalars(select(Payment.amount).where(
-        Payment.claim_id == claim_id, Payment.requested_by == requester_id,
-        Payment.state.in_(COUNTED_STATES), Payment.decided_by.is_(None)))
-    return sum(amounts, Decimal("0.00"))
+    return sum(payments_dao.undecided_amounts(session, claim_id, requester_id, COUNTED_STATES), Decimal("0.00"))
 
 
 def advance_cap(estimate: Decimal, rules: PaymentRules) -> Decimal:
@@ -80,9 +76,7 @@ def advance_cap(estimate: Decimal, rules: PaymentRules) -> Decimal:
 
 
 def _counted(session: Session, claim_id: int, exclude_id: int | None = None) -> list[Payment]:
-    return [p for p in session.scalars(select(Payment).where(Payment.claim_id == claim_id,
-                                                             Payment.state.in_(COUNTED_STATES)))
-            if p.id != exclude_id]
+    return [p for p in payments_dao.in_states(session, claim_id, COUNTED_STATES) if p.id != exclude_id]
 
 
 def check_caps(session: Session, claim: Claim, amount: Decimal, kind: str, rules: PaymentRules,
@@ -287,7 +281,7 @@ class OutboxGateway:
 
     def submit(self, payout: Payout) -> str:
         with self.session_factory() as session:
-            stored = session.scalar(select(PaymentInstruction).where(PaymentInstruction.payment_id == payout.payment_id))
+            stored = payments_dao.instruction_for(session, payout.payment_id)
             if stored is None:
                 stored = PaymentInstruction(payment_id=payout.payment_id, customer_id=payout.customer_id,
                                             amount=payout.amount, reference=payout.reference)
@@ -295,8 +289,7 @@ class OutboxGateway:
                     with session.begin_nested():
                         session.add(stored)
                 except IntegrityError:
-                    stored = session.scalar(select(PaymentInstruction)
-                                            .where(PaymentInstruction.payment_id == payout.payment_id))
+                    stored = payments_dao.instruction_for(session, payout.payment_id)
             return f"outbox-{stored.id}"
 
 

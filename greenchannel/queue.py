@@ -19,18 +19,19 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import exists, func, select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from greenchannel import documents
-from greenchannel.dao.claims_dao import lease_free
+from greenchannel.dao import claims_dao, rescue_dao
+from greenchannel.dao.claims_dao import QUEUE_ORDER, lease_free
 from greenchannel.errors import Conflict, Forbidden, NotFound
 from greenchannel.locking import lock_row, lock_rows_skip_locked
 from greenchannel.rules import QueueRules
 from store import audit
 from store.db import is_postgresql
-from store.models import Claim, Customer, RescueJob
-from store.models.greenchannel import OPEN_STAGES, ClaimStage, JobState
+from store.models import Claim, Customer
+from store.models.greenchannel import OPEN_STAGES, ClaimStage
 from store.types import utcnow
 from store.users import Principal
 
@@ -96,8 +97,7 @@ def sla_clock_of(claim: Claim) -> tuple[str | None, datetime | None]:
 def refresh(session: Session, claim: Claim, now: datetime | None = None) -> None:
     """Recompute priority, reasons and SLA clock after any change to the claim."""
     now = now or utcnow()
-    rescue_done = bool(session.scalar(select(exists().where(RescueJob.claim_id == claim.id,
-                                                            RescueJob.state == JobState.COMPLETED))))
+    rescue_done = rescue_dao.completed_job_exists(session, claim.id)
     claim.priority, claim.priority_reasons = priority_of(claim, session.get(Customer, claim.customer_id),
                                                          rescue_done, now)
     clock, due = sla_clock_of(claim)
@@ -109,8 +109,6 @@ def refresh(session: Session, claim: Claim, now: datetime | None = None) -> None
         claim.lease_holder_id = claim.lease_expires_at = None
 
 
-QUEUE_ORDER = (Claim.priority.desc(), Claim.sla_due_at.asc().nulls_last(), Claim.created_at.asc(),
-               Claim.id.asc())
 
 
 def lease_next(session: Session, actor: Principal, rules: QueueRules, now: datetime | None = None,
@@ -196,13 +194,8 @@ def flag_breaches(session: Session, now: datetime | None = None) -> int:
 
 def listing(session: Session, now: datetime | None = None, *, fast_track: bool | None = None,
             include_leased: bool = True, limit: int = 100) -> list[Claim]:
-    now = now or utcnow()
-    conditions = [Claim.stage.in_(OPEN_STAGES)]
-    if not include_leased:
-        conditions.append(lease_free(now))
-    if fast_track is not None:
-        conditions.append(Claim.fast_track.is_(fast_track))
-    return list(session.scalars(select(Claim).where(*conditions).order_by(*QUEUE_ORDER).limit(limit)))
+    return claims_dao.queue_listing(session, now or utcnow(), fast_track=fast_track, include_leased=include_leased,
+                                    limit=limit)
 
 
 def sla_json(claim: Claim, now: datetime) -> dict:

@@ -32,6 +32,7 @@ from sqlalchemy.orm import Session
 from geo.distance import distance_km, short_distances_km
 from greenchannel import claims as claims_module
 from greenchannel import messages, queue
+from greenchannel.dao import rescue_dao
 from greenchannel.dao.rescue_dao import all_providers, provider_of_user
 from greenchannel.errors import Conflict, Forbidden, Invalid, Malformed, NotFound
 from greenchannel.locking import lock_row, lock_rows_skip_locked
@@ -41,7 +42,6 @@ from store import audit
 from store.models import AuditEvent, Claim, Customer, RescueJob, RescueOffer, RescueProvider
 from store.models.greenchannel import (
     FINAL_JOB_STATES,
-    LIVE_OFFER_STATES,
     OPEN_STAGES,
     JobState,
     OfferState,
@@ -188,16 +188,14 @@ def _tried_providers(session: Session, job_ids: list[int], now: datetime) -> dic
     of signal half an hour ago may be the only one near that car now."""
     recent = now - RETRY_AFTER
     tried: dict[int, set[int]] = {}
-    rows = session.execute(select(RescueOffer.job_id, RescueOffer.provider_id)
-                           .where(RescueOffer.job_id.in_(job_ids), RescueOffer.offered_at > recent))
-    for job_id, provider_id in rows:
+    for job_id, provider_id in rescue_dao.offered_since(session, job_ids, recent):
         tried.setdefault(job_id, set()).add(provider_id)
     return tried
 
 
 def _make_offer(session: Session, job: RescueJob, provider: RescueProvider, distance_km: float, mode: str,
                 now: datetime, rules: RescueRules, actor: Principal | None = None) -> RescueOffer:
-    attempt = (session.scalar(select(func.max(RescueOffer.attempt)).where(RescueOffer.job_id == job.id)) or 0) + 1
+    attempt = rescue_dao.last_attempts(session, [job.id]).get(job.id, 0) + 1
     offer = RescueOffer(job_id=job.id, attempt=attempt, provider_id=provider.id, state=OfferState.OFFERED,
                         mode=mode, distance_km=round(distance_km, 3), eta_minutes=eta_estimate(distance_km),
                         offered_at=now, expires_at=now + rules.offer_timeout)
@@ -244,7 +242,7 @@ def _cascade(session: Session, job: RescueJob, now: datetime, rules: RescueRules
 
 def _in_surge(session: Session, now: datetime, rules: RescueRules) -> bool:
     """More pending jobs than providers free to take one: new jobs wait for the batch."""
-    pending = session.scalar(select(func.count()).select_from(RescueJob).where(RescueJob.state == JobState.CREATED)) or 0
+    pending = rescue_dao.pending_job_count(session)
     free = session.scalar(select(func.count()).select_from(RescueProvider).where(*_offerable(now, rules))) or 0
     return pending > free
 
@@ -296,8 +294,7 @@ def create_job(session: Session, actor: Principal, ask: JobRequest, rules: Rescu
 
 
 def _live_job_for(session: Session, claim_id: int) -> RescueJob | None:
-    return session.scalar(select(RescueJob).where(RescueJob.claim_id == claim_id,
-                                                  RescueJob.state.not_in(FINAL_JOB_STATES)))
+    return rescue_dao.live_job_for_claim(session, claim_id)
 
 
 def _locked_job(session: Session, job_id: int) -> RescueJob:
@@ -308,8 +305,7 @@ def _locked_job(session: Session, job_id: int) -> RescueJob:
 
 
 def live_offer(session: Session, job_id: int) -> RescueOffer | None:
-    return session.scalar(select(RescueOffer).where(RescueOffer.job_id == job_id,
-                                                    RescueOffer.state.in_(LIVE_OFFER_STATES)))
+    return rescue_dao.live_offer(session, job_id)
 
 
 def _dispatcher_only(session: Session, actor: Principal) -> None:
@@ -391,8 +387,7 @@ def respond(session: Session, actor: Principal, job_id: int, accept: bool, rules
     audit.record(session, "rescue_job", job.id, "accepted", actor_id=actor.user_id, actor_role=actor.role,
                  from_state="offered", to_state="accepted", note=f"{provider.name}, ETA {eta_minutes} min",
                  data={"offer_id": offer.id, "provider_id": provider.id})
-    reassigned = session.scalar(select(func.count()).select_from(RescueOffer).where(
-        RescueOffer.job_id == job.id, RescueOffer.state == "withdrawn", RescueOffer.responded_at.is_not(None)))
+    reassigned = rescue_dao.taken_back_count(session, job.id)
     messages.notify_customer(session, job, provider, "rescue_assigned", offer.id if reassigned else None)
     return job
 
@@ -581,9 +576,7 @@ def _write_batch(session: Session, jobs: list[RescueJob], providers: list[Rescue
     if not plan.pairs:
         return
     expires = now + rules.offer_timeout
-    attempts = dict(session.execute(select(RescueOffer.job_id, func.max(RescueOffer.attempt))
-                                    .where(RescueOffer.job_id.in_([jobs[j].id for j, _ in plan.pairs]))
-                                    .group_by(RescueOffer.job_id)).all())
+    attempts = rescue_dao.last_attempts(session, [jobs[j].id for j, _ in plan.pairs])
     taken = Counter(p for _, p in plan.pairs)
     providers_table, jobs_table = RescueProvider.__table__, RescueJob.__table__
     session.execute(providers_table.update().where(providers_table.c.id == bindparam("b_id"))
@@ -631,8 +624,7 @@ def job_json(session: Session, job: RescueJob) -> dict:
         "offer": {"id": offer.id, "attempt": offer.attempt, "provider_id": offer.provider_id, "state": offer.state,
                   "mode": offer.mode, "distance_km": offer.distance_km, "expires_at": offer.expires_at}
         if offer else None,
-        "attempts": session.scalar(select(func.count()).select_from(RescueOffer)
-                                   .where(RescueOffer.job_id == job.id)) or 0,
+        "attempts": rescue_dao.offer_count(session, job.id),
         "note": job.note, "created_at": job.created_at, "accepted_at": job.accepted_at,
         "arrived_at": job.arrived_at, "finished_at": job.finished_at,
     }

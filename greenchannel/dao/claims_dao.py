@@ -7,7 +7,7 @@ from datetime import datetime
 from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session
 
-from store.models import CatEvent, Claim
+from store.models import AuditEvent, CatEvent, Claim, ClaimDocument
 from store.models.greenchannel import OPEN_STAGES
 from store.users import Principal
 
@@ -68,3 +68,29 @@ def owners_of(session: Session, claim_ids: set[int]) -> dict[int, str]:
     if not claim_ids:
         return {}
     return dict(session.execute(select(Claim.id, Claim.customer_id).where(Claim.id.in_(claim_ids))).all())
+
+
+def history(session: Session, claim_id: int) -> list[AuditEvent]:
+    """The claim's audit trail, oldest first."""
+    return list(session.scalars(select(AuditEvent).where(AuditEvent.entity == "claim",
+                                                         AuditEvent.entity_id == str(claim_id))
+                                .order_by(AuditEvent.at, AuditEvent.id)))
+
+
+def documents_of(session: Session, claim_id: int) -> list[ClaimDocument]:
+    return list(session.scalars(select(ClaimDocument).where(ClaimDocument.claim_id == claim_id)
+                                .order_by(ClaimDocument.id)))
+
+
+# The queue's order: priority, then the SLA clock due first, then the oldest.
+QUEUE_ORDER = (Claim.priority.desc(), Claim.sla_due_at.asc().nulls_last(), Claim.created_at.asc(), Claim.id.asc())
+
+
+def queue_listing(session: Session, now: datetime, *, fast_track: bool | None = None, include_leased: bool = True,
+                  limit: int = 100) -> list[Claim]:
+    conditions = [Claim.stage.in_(OPEN_STAGES)]
+    if not include_leased:
+        conditions.append(lease_free(now))
+    if fast_track is not None:
+        conditions.append(Claim.fast_track.is_(fast_track))
+    return list(session.scalars(select(Claim).where(*conditions).order_by(*QUEUE_ORDER).limit(limit)))

@@ -8,7 +8,7 @@ from decimal import Decimal
 from sqlalchemy import Float, cast, func, select
 from sqlalchemy.orm import Session
 
-from store.models import Claim, Payment, User
+from store.models import Claim, Payment, PaymentInstruction, User
 from store.models.greenchannel import PaymentState
 
 
@@ -47,3 +47,22 @@ def totals_by_state_and_kind(session: Session) -> list[tuple[str, str, int, floa
 def amounts_by_state(session: Session, claim_id: int, states) -> list[tuple[str, Decimal]]:
     return [tuple(row) for row in session.execute(select(Payment.state, Payment.amount).where(
         Payment.claim_id == claim_id, Payment.state.in_(states))).all()]
+
+
+def ids_in_states(session: Session, claim_id: int, states) -> list[int]:
+    return list(session.scalars(select(Payment.id).where(Payment.claim_id == claim_id, Payment.state.in_(states))))
+
+
+def in_states(session: Session, claim_id: int, states) -> list[Payment]:
+    return list(session.scalars(select(Payment).where(Payment.claim_id == claim_id, Payment.state.in_(states))))
+
+
+def undecided_amounts(session: Session, claim_id: int, requester_id: int, states) -> list[Decimal]:
+    """Amounts this requester asked for on this claim, in these states, that nobody else decided."""
+    return list(session.scalars(select(Payment.amount).where(
+        Payment.claim_id == claim_id, Payment.requested_by == requester_id, Payment.state.in_(states),
+        Payment.decided_by.is_(None))))
+
+
+def instruction_for(session: Session, payment_id: int) -> PaymentInstruction | None:
+    return session.scalar(select(PaymentInstruction).where(PaymentInstruction.payment_id == payment_id))

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import exists, func, select
 from sqlalchemy.orm import Session
 
-from store.models import RescueJob, RescueProvider
-from store.models.greenchannel import FINAL_JOB_STATES
+from store.models import RescueJob, RescueOffer, RescueProvider
+from store.models.greenchannel import FINAL_JOB_STATES, LIVE_OFFER_STATES, JobState, OfferState
 from store.users import Principal
 
 URGENT_FIRST = (RescueJob.urgency.desc(), RescueJob.created_at, RescueJob.id)
@@ -72,3 +72,50 @@ def claims_of_jobs(session: Session, job_ids: set[int]) -> dict[int, int | None]
 
 def last_provider_change(session: Session) -> datetime | None:
     return session.scalar(select(func.max(RescueProvider.updated_at)))
+
+
+def latest_job_for_claim(session: Session, claim_id: int) -> RescueJob | None:
+    return session.scalar(select(RescueJob).where(RescueJob.claim_id == claim_id)
+                          .order_by(RescueJob.created_at.desc(), RescueJob.id.desc()).limit(1))
+
+
+def live_job_for_claim(session: Session, claim_id: int) -> RescueJob | None:
+    return session.scalar(select(RescueJob).where(RescueJob.claim_id == claim_id,
+                                                  RescueJob.state.not_in(FINAL_JOB_STATES)))
+
+
+def completed_job_exists(session: Session, claim_id: int) -> bool:
+    return bool(session.scalar(select(exists().where(RescueJob.claim_id == claim_id,
+                                                     RescueJob.state == JobState.COMPLETED))))
+
+
+def live_offer(session: Session, job_id: int) -> RescueOffer | None:
+    return session.scalar(select(RescueOffer).where(RescueOffer.job_id == job_id,
+                                                    RescueOffer.state.in_(LIVE_OFFER_STATES)))
+
+
+def offered_since(session: Session, job_ids: list[int], since: datetime) -> list[tuple[int, int]]:
+    """(job, provider) for every offer of these jobs made after `since`."""
+    return [tuple(row) for row in session.execute(select(RescueOffer.job_id, RescueOffer.provider_id)
+                                                  .where(RescueOffer.job_id.in_(job_ids), RescueOffer.offered_at > since))]
+
+
+def last_attempts(session: Session, job_ids: list[int]) -> dict[int, int]:
+    """The highest offer attempt of each job that has one."""
+    return dict(session.execute(select(RescueOffer.job_id, func.max(RescueOffer.attempt))
+                                .where(RescueOffer.job_id.in_(job_ids)).group_by(RescueOffer.job_id)).all())
+
+
+def offer_count(session: Session, job_id: int) -> int:
+    return session.scalar(select(func.count()).select_from(RescueOffer).where(RescueOffer.job_id == job_id)) or 0
+
+
+def taken_back_count(session: Session, job_id: int) -> int:
+    """Offers of this job a dispatcher took back after the provider had answered."""
+    return session.scalar(select(func.count()).select_from(RescueOffer).where(
+        RescueOffer.job_id == job_id, RescueOffer.state == OfferState.WITHDRAWN,
+        RescueOffer.responded_at.is_not(None))) or 0
+
+
+def pending_job_count(session: Session) -> int:
+    return session.scalar(select(func.count()).select_from(RescueJob).where(RescueJob.state == JobState.CREATED)) or 0
