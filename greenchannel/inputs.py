@@ -45,13 +45,13 @@ def _text(max_length: int, required: bool):
     return BeforeValidator(check)
 
 
-def Text(max_length: int = TEXT_MAX):  # noqa: N802 - used as a type: `note: Text() = None`
+def Text(max_length: int = TEXT_MAX):  # used as a type: `note: Text() = None`
     """Optional text, stripped; blank means absent."""
     return Annotated[str | None, _text(max_length, False),
                      WithJsonSchema({"anyOf": [{"type": "string", "maxLength": max_length}, {"type": "null"}]})]
 
 
-def RequiredText(max_length: int = TEXT_MAX):  # noqa: N802
+def RequiredText(max_length: int = TEXT_MAX):
     return Annotated[str, _text(max_length, True), WithJsonSchema({"type": "string", "minLength": 1,
                                                                     "maxLength": max_length})]
 
@@ -81,7 +81,7 @@ def _bounds(minimum: int | None, maximum: int | None):
     return WithJsonSchema({"type": "integer", **extra})
 
 
-def Whole(minimum: int | None = None, maximum: int | None = None):  # noqa: N802
+def Whole(minimum: int | None = None, maximum: int | None = None):
     """An integer (JSON integer only: not true, not 2.0, not "2") within [minimum, maximum]."""
 
     def bounded(value):
@@ -93,7 +93,7 @@ def Whole(minimum: int | None = None, maximum: int | None = None):  # noqa: N802
     return Annotated[int, BeforeValidator(bounded), BeforeValidator(_whole), _bounds(minimum, maximum)]
 
 
-def QueryWhole(minimum: int, maximum: int):  # noqa: N802
+def QueryWhole(minimum: int, maximum: int):
     """An integer from a query string: ASCII digits only (int() would also take "¹" or "٣")."""
 
     def check(value):
@@ -225,7 +225,7 @@ def _non_empty(value):
     return value
 
 
-def NonEmpty(inner):  # noqa: N802
+def NonEmpty(inner):
     return Annotated[inner, AfterValidator(_non_empty)]
 
 
