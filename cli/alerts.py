@@ -1,4 +1,4 @@
-"""`haven alerts parse|ingest`, `haven feeds add|list|poll|import`, `haven bench parse` (DESIGN.md, Interfaces: CLI).
+"""`haven alerts parse|ingest`, `haven feeds add|list|poll|import`, `haven bench parse` (docs/architecture.md).
 
 `haven alerts parse` contract: stdout `{"alerts": [...]}` (and/or `{"entries": [...]}` for an index);
 exit 0 when every file parsed; exit 2 when any is invalid, with `FILE: /alert/info[1]/area[2]/polygon:
@@ -54,8 +54,8 @@ def _notes(name: str, message) -> list[str]:
 @click.option("--admin-code", default=None, help="CN-ADCODE of the polled location, for QWeather warnings.")
 def parse(files, as_json, admin_code):
     """Parse and validate files; print the normalized alerts (or an index's entries)."""
-    from alerts.errors import MessageInvalid
-    from alerts.messages import parse_message
+    from alerts.reading.errors import MessageInvalid
+    from alerts.reading.parse import parse_message
 
     max_bytes = settings_or_exit().max_body_bytes
     found_alerts, entries, errors, notes = [], [], [], []
@@ -88,7 +88,7 @@ def _read_source(source: str) -> tuple[bytes, str | None]:
     if source.startswith(("http://", "https://")):
         import asyncio
 
-        from alerts.feeds import fetch_url
+        from alerts.reading.feeds import fetch_url
 
         fetched = asyncio.run(fetch_url(source))
         if fetched.error or fetched.body is None:
@@ -106,15 +106,15 @@ def _read_source(source: str) -> tuple[bytes, str | None]:
 @click.option("--json", "as_json", is_flag=True, help="Print the outcome as JSON.")
 def ingest(sources, admin_code, as_json):
     """Store alerts from FILE or URL (deduped, chained; invalid ones quarantined) and queue matching."""
-    from alerts.ingest import Origin
-    from workers.ingest import ingest_payload
+    from alerts.reading.ingest import Origin
+    from alerts.service import ingest
 
     ensure_database()
     settings = settings_or_exit()
     outcomes, refused = [], False
     for source in sources:
         raw, content_type = _read_source(source)
-        result = ingest_payload(raw, Origin(source=source, content_type=content_type, admin_code=admin_code,
+        result = ingest(raw, Origin(source=source, content_type=content_type, admin_code=admin_code,
                                             max_bytes=settings.max_body_bytes,
                                             lifetime_h=settings.alert_default_lifetime_h))
         outcome = {"source": source, **result.as_dict()}
@@ -144,7 +144,7 @@ def ingest(sources, admin_code, as_json):
 @click.option("--disabled", is_flag=True, help="Register without polling it yet.")
 def add(url, kind, every, admin_code, name, require_signature, disabled):
     """Register a feed to poll."""
-    from alerts.feedstate import FeedRejected, add_feed
+    from alerts.reading.feedstate import FeedRejected, add_feed
     from store.db import session_scope
 
     ensure_database()
@@ -162,7 +162,7 @@ def add(url, kind, every, admin_code, name, require_signature, disabled):
 
 def _report_points(feed_id: int) -> None:
     """A point-polled feed: how many points, and loudly, how many book assets no point can cover."""
-    from alerts.qweather_polling import prepare_points
+    from alerts.reading.qweather_polling import prepare_points
 
     try:
         prepared = prepare_points(None, feed_id, force=False, refresh=True)
@@ -186,7 +186,7 @@ def _warn_outside(feed_id: int, outside: int) -> None:
                 type=click.Path(exists=True, dir_okay=False))
 def import_feeds(file):
     """Register the feeds listed in a TOML file (default: config/feeds.toml, all disabled)."""
-    from alerts.feedstate import FeedRejected, add_feed
+    from alerts.reading.feedstate import FeedRejected, add_feed
     from store.db import session_scope
 
     ensure_database()
@@ -206,8 +206,8 @@ def import_feeds(file):
 @click.option("--json", "as_json", is_flag=True)
 def list_feeds(as_json):
     """Feeds and their health."""
-    from alerts.feedstate import feed_json
-    from alerts.feedstate import list_feeds as all_feeds
+    from alerts.reading.feedstate import feed_json
+    from alerts.reading.feedstate import list_feeds as all_feeds
     from store.db import session_scope
     from store.types import utcnow
 
@@ -234,10 +234,10 @@ def list_feeds(as_json):
 @click.option("--all", "force", is_flag=True, help="Poll every enabled feed now, due or not.")
 def poll(feed_ids, force):
     """Poll due feeds once and print what each answered."""
-    from workers.ingest import poll_feeds_now
+    from alerts.service import poll_feeds
 
     ensure_database()
-    results = poll_feeds_now(feed_ids=list(feed_ids) or None, force=force or bool(feed_ids))
+    results = poll_feeds(feed_ids=list(feed_ids) or None, force=force or bool(feed_ids))
     if not results:
         click.echo("no feed was due (use --all to poll every enabled feed now)", err=True)
     for result in results:
@@ -262,8 +262,8 @@ def _corpus_files(directories: list[Path]) -> list[tuple[str, bytes]]:
               help="Directories of messages (default: the bundled corpus fixtures and config/demo).")
 def bench_parse(seconds, directories):
     """Alerts parsed (and validated, signatures checked) per second over the corpus, on one core."""
-    from alerts.errors import MessageInvalid
-    from alerts.messages import parse_message
+    from alerts.reading.errors import MessageInvalid
+    from alerts.reading.parse import parse_message
 
     corpus = _corpus_files(list(directories) or [CORPUS, DEMO_ALERTS])
     if not corpus:

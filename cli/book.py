@@ -112,9 +112,9 @@ def import_assets(file: Path, system: str, file_format: str | None, as_json: boo
 @click.option("--json", "as_json", is_flag=True, help="Compact JSON on one line.")
 def geo_match(assets_file: Path, alert_file: Path, as_json: bool) -> None:
     """Which assets in FILE lie inside the alert's area (boundary included)."""
-    from alerts.errors import MessageInvalid
-    from alerts.matching import alert_area
-    from alerts.messages import parse_message
+    from alerts.matching.spatial import alert_area
+    from alerts.reading.errors import MessageInvalid
+    from alerts.reading.parse import parse_message
     from geo.areas import combine
     from geo.index import AssetIndex
     from store.book import RowChecks, coordinate_column

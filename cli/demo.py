@@ -38,16 +38,16 @@ def load_demo_book(run: DemoRun) -> None:
 
 def replay_typhoon_chain(run: DemoRun) -> None:
     """The CMA-style typhoon In-Fa chain: orange Alert, red Update (wider area), Cancel, sent from now on."""
-    from alerts.ingest import Origin
-    from alerts.queries import alert_detail
-    from alerts.replay import replay
+    from alerts.dao.alerts_dao import alert_detail
+    from alerts.reading.ingest import Origin
+    from alerts.reading.replay import replay
+    from alerts.service import ingest
     from store.db import session_scope
-    from workers.ingest import ingest_payload
 
     messages = replay([(DEMO_DIR / name).read_bytes() for name in TYPHOON_CHAIN], run.started_at,
                       tag=run.started_at.strftime("%Y%m%dT%H%M%S"))
     for name, raw in zip(TYPHOON_CHAIN, messages, strict=True):
-        result = ingest_payload(raw, Origin(source=f"demo:{name}"))
+        result = ingest(raw, Origin(source=f"demo:{name}"))
         if result.problems:
             raise click.ClickException(f"{name}: {result.problems[0]}")
         run.alert_ids += result.new_alert_ids

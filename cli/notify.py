@@ -2,7 +2,7 @@
 
 Each scenario gets its own PostgreSQL database with a synthetic book (one insured vehicle per customer,
 scattered inside the demo typhoon's orange warning area), two Celery worker processes on Redis, and
-the Twilio-compatible server (tests/twilio_compatible.py, run as its own process like a real provider,
+the Twilio-compatible server (devtools/twilio_compatible.py, run as its own process like a real provider,
 with 100 ms latency). The orange warning is replayed as published now and ingested; the figures come
 from the database (Alert.received_at -> Notification.sent_at, the provider's answer) and from what the
 provider saw (arrival times, messages per number). Quiet hours are switched off: they would hold the
@@ -106,14 +106,11 @@ def _book(url: str, customers: int, area) -> None:
 
 
 class _Provider:
-    """The Twilio-compatible server as its own process (python -m tests.twilio_compatible)."""
+    """The Twilio-compatible server as its own process (python -m devtools.twilio_compatible)."""
 
     def __init__(self, latency_ms: float):
-        if not (ROOT / "tests" / "twilio_compatible.py").exists():
-            raise click.ClickException("haven bench fanout runs from a source checkout: it needs "
-                                       "tests/twilio_compatible.py, the Twilio-compatible server")
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "tests.twilio_compatible", "--account-sid", ACCOUNT_SID, "--auth-token", AUTH_TOKEN,
+            [sys.executable, "-m", "devtools.twilio_compatible", "--account-sid", ACCOUNT_SID, "--auth-token", AUTH_TOKEN,
              "--latency-ms", str(latency_ms), "--no-callbacks"], cwd=ROOT, stdout=subprocess.PIPE, text=True)
         self.base_url = f"http://127.0.0.1:{json.loads(self.process.stdout.readline())['port']}"
 
@@ -159,15 +156,15 @@ def _warm_up(url: str, raw: bytes, workers: int, threads: int) -> None:
     index, as a long-running worker has. Nobody is warned (status Test)."""
     from sqlalchemy import func, select
 
-    from alerts.ingest import Origin
+    from alerts.reading.ingest import Origin
+    from alerts.service import ingest
     from store.db import session_scope
     from store.models import Alert
-    from workers.ingest import ingest_payload
 
     test = raw.replace(b"<status>Actual</status>", b"<status>Test</status>")
     count = 8 * workers * max(threads, 1)  # enough that no process is left out
     for n in range(count):
-        ingest_payload(test.replace(b"-BENCH-", f"-WARMUP{n}-".encode()), Origin(source="bench:warm-up"), url)
+        ingest(test.replace(b"-BENCH-", f"-WARMUP{n}-".encode()), Origin(source="bench:warm-up"), url)
     deadline = time.monotonic() + 300
     while time.monotonic() < deadline:
         with session_scope(url) as session:
@@ -192,14 +189,14 @@ def _handed_over(url: str) -> int:
 def _run(scenario: Scenario, admin_url: str, redis_url: str, workers: int, threads: int, latency_ms: float) -> dict:
     from shapely.geometry import shape
 
-    from alerts.ingest import Origin
-    from alerts.messages import parse_message
-    from alerts.ratelimit import peak_in_window
-    from alerts.reach import reach_report
-    from alerts.replay import replay
+    from alerts.notifying.ratelimit import peak_in_window
+    from alerts.notifying.reach import reach_report
+    from alerts.reading.ingest import Origin
+    from alerts.reading.parse import parse_message
+    from alerts.reading.replay import replay
+    from alerts.service import ingest
     from store.db import session_scope
     from store.types import utcnow
-    from workers.ingest import ingest_payload
 
     raw = replay([ORANGE_ALERT.read_bytes()], utcnow(), tag=f"BENCH-{scenario.name}-{uuid.uuid4().hex[:6]}")[0]
     polygon = parse_message(raw).alerts[0].alert["infos"][0]["areas"][0]["polygons"][0]
@@ -217,7 +214,7 @@ def _run(scenario: Scenario, admin_url: str, redis_url: str, workers: int, threa
         cpu_before = {"workers": sum(_cpu_seconds(p.pid) for p in processes),
                       "provider": _cpu_seconds(provider.process.pid)}
         database_before = _database_cpu_seconds(url)
-        result = ingest_payload(raw, Origin(source=f"bench:{scenario.name}"), url)
+        result = ingest(raw, Origin(source=f"bench:{scenario.name}"), url)
         [alert_id] = result.new_alert_ids
         bar = progress(scenario.customers, f"{scenario.name}: handed to the provider", unit="SMS")
         deadline, done = time.monotonic() + 600, 0
@@ -284,7 +281,7 @@ def _timeline(session, alert_id: int) -> dict:
     """When each step of the pipeline began and ended, in seconds after the alert arrived."""
     from sqlalchemy import func, select
 
-    from alerts.fanout import FAN_OUT_DONE
+    from alerts.notifying.fanout import FAN_OUT_DONE
     from store.models import Alert, AuditEvent, Notification
 
     alert = session.get(Alert, alert_id)
@@ -448,14 +445,14 @@ def _run_drill(kind: str, customers: int, admin_url: str, redis: _PrivateRedis, 
     from shapely.geometry import shape
     from sqlalchemy import func, select
 
-    from alerts.ingest import Origin
-    from alerts.messages import parse_message
-    from alerts.reach import reach_report
-    from alerts.replay import replay
+    from alerts.notifying.reach import reach_report
+    from alerts.reading.ingest import Origin
+    from alerts.reading.parse import parse_message
+    from alerts.reading.replay import replay
+    from alerts.service import ingest
     from store.db import session_scope
     from store.models import FanOutLease, Notification
     from store.types import utcnow
-    from workers.ingest import ingest_payload
 
     raw = replay([ORANGE_ALERT.read_bytes()], utcnow(), tag=f"DRILL-{kind}-{uuid.uuid4().hex[:6]}")[0]
     polygon = parse_message(raw).alerts[0].alert["infos"][0]["areas"][0]["polygons"][0]
@@ -481,7 +478,7 @@ def _run_drill(kind: str, customers: int, admin_url: str, redis: _PrivateRedis, 
                         bool(session.execute(select(func.count()).select_from(FanOutLease)
                                              .where(FanOutLease.finished_at.is_(None))).scalar_one()))
 
-        [alert_id] = ingest_payload(raw, Origin(source=f"bench:drill:{kind}"), url).new_alert_ids
+        [alert_id] = ingest(raw, Origin(source=f"bench:drill:{kind}"), url).new_alert_ids
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline:  # the fault strikes a quarter of the way through the fan-out
             saved, running = saved_and_running()
@@ -608,7 +605,7 @@ def warnings_out_demo_step(run) -> None:
     """`haven demo`: what each alert of the chain sent (to the outbox by default) and how fast."""
     from sqlalchemy import select
 
-    from alerts.reach import reach_report
+    from alerts.notifying.reach import reach_report
     from store.db import session_scope
     from store.models import Notification
 

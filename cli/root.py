@@ -9,6 +9,9 @@ from cli.bench import bench
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 def cli():
     """Haven: weather warnings out to insured customers, green-channel claims in."""
+    from workers.wiring import wire
+
+    wire()
 
 
 for command in (system.run, system.serve, system.worker, system.db, system.users, bench):

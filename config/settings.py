@@ -36,7 +36,7 @@ class Settings(BaseSettings):
     database_url: str = f"sqlite:///{VAR_DIR / 'haven.sqlite3'}"
     redis_url: str | None = None
     redis_key_prefix: str = ""
-    # Recovery (alerts/delivery.py, the sweep): a worker's claim on a batch or a fan-out lasts
+    # Recovery (alerts/notifying/delivery.py, the sweep): a worker's claim on a batch or a fan-out lasts
     # delivery_lease_s and is renewed every third of it while the worker lives; the sweep runs every
     # sweep_every_s; a queued row whose queue has been empty for lost_task_s lost its task.
     delivery_lease_s: float = Field(default=30.0, ge=3, le=3600)
@@ -74,7 +74,7 @@ class Settings(BaseSettings):
     gazetteer_path: str | None = None
     point_snap_m: float = Field(default=50.0, ge=0)
 
-    # Matching shards (alerts/matching.py): how many region shards, and which one this worker holds
+    # Matching shards (alerts/matching/spatial.py): how many region shards, and which one this worker holds
     match_shards: int = Field(default=1, ge=1)
     match_shard: int | None = Field(default=None, ge=0)
 
@@ -82,7 +82,7 @@ class Settings(BaseSettings):
     feed_user_agent: str = "Haven/0.1 (operations@haven.example)"
     feed_timeout_s: float = Field(default=15.0, gt=0)
     feed_max_backoff_s: float = Field(default=3600.0, gt=0)
-    # QWeather Weather Alert API v1 (feed kind qweather-v1, alerts/qweather_polling.py): the account's own
+    # QWeather Weather Alert API v1 (feed kind qweather-v1, alerts/reading/qweather_polling.py): the account's own
     # API host, and either an API key or an Ed25519 JWT credential (key id, project id, private key PEM file)
     qweather_api_host: str | None = None
     qweather_api_key: str | None = None

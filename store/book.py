@@ -1,9 +1,9 @@
-"""The insured book in: validated bulk imports of customers and assets (DESIGN.md, Interfaces: CLI).
+"""The insured book in: validated bulk imports of customers and assets (docs/architecture.md).
 
 An id seen before is updated, never duplicated. Bad rows are refused one by one, each with its row
 number (1 = the first record after the header) and the reason, while the good rows load. Rows are
 written in chunks, each chunk its own transaction stamped with its own `updated_at`, so the matching
-index (alerts/matching.py) picks changes up incrementally while a long import is still running.
+index (alerts/matching/spatial.py) picks changes up incrementally while a long import is still running.
 """
 
 from __future__ import annotations

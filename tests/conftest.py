@@ -35,6 +35,11 @@ from sqlalchemy.engine import make_url  # noqa: E402
 from config import reset_settings  # noqa: E402
 from store.db import dispose_engines, session_scope, upgrade  # noqa: E402
 from store.models import Base  # noqa: E402
+from workers.wiring import wire  # noqa: E402
+
+# The tests are a composition root too: rule modules get their rules (rebuilt from the settings on each
+# use, so a test's HAVEN_* variables count) and services their after-commit effects, as in the app.
+wire()
 
 
 def _admin_engine():

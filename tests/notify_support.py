@@ -11,8 +11,8 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
+from devtools.twilio_compatible import RunningServer, TwilioCompatible
 from tests.support import ROOT
-from tests.twilio_compatible import RunningServer, TwilioCompatible
 
 ACCOUNT_SID = "AC" + "0123456789abcdef" * 2
 AUTH_TOKEN = "a3f9c2d1e8b7a6f5e4d3c2b1a0f9e8d7"

@@ -106,9 +106,9 @@ def create_app(settings: Settings | None = None, *, run_periodic: bool | None = 
     app[SETTINGS] = settings
     security_headers.install(app)
     POOLS.configure(request=settings.api_threads, metrics=settings.metrics_threads)
-    from workers.greenchannel import wire_green_channel
+    from workers.wiring import wire
 
-    wire_green_channel()  # the green channel's rules, and its after-commit effects queued as tasks
+    wire()  # every domain part's rules, and their after-commit effects queued as tasks
     metric_sources = []
     for name in ROUTE_MODULES:
         module = importlib.import_module(name)

@@ -5,5 +5,8 @@ same tasks run in-process (task_always_eager), so the embedded default has no se
 """
 
 from workers.app import QUEUES, app, enqueue
+from workers.wiring import wire
+
+wire()  # worker start-up is a composition root
 
 __all__ = ["QUEUES", "app", "enqueue"]

@@ -1,4 +1,4 @@
-"""Celery configuration (see DESIGN.md, Delivery pipeline: one queue per job type)."""
+"""Celery configuration (docs/architecture.md)."""
 
 from __future__ import annotations
 

@@ -1,17 +1,15 @@
-"""Tasks for the ingest queue: feed polling, chain expiry, and the ingest-then-match adapter.
+"""Tasks for the ingest queue: feed polling and chain expiry, and `queue_matching`, the effect
+alerts.service hands new alerts to after their commit (wired in workers/wiring.py).
 
-Thin wrappers: the rules live in alerts.ingest, alerts.feedstate, alerts.feeds and alerts.chains.
-A new alert is committed first, then `workers.match.match_alert` is queued with its id.
+Thin wrappers: the operations live in alerts/service.py, the rules in alerts/reading/.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
 
-from alerts import chains
-from alerts.ingest import IngestResult, Origin
-from alerts.ingest import ingest_payload as store_payload
+from alerts import service
+from alerts.reading import chains
 from store.db import session_scope
 from store.types import utcnow
 from workers.app import app, enqueue
@@ -33,24 +31,10 @@ def queue_matching(alert_ids: list[int]) -> None:
             log.exception("matching alert %s could not be queued or failed", alert_id)
 
 
-def ingest_payload(raw: bytes, origin: Origin, database_url: str | None = None) -> IngestResult:
-    """Store one received document (commit), then queue matching for each new alert."""
-    with session_scope(database_url) as session:
-        result = store_payload(session, raw, origin)
-    queue_matching(result.new_alert_ids)
-    return result
-
-
-def poll_feeds_now(database_url: str | None = None, feed_ids: list[int] | None = None, force: bool = False) -> list[dict]:
-    from alerts.feeds import poll_due
-
-    return asyncio.run(poll_due(database_url, feed_ids=feed_ids, force=force, on_new_alerts=queue_matching))
-
-
 @app.task(name="haven.ingest.poll_feeds")
 def poll_feeds() -> list[dict]:
     """Poll every due feed once (beat runs this every few seconds; leases keep feeds from double polls)."""
-    return poll_feeds_now()
+    return service.poll_feeds()
 
 
 @app.task(name="haven.ingest.expire_chains")

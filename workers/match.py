@@ -1,4 +1,4 @@
-"""Tasks for the match queue: alert area x insured assets (see alerts/matching.py for the rules).
+"""Tasks for the match queue: alert area x insured assets (see alerts/matching/spatial.py for the rules).
 
 With HAVEN_MATCH_SHARDS > 1 each shard worker runs `celery -A workers worker -Q match-shard-N` with
 HAVEN_MATCH_SHARD=N; `match_shard` answers for its region shard, and affected_assets() fans out to
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 
-from alerts import matching
+from alerts.matching import spatial
 from config import get_settings
 from store.db import session_scope
 from workers.app import app
@@ -27,7 +27,7 @@ def shard_queue(shard: int) -> str:
 def match_alert(alert_id: int) -> dict:
     """Intersect a stored alert's area with the insured book and record the affected assets."""
     with session_scope() as session:
-        result = matching.match_alert(session, alert_id)
+        result = spatial.match_alert(session, alert_id)
     if result is None:
         log.warning("match_alert: alert %s does not exist", alert_id)
         return {"alert_id": alert_id, "matched_assets": None, "error": "alert not found"}
@@ -42,7 +42,7 @@ def match_shard(area_geojson: dict, shard: int) -> list[str]:
     if held is not None and held != shard:
         raise RuntimeError(f"this worker holds shard {held}, not {shard}: check its -Q match-shard-N")
     with session_scope() as session:
-        return matching.shard_assets(session, matching.geometry_of(area_geojson), shard).tolist()
+        return spatial.shard_assets(session, spatial.geometry_of(area_geojson), shard).tolist()
 
 
 def fan_out_to_shards(geometry, shards: list[int]) -> list[list[str]]:
@@ -55,7 +55,7 @@ def fan_out_to_shards(geometry, shards: list[int]) -> list[list[str]]:
     return [result.get(timeout=SHARD_TIMEOUT_S, disable_sync_subtasks=False) for result in pending]
 
 
-matching.use_fan_out(fan_out_to_shards)  # used only when HAVEN_MATCH_SHARDS > 1
+spatial.use_fan_out(fan_out_to_shards)  # used only when HAVEN_MATCH_SHARDS > 1
 
 
 def after_match(alert_id: int, asset_count: int) -> None:

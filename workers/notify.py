@@ -1,6 +1,6 @@
-"""Tasks for the notify queues: the fan-out after matching and the batch sends (DESIGN.md, Delivery pipeline).
+"""Tasks for the notify queues: the fan-out after matching and the batch sends (docs/architecture.md).
 
-Thin wrappers: the rules are in alerts/targeting.py, alerts/fanout.py and alerts/delivery.py.
+Thin wrappers: the rules are in alerts/notifying/targeting.py, alerts/notifying/fanout.py and alerts/notifying/delivery.py.
 A send task carries about 100 notification ids, never one task per SMS, and never a message body.
 """
 
@@ -12,7 +12,8 @@ from dataclasses import asdict
 
 from celery.signals import worker_init, worker_process_init
 
-from alerts import delivery, fanout, receipts
+from alerts.notifying import delivery, fanout, receipts
+from alerts.notifying.targeting import Rules
 from config import get_settings
 from store.db import session_scope
 from store.types import utcnow
@@ -25,7 +26,7 @@ log = logging.getLogger(__name__)
 @worker_init.connect
 def _load_the_providers_sdk(**_):
     """Import the SMS provider's SDK now, so the first warning after a restart doesn't wait for it."""
-    from alerts.channels import warm_up
+    from alerts.notifying.channels.configured import warm_up
 
     warm_up(get_settings())
 
@@ -34,7 +35,9 @@ def _load_the_providers_sdk(**_):
 @app.task(name="haven.match.notify_customers")
 def notify_customers(alert_id: int) -> dict:
     """Plan and save one message per affected customer and channel, then queue them in batches."""
-    return asdict(fanout.notify_customers_in_area(alert_id, enqueue_batches))
+    settings = get_settings()
+    return asdict(fanout.notify_customers_in_area(alert_id, enqueue_batches, Rules.from_settings(settings),
+                                                  settings.delivery_lease_s))
 
 
 @app.task(name="haven.notify.sms.send_batch")
@@ -77,7 +80,7 @@ def enqueue_notifications(notification_ids: Sequence[int]) -> int:
 
 
 def _send(channel: str, notification_ids: list[int]) -> dict:
-    result = delivery.deliver_batch(notification_ids, channel)
+    result = delivery.deliver_batch(notification_ids, channel, get_settings())
     # In-process (embedded) a countdown would run at once and find the row not yet due; the sweep
     # re-queues due retries there instead.
     if result.retry_ids and not app.conf.task_always_eager:

@@ -1,4 +1,4 @@
-"""Tasks for the periodic queue: the delivery sweep (DESIGN.md, Delivery pipeline: self-healing).
+"""Tasks for the periodic queue: the delivery sweep (docs/architecture.md).
 
 Beat runs the sweep every HAVEN_SWEEP_EVERY_S (5 s). Each run is a few indexed statements on the open
 rows (ix_notifications_open) and a handful of Redis commands, so it can run that often (about 50 ms
@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 
-from alerts import delivery, fanout
+from alerts.notifying import delivery, fanout
 from config import get_settings
 from store.db import session_scope
 from store.types import utcnow

@@ -1,4 +1,4 @@
-"""Tasks for the receipts queue: apply stored provider receipts (thin wrappers over alerts/receipts.py).
+"""Tasks for the receipts queue: apply stored provider receipts (thin wrappers over alerts/notifying/receipts.py).
 
 A burst of callbacks (two per SMS) must not become one task per callback: the webhook asks for a
 drain, and at most one drain is queued at a time (a short-lived Redis flag), which applies every

@@ -1,22 +1,85 @@
-"""Warning feeds and the alerts they carry (see DESIGN.md, Domain rules: alert identity)."""
+"""Warning feeds and the alerts they carry, and their vocabularies as StrEnums (docs/architecture.md,
+"A warning, from feed to SMS"). An alert is one (sender, identifier, sent); chains join the Updates and
+Cancels that reference it."""
 
 from __future__ import annotations
 
 from datetime import datetime
+from enum import StrEnum
 
-from sqlalchemy import JSON, Boolean, Float, ForeignKey, Integer, LargeBinary, String, Text, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    CheckConstraint,
+    Float,
+    ForeignKey,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from store.models.base import Base
 from store.types import UTCDateTime, utcnow
 
 
+class AlertStatus(StrEnum):
+    """CAP 1.2 <status>."""
+    ACTUAL = "Actual"
+    EXERCISE = "Exercise"
+    SYSTEM = "System"
+    TEST = "Test"
+    DRAFT = "Draft"
+
+
+class MsgType(StrEnum):
+    """CAP 1.2 <msgType>."""
+    ALERT = "Alert"
+    UPDATE = "Update"
+    CANCEL = "Cancel"
+    ACK = "Ack"
+    ERROR = "Error"
+
+
+class ChainState(StrEnum):
+    ACTIVE = "active"
+    CANCELLED = "cancelled"  # the latest message ends the chain (a Cancel, or an all-clear Update)
+    EXPIRED = "expired"  # the effective alert lapsed
+
+
+class FeedKind(StrEnum):
+    CAP_ATOM = "cap-atom"
+    CAP_RSS = "cap-rss"
+    CAP_XML = "cap-xml"
+    NWS_GEOJSON = "nws-geojson"
+    QWEATHER = "qweather"
+    QWEATHER_V1 = "qweather-v1"
+    TYPHOON_TRACK = "typhoon-track"
+
+
+class FeedHealth(StrEnum):
+    """A feed's health as the API and the console show it (computed, not stored)."""
+    OK = "ok"
+    FAILING = "failing"
+    SILENT = "silent"  # no success for several intervals
+    PENDING = "pending"  # never polled yet
+    DISABLED = "disabled"
+
+
+def _one_of(column: str, values) -> CheckConstraint:
+    """The column holds one of the enum's values: the database refuses any other spelling."""
+    return CheckConstraint(f"{column} IN ({', '.join(repr(str(v)) for v in values)})", name=f"{column}_known")
+
+
 class Feed(Base):
     __tablename__ = "feeds"
+    __table_args__ = (_one_of("kind", FeedKind),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     url: Mapped[str] = mapped_column(String(2000), unique=True)
-    kind: Mapped[str] = mapped_column(String(32))  # cap-atom, cap-rss, cap-xml, nws-geojson, qweather, typhoon-track
+    kind: Mapped[str] = mapped_column(String(32))  # a FeedKind
     every_s: Mapped[float] = mapped_column(Float, default=60.0)
     enabled: Mapped[bool] = mapped_column(Boolean, default=True)
     require_signature: Mapped[bool] = mapped_column(Boolean, default=False)
@@ -84,10 +147,11 @@ class AlertChain(Base):
     """An original alert plus every Update/Cancel that references it, directly or not."""
 
     __tablename__ = "alert_chains"
+    __table_args__ = (_one_of("state", ChainState),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     current_alert_id: Mapped[int | None] = mapped_column(Integer)
-    state: Mapped[str] = mapped_column(String(16), default="active")  # active, cancelled, expired
+    state: Mapped[str] = mapped_column(String(16), default=ChainState.ACTIVE)
     max_severity: Mapped[str | None] = mapped_column(String(16))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
@@ -99,7 +163,8 @@ class AlertChain(Base):
 
 class Alert(Base):
     __tablename__ = "alerts"
-    __table_args__ = (UniqueConstraint("sender", "identifier", "sent"),)
+    __table_args__ = (UniqueConstraint("sender", "identifier", "sent"), _one_of("status", AlertStatus),
+                      _one_of("msg_type", MsgType))
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     sender: Mapped[str] = mapped_column(String(500))

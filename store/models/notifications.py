@@ -1,19 +1,45 @@
-"""Notifications out and provider receipts in (see DESIGN.md, Delivery pipeline)."""
+"""Notifications out and provider receipts in, and the notification states as one StrEnum
+(docs/architecture.md, "Delivery states")."""
 
 from __future__ import annotations
 
 from datetime import datetime
+from enum import StrEnum
 
-from sqlalchemy import JSON, ForeignKey, Index, Integer, String, Text, text
+from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, Integer, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from store.models.base import Base
 from store.types import UTCDateTime, utcnow
 
-NOTIFICATION_STATES = (
-    "created", "queued", "sending", "sent", "delivered", "failed", "undelivered", "expired", "cancelled",
-)
-FINAL_STATES = ("delivered", "failed", "undelivered", "expired", "cancelled")
+
+class NotificationState(StrEnum):
+    CREATED = "created"
+    QUEUED = "queued"
+    SENDING = "sending"
+    SENT = "sent"
+    DELIVERED = "delivered"
+    FAILED = "failed"
+    UNDELIVERED = "undelivered"
+    EXPIRED = "expired"
+    CANCELLED = "cancelled"
+
+
+NOTIFICATION_STATES = tuple(NotificationState)
+# Saved or queued but not claimed by a sender yet: a Cancel, an opt-out or the expiry can still stop it.
+NOT_YET_SENDING = (NotificationState.CREATED, NotificationState.QUEUED)
+# Claimed or handed over, and no final word yet.
+IN_FLIGHT = (NotificationState.SENDING, NotificationState.SENT)
+# No final word yet, in any way: the map counts these as "pending".
+UNFINISHED = (*NOT_YET_SENDING, *IN_FLIGHT)
+# The customer was (or is being) told: once per chain, an update only goes to them.
+REACHED = (NotificationState.SENDING, NotificationState.SENT, NotificationState.DELIVERED)
+NOT_DELIVERED = (NotificationState.FAILED, NotificationState.UNDELIVERED, NotificationState.EXPIRED)
+FINAL_STATES = (NotificationState.DELIVERED, *NOT_DELIVERED, NotificationState.CANCELLED)
+
+
+def _sql_list(values) -> str:
+    return ", ".join(f"'{value}'" for value in values)
 
 
 class Notification(Base):
@@ -36,7 +62,7 @@ class Notification(Base):
     segments: Mapped[int | None] = mapped_column(Integer)
     asset_count: Mapped[int | None] = mapped_column(Integer)
     vehicle_count: Mapped[int | None] = mapped_column(Integer)  # the rest of asset_count are properties
-    state: Mapped[str] = mapped_column(String(16), default="created")
+    state: Mapped[str] = mapped_column(String(16), default=NotificationState.CREATED)
     not_before: Mapped[datetime | None] = mapped_column(UTCDateTime)  # quiet hours: held until then
     retry_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # backoff: next attempt not before
     expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # the alert's: never sent after this
@@ -61,7 +87,8 @@ class Notification(Base):
     # The sweep's index: rows not final yet (final_at is set exactly when a row reaches a final state).
     # Claims and receipts find their rows by primary key or provider id, never through this index.
     __table_args__ = (Index("ix_notifications_open", "state", postgresql_where=text("final_at IS NULL"),
-                            sqlite_where=text("final_at IS NULL")),)
+                            sqlite_where=text("final_at IS NULL")),
+                      CheckConstraint(f"state IN ({_sql_list(NotificationState)})", name="state_known"))
 
 
 class FanOutLease(Base):

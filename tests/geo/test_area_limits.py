@@ -15,7 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pyproj import Geod
 
-from alerts.cap import parse_message
+from alerts.reading.parse import parse_message
 from geo.areas import (
     CIRCLE_MAX_CHORD_ERROR_M,
     DEFAULT_POINT_SNAP_M,

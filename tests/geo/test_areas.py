@@ -135,7 +135,7 @@ def test_areas_never_raise_on_bad_parts():
 
 
 def test_missing_gazetteer_file_reports_codes_unknown(tmp_path):
-    from alerts.matching import ConfiguredGazetteer, _gazetteer
+    from alerts.matching.spatial import ConfiguredGazetteer, _gazetteer
 
     _gazetteer.cache_clear()
     import os

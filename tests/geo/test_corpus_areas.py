@@ -6,7 +6,7 @@ import pytest
 import shapely
 from country_bounding_boxes import country_subunits_by_iso_code
 
-from alerts.messages import parse_message
+from alerts.reading.parse import parse_message
 from geo.areas import alert_geometry
 from geo.gazetteer import load_gazetteer
 from tests.support import FIXTURES

@@ -149,16 +149,16 @@ def test_a_red_warning_ingested_and_matched_makes_haven_propose_the_event(world,
     """The whole path: CAP in, match (workers/match.py), after_match, the green-channel task."""
     from alerts.reading.ingest import Origin
     from alerts.reading.replay import replay
+    from alerts.service import ingest
     from store.types import utcnow
     from tests.support import ROOT
-    from workers.ingest import ingest_payload
 
     haven_env(world.url, HAVEN_CAT_PROPOSE_MIN_ASSETS=2)
     spatial.forget_indexes()
     names = ["01-typhoon-infa-orange-alert.xml", "02-typhoon-infa-red-update.xml"]
     started = utcnow()
     for raw in replay([(ROOT / "config" / "demo" / name).read_bytes() for name in names], started, tag="gc-test"):
-        ingest_payload(raw, Origin(source="test"))
+        ingest(raw, Origin(source="test"))
     with world.session() as session:
         proposals = session.scalars(select(CatEvent)).all()
         red = session.scalar(select(Alert).where(Alert.max_severity == "Extreme"))

@@ -21,7 +21,7 @@ from playwright.sync_api import Page, expect, sync_playwright
 from shapely.geometry import Point, shape
 from sqlalchemy import select
 
-from alerts.replay import replay
+from alerts.reading.replay import replay
 from config.seed import seed_demo_book
 from store.db import session_scope
 from store.models import Asset

@@ -3,7 +3,7 @@
 
 import pytest
 
-from alerts import matching
+from alerts.matching import spatial
 from tests.notify_support import add_book, live_demo_cap
 from tests.support import make_user
 
@@ -12,14 +12,14 @@ ORANGE, CANCEL = "01-typhoon-infa-orange-alert.xml", "03-typhoon-infa-cancel.xml
 
 @pytest.fixture
 def api(api_server, db_url):
-    matching.forget_indexes()
+    spatial.forget_indexes()
     client = api_server(db_url, HAVEN_QUIET_HOURS="00:00-00:00")
     add_book(db_url, 12)
     client.staff = client.as_user(make_user(db_url, "supervisor"))
     client.admin = client.as_user(make_user(db_url, "admin"))
     client.customer = client.as_user(make_user(db_url, "customer", customer_id="C0000001"))
     yield client
-    matching.forget_indexes()
+    spatial.forget_indexes()
 
 
 def post_alert(api, name):
@@ -31,7 +31,8 @@ def post_alert(api, name):
 def test_the_reach_report_counts_by_channel_and_state_and_times_the_hand_over(api):
     alert_id = post_alert(api, ORANGE)
     report = api.staff.get(f"/v1/alerts/{alert_id}/notifications").json()
-    assert report["alert_id"] == alert_id and report["msg_type"] == "Alert"
+    assert report["alert_id"] == alert_id, 'fact: report["alert_id"] == alert_id'
+    assert report["msg_type"] == "Alert", 'fact: report["msg_type"] == "Alert"'
     assert (report["notifications"], report["customers"]) == (12, 12)
     assert report["by_channel"] == {"sms": {"delivered": 12}}
     assert report["by_kind"] == {"warning": 12}
@@ -42,7 +43,8 @@ def test_the_reach_report_counts_by_channel_and_state_and_times_the_hand_over(ap
 
     cancel_id = post_alert(api, CANCEL)
     clear = api.staff.get(f"/v1/alerts/{cancel_id}/notifications").json()
-    assert clear["by_kind"] == {"all_clear": 12} and clear["by_channel"] == {"sms": {"delivered": 12}}
+    assert clear["by_kind"] == {"all_clear": 12}, 'fact: clear["by_kind"] == {"all_clear": 12}'
+    assert clear["by_channel"] == {"sms": {"delivered": 12}}, 'fact: clear["by_channel"] == {"sms": {"delivered": 12}}'
 
 
 def test_the_outbox_lists_what_would_have_gone_out_newest_first(api):
@@ -53,9 +55,12 @@ def test_the_outbox_lists_what_would_have_gone_out_newest_first(api):
     assert ids == sorted(ids, reverse=True)
     first = page["messages"][0]
     assert first["body"].startswith(("【Haven保险】台风橙色预警", "Haven Insurance: orange typhoon warning"))
-    assert first["state"] == "delivered" and first["segments"] <= 2 and first["channel"] == "sms"
+    assert first["state"] == "delivered", 'fact: first["state"] == "delivered"'
+    assert first["segments"] <= 2, 'fact: first["segments"] <= 2'
+    assert first["channel"] == "sms", 'fact: first["channel"] == "sms"'
     rest = api.admin.get(f"/v1/outbox?alert_id={alert_id}&before_id={page['next_before_id']}&limit=100").json()
-    assert len(rest["messages"]) == 7 and rest["next_before_id"] is None
+    assert len(rest["messages"]) == 7, 'fact: len(rest["messages"]) == 7'
+    assert rest["next_before_id"] is None, 'fact: rest["next_before_id"] is None'
     assert api.admin.get("/v1/outbox?customer_id=C0000003").json()["messages"][0]["recipient"] == "+8617000000003"
 
 
@@ -73,7 +78,8 @@ def test_reach_and_outbox_are_for_staff_and_check_their_input(api):
     assert api.customer.get(f"/v1/alerts/{alert_id}/notifications").status_code == 403
     assert api.customer.get("/v1/outbox").status_code == 403
     missing = api.staff.get("/v1/alerts/999999/notifications")
-    assert missing.status_code == 404 and missing.json()["error"]["code"] == "not_found"
+    assert missing.status_code == 404, 'fact: missing.status_code == 404'
+    assert missing.json()["error"]["code"] == "not_found", 'fact: missing.json()["error"]["code"] == "not_found"'
     assert api.staff.get("/v1/alerts/abc/notifications").json()["error"]["field"] == "alert_id"
     assert api.admin.get("/v1/outbox?channel=fax").json()["error"]["field"] == "channel"
     assert api.admin.get("/v1/outbox?limit=0").json()["error"]["field"] == "limit"

@@ -7,7 +7,7 @@ import pytest
 from sqlalchemy import func, select
 from twilio.request_validator import RequestValidator
 
-from alerts.receipts import OPT_IN_WORDS, OPT_OUT_WORDS
+from alerts.notifying.receipts import OPT_IN_WORDS, OPT_OUT_WORDS
 from store.db import session_scope
 from store.models import Customer, InboundMessage, Notification, Receipt
 from store.types import utcnow
@@ -116,7 +116,8 @@ def test_a_signed_but_malformed_callback_is_a_precise_400(api):
     assert response.status_code == 400
     assert response.json()["error"]["field"] == "MessageSid"
     response = post_signed(api, "/webhooks/twilio/status", status("SM" + "e" * 32, "teleported"))
-    assert response.status_code == 400 and response.json()["error"]["field"] == "MessageStatus"
+    assert response.status_code == 400, 'fact: response.status_code == 400'
+    assert response.json()["error"]["field"] == "MessageStatus", 'fact: response.json()["error"]["field"] == "MessageStatus"'
 
 
 def test_a_burst_of_callbacks_is_stored_once_each_and_a_bad_one_spoils_none(api):
@@ -137,7 +138,8 @@ def test_a_burst_of_callbacks_is_stored_once_each_and_a_bad_one_spoils_none(api)
 
 def test_an_inbound_sms_with_an_oversized_field_is_a_precise_400(api):
     response = post_signed(api, "/webhooks/twilio/inbound", inbound("SM" + "f" * 32, "STOP", sender="+86" + "1" * 40))
-    assert response.status_code == 400 and response.json()["error"]["field"] == "From"
+    assert response.status_code == 400, 'fact: response.status_code == 400'
+    assert response.json()["error"]["field"] == "From", 'fact: response.json()["error"]["field"] == "From"'
 
 
 def inbound(sid, body, sender="+8617000000001"):
@@ -155,7 +157,8 @@ def opted_out(url, cid="C0000001"):
 def test_every_stop_keyword_opts_the_number_out_and_start_opts_it_back_in(api, word):
     add_book(api.database_url, 1)
     response = post_signed(api, "/webhooks/twilio/inbound", inbound("SM" + "f" * 32, f"  {word.lower()} "))
-    assert response.status_code == 200 and response.headers["Content-Type"].startswith("text/xml")
+    assert response.status_code == 200, 'fact: response.status_code == 200'
+    assert response.headers["Content-Type"].startswith("text/xml"), 'fact: response.headers["Content-Type"].startswith("text/xml")'
     assert "<Response>" in response.text
     assert opted_out(api.database_url)
     for n, back in enumerate(sorted(OPT_IN_WORDS)):
@@ -173,7 +176,8 @@ def test_inbound_changes_every_customer_on_that_number_once_and_ignores_other_wo
     assert not opted_out(api.database_url)
     for _ in range(2):  # Twilio retries a webhook it thinks failed: the second changes nothing
         post_signed(api, "/webhooks/twilio/inbound", inbound("SM" + "8" * 32, "STOP"))
-    assert opted_out(api.database_url, "C0000001") and opted_out(api.database_url, "C0000002")
+    assert opted_out(api.database_url, "C0000001"), 'fact: opted_out(api.database_url, "C0000001")'
+    assert opted_out(api.database_url, "C0000002"), 'fact: opted_out(api.database_url, "C0000002")'
     with session_scope(api.database_url) as session:
         rows = session.execute(select(InboundMessage.action, InboundMessage.customers_changed)
                                .order_by(InboundMessage.id)).all()

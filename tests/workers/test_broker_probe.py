@@ -9,7 +9,7 @@ import pytest
 from config import get_settings
 from store.db import session_scope
 from store.models import Notification
-from tests.alerts.test_delivery import add_notifications, states
+from tests.alerts.notifying.test_delivery import add_notifications, states
 from tests.notify_support import add_book
 from workers.broker import MARKER_KEY, BrokerProbe
 
@@ -26,7 +26,8 @@ def probe():
 
 def test_a_missing_marker_or_another_run_id_means_the_broker_lost_its_queues(probe):
     lost, run_id = probe.lost_its_queues()
-    assert lost and run_id, "a broker never seen before counts as having lost its queues"
+    assert lost, "a broker never seen before counts as having lost its queues"
+    assert run_id, "a broker never seen before counts as having lost its queues"
     probe.remember(run_id)
     assert probe.lost_its_queues() == (False, run_id), "the same server run, marker kept: nothing lost"
     probe.client.set(probe.prefix + MARKER_KEY, "another-run")
@@ -66,7 +67,8 @@ def test_the_sweep_sends_every_queued_row_again_after_the_broker_lost_its_queues
     settings = get_settings()
     BrokerProbe.from_url(settings.redis_url).client.delete(settings.redis_key_prefix + MARKER_KEY)
     figures = sweep_notifications()
-    assert figures["broker_lost_its_queues"] and figures["requeued"] == 3, f"sweep figures {figures}"
+    assert figures["broker_lost_its_queues"], f"sweep figures {figures}"
+    assert figures["requeued"] == 3, f"sweep figures {figures}"
     assert set(states(sqlite_url, ids).values()) == {"delivered"}, "the queued-again rows should have gone out (outbox)"
     with session_scope(sqlite_url) as session:
         assert all(session.get(Notification, nid).possible_duplicates == 0 for nid in ids), (

@@ -3,15 +3,15 @@ twilio SDK to the Twilio-compatible server -> signed status callbacks to the API
 
 from sqlalchemy import func, select
 
-from alerts import matching
-from alerts.ingest import Origin
-from alerts.reach import reach_report
+from alerts.matching import spatial
+from alerts.notifying.reach import reach_report
+from alerts.reading.ingest import Origin
+from alerts.service import ingest
 from store.db import session_scope
 from store.models import Customer, Notification, Receipt
 from store.types import utcnow
 from tests.notify_support import add_book, live_demo_cap, twilio_server_fixture, wait_for_workers  # noqa: F401
 from tests.support import wait_until
-from workers.ingest import ingest_payload
 from workers.notify import enqueue_notifications
 
 ORANGE, CANCEL = "01-typhoon-infa-orange-alert.xml", "03-typhoon-infa-cancel.xml"
@@ -26,7 +26,7 @@ def count(url, *where):
 def test_a_warning_and_its_all_clear_reach_every_customer_once_through_real_workers(
         api_server, haven_env, celery_worker, pg_clean_url, twilio_server):
     url = pg_clean_url
-    matching.forget_indexes()
+    spatial.forget_indexes()
     api = api_server(url)
     environment = twilio_server.env(public_base_url=api.base_url, HAVEN_QUIET_HOURS="00:00-00:00",
                                     HAVEN_SMS_RATE_PER_S=500)
@@ -36,7 +36,7 @@ def test_a_warning_and_its_all_clear_reach_every_customer_once_through_real_work
     wait_for_workers()
     twilio_server.faults.latency_s = 0.05
 
-    ingest_payload(live_demo_cap(ORANGE), Origin(source="test"), url)
+    ingest(live_demo_cap(ORANGE), Origin(source="test"), url)
     wait_until(lambda: count(url, Notification.state == "delivered") == CUSTOMERS, timeout=90,
                message="every warning delivered (receipts applied)")
     provider = twilio_server.provider
@@ -50,13 +50,13 @@ def test_a_warning_and_its_all_clear_reach_every_customer_once_through_real_work
     assert batches <= CUSTOMERS // 100 + 6  # claimed in batches of about 100, not one task per SMS
     assert receipts == 2 * CUSTOMERS  # "sent" then "delivered", each signed by the provider and accepted
 
-    ingest_payload(live_demo_cap(CANCEL), Origin(source="test"), url)
+    ingest(live_demo_cap(CANCEL), Origin(source="test"), url)
     wait_until(lambda: count(url, Notification.kind == "all_clear", Notification.state == "delivered") == CUSTOMERS,
                timeout=90, message="every all-clear delivered")
     assert sorted(provider.per_recipient().values()) == [2] * CUSTOMERS  # the warning, then the all-clear
     assert {m.to for m in provider.accepted} == {f"+861700{n:07d}" for n in range(1, CUSTOMERS + 1)}
     assert len(customers) == CUSTOMERS
-    matching.forget_indexes()
+    spatial.forget_indexes()
 
 
 def test_rescue_updates_saved_by_another_module_are_sent_by_enqueue_notifications(

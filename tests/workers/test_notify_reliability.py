@@ -26,17 +26,17 @@ import pytest
 import redis
 from sqlalchemy import func, select
 
-from alerts import matching
-from alerts.ingest import Origin
-from alerts.ingest import ingest_payload as store_payload
-from alerts.reach import reach_report
+from alerts.matching import spatial
+from alerts.notifying.reach import reach_report
+from alerts.reading.ingest import Origin
+from alerts.reading.ingest import ingest_payload as store_payload
+from alerts.service import ingest
 from store.db import session_scope
 from store.models import FanOutLease, Notification
 from tests.notify_drill import ping
 from tests.notify_support import add_book, live_demo_cap, twilio_server_fixture  # noqa: F401
 from tests.support import ROOT, free_port, subprocess_env, wait_until
 from workers import QUEUES
-from workers.ingest import ingest_payload
 
 pytestmark = pytest.mark.slow
 
@@ -129,7 +129,7 @@ def stack(tmp_path):
 def test_kill_9_of_the_worker_running_a_fan_out_everyone_warned_within_60_s(
         stack, haven_env, pg_clean_url, twilio_server):
     customers = 12_000
-    matching.forget_indexes()
+    spatial.forget_indexes()
     environment = twilio_server.env(HAVEN_QUIET_HOURS="00:00-00:00", HAVEN_SMS_RATE_PER_S=100_000)
     url = haven_env(pg_clean_url, **environment)
     add_book(url, customers)
@@ -142,7 +142,7 @@ def test_kill_9_of_the_worker_running_a_fan_out_everyone_warned_within_60_s(
     stack.beat(env)
     ping(2)
 
-    ingest_payload(live_demo_cap(ORANGE, tag="KILL"), Origin(source="drill"), url)
+    ingest(live_demo_cap(ORANGE, tag="KILL"), Origin(source="drill"), url)
 
     wait_until(lambda: fan_out_under_way(url, customers), timeout=120, interval=0.05,
                message="the fan-out under way")
@@ -172,7 +172,7 @@ def test_kill_9_of_the_worker_running_a_fan_out_everyone_warned_within_60_s(
     assert duplicates <= reported <= in_flight, (
         f"duplicates {duplicates} must all be counted ({reported} reported) and stay within the killed "
         f"worker's batches in flight ({in_flight})")
-    matching.forget_indexes()
+    spatial.forget_indexes()
 
 
 @pytest.fixture
@@ -219,7 +219,7 @@ def drill(command: str, argument, environment: dict, timeout: float = 300) -> No
 def test_redis_restarted_empty_mid_fan_out_everyone_warned_within_60_s_and_workers_carry_on(
         stack, haven_env, pg_clean_url, twilio_server, private_redis):
     customers = 12_000
-    matching.forget_indexes()
+    spatial.forget_indexes()
     environment = twilio_server.env(HAVEN_QUIET_HOURS="00:00-00:00", HAVEN_SMS_RATE_PER_S=100_000,
                                     HAVEN_REDIS_URL=private_redis.url)
     url = haven_env(pg_clean_url, **{k: v for k, v in environment.items() if k != "HAVEN_REDIS_URL"})
@@ -234,7 +234,7 @@ def test_redis_restarted_empty_mid_fan_out_everyone_warned_within_60_s_and_worke
     with session_scope(url) as session:
         [alert_id] = store_payload(session, live_demo_cap(ORANGE, tag="REDIS"), Origin(source="drill")).new_alert_ids
     with session_scope(url) as session:
-        matching.match_alert(session, alert_id)
+        spatial.match_alert(session, alert_id)
     drill("notify", alert_id, drill_env)
 
     provider = twilio_server.provider
@@ -260,7 +260,7 @@ def test_redis_restarted_empty_mid_fan_out_everyone_warned_within_60_s_and_worke
     drill("ping", 2, drill_env, timeout=150)  # both still consume: two worker processes answer
     for worker in workers:
         assert "reconnected to the broker" in stack.log(worker), "a worker did not say it reconnected"
-    matching.forget_indexes()
+    spatial.forget_indexes()
 
 
 def test_a_prefork_worker_rides_out_a_long_redis_outage_and_consumes_again_within_seconds(
@@ -277,15 +277,15 @@ def test_a_prefork_worker_rides_out_a_long_redis_outage_and_consumes_again_withi
     answered_s = time.time() - answering_at
     assert worker.poll() is None, "the worker exited while Redis was away"
     log = stack.log(worker)
-    assert "lost the broker connection; reconnecting" in log and "reconnected to the broker" in log, (
-        "the worker should say it is reconnecting and that it is back")
+    assert "lost the broker connection; reconnecting" in log, "the worker should say it is reconnecting and that it is back"
+    assert "reconnected to the broker" in log, "the worker should say it is reconnecting and that it is back"
     assert answered_s <= 10, f"the worker answered {answered_s:.1f} s after Redis was back"
 
 
 def test_429_for_30_s_then_everything_goes_out_within_the_rate_limit(stack, haven_env, pg_clean_url,
                                                                       twilio_server):
     customers, rate = 300, 40
-    matching.forget_indexes()
+    spatial.forget_indexes()
     environment = twilio_server.env(HAVEN_QUIET_HOURS="00:00-00:00", HAVEN_SMS_RATE_PER_S=rate)
     url = haven_env(pg_clean_url, **environment)
     add_book(url, customers)
@@ -298,7 +298,7 @@ def test_429_for_30_s_then_everything_goes_out_within_the_rate_limit(stack, have
 
     provider = twilio_server.provider
     provider.faults.status_429_until = time.time() + 30
-    ingest_payload(live_demo_cap(ORANGE, tag="429"), Origin(source="drill"), url)
+    ingest(live_demo_cap(ORANGE, tag="429"), Origin(source="drill"), url)
 
     wait_until(lambda: notification_states(url) == {"sent": customers}, timeout=240, interval=1.0,
                message="everything handed over after the 429s")
@@ -312,4 +312,4 @@ def test_429_for_30_s_then_everything_goes_out_within_the_rate_limit(stack, have
         assert session.execute(select(func.max(Notification.attempts))).scalar_one() > 1, "nothing was retried"
         assert session.execute(select(func.sum(Notification.possible_duplicates))).scalar_one() == 0, (
             "a live worker's slow batch was taken from under it")
-    matching.forget_indexes()
+    spatial.forget_indexes()

@@ -1,4 +1,4 @@
-"""Routes: the insured book (see DESIGN.md, Interfaces: HTTP, POST /v1/assets/import).
+"""Routes: the insured book (docs/architecture.md).
 
 The body is the file itself (CSV, GeoJSON, GeoParquet or GeoPackage, by Content-Type or ?format=).
 The answer lists refused rows with their row number and reason; 200 when something loaded, 422

@@ -1,4 +1,4 @@
-"""Routes: the console (DESIGN.md, Who uses it; web/ serves the staff console as static pages).
+"""Routes: the console (docs/architecture.md).
 
 "/" serves the single-page console; /static/ its scripts and styles, and /static/vendor/leaflet/ the
 map library as npm installed it (package.json at the repository root, `make install`), or as copied to
@@ -22,6 +22,7 @@ from pathlib import Path
 
 from aiohttp import web
 
+from alerts.dao import map_dao
 from config import get_settings
 from greenchannel.privacy import PROVIDER, phone_as_seen_by
 from store.db import session_scope
@@ -163,12 +164,12 @@ async def operations_map(request: web.Request) -> web.Response:
     return json_response(overview)
 
 
-GRID = queries.AffectedAssetGrid()
+GRID = map_dao.AffectedAssetGrid()
 
 
 def _cells(cell_deg: float, chain_id: int | None, bbox: tuple[float, float, float, float] | None) -> dict:
     with session_scope() as session:
-        return GRID.cells(session, queries.active_area(session, utcnow(), chain_id), cell_deg, bbox)
+        return GRID.cells(session, map_dao.active_area(session, utcnow(), chain_id), cell_deg, bbox)
 
 
 def _bbox(raw: str | None) -> tuple[float, float, float, float] | None:
@@ -194,7 +195,7 @@ async def affected_assets(request: web.Request) -> web.Response:
     if requested is not None and not 0 < requested <= 10:
         raise bad_request("cell must be more than 0 and at most 10 degrees", field="cell")
     chain_id = query_int(request, "chain_id", None)
-    cells = await in_thread(_cells, queries.cell_size(requested), chain_id,
+    cells = await in_thread(_cells, map_dao.cell_size(requested), chain_id,
                             _bbox(request.query.get("bbox")))
     return json_response(cells)
 

@@ -1,4 +1,4 @@
-"""Routes: feeds and their health (DESIGN.md, Interfaces: HTTP), plus feed gauges for /metrics."""
+"""Routes: feeds and their health (docs/architecture.md), plus feed gauges for /metrics."""
 
 from __future__ import annotations
 
@@ -7,16 +7,18 @@ import re
 from aiohttp import web
 from prometheus_client.core import GaugeMetricFamily
 
-from alerts import feedstate
+from alerts import requests, responses, service
+from alerts.dao import alerts_dao
+from alerts.reading import feedstate
 from store.db import session_scope
-from store.models.alerts import QuarantinedMessage
+from store.models.alerts import FeedHealth
 from store.types import utcnow
-from web.common import in_thread, json_body, json_response, path_id, principal_of, requires
-from web.errors import bad_request, not_found, unprocessable
+from web.common import in_thread, json_response, path_id, principal_of, requires
+from web.errors import not_found, unprocessable
+from web.typed import body, responds
 
 routes = web.RouteTableDef()
 
-HEALTH_STATES = ("ok", "failing", "silent", "pending", "disabled")
 
 
 def _add(body: dict, actor_id: int) -> dict:
@@ -36,7 +38,7 @@ def _choose_points(feed_id: int) -> None:
     """Points chosen at registration, so the response already says how many assets no point covers."""
     import logging
 
-    from alerts.qweather_polling import prepare_points
+    from alerts.reading.qweather_polling import prepare_points
 
     try:
         prepare_points(None, feed_id, force=False, refresh=True)
@@ -78,7 +80,7 @@ def _with_error_kinds(found: dict) -> dict:
 
 
 def _feed_json(session, feed, now) -> dict:
-    from alerts.qweather_points import points_json
+    from alerts.reading.qweather_points import points_json
 
     points = points_json(session, [feed.id]).get(feed.id) if feed.kind in feedstate.POINT_KINDS else None
     return _with_error_kinds(feedstate.feed_json(feed, now, points))
@@ -86,12 +88,11 @@ def _feed_json(session, feed, now) -> dict:
 
 @routes.post("/v1/feeds")
 @requires("supervisor", "manager")
-async def add_feed(request: web.Request) -> web.Response:
+@body(requests.FeedRegistration, arg="registration")
+@responds(responses.FeedView, status=201)
+async def add_feed(request: web.Request, registration: requests.FeedRegistration) -> web.Response:
     """Register a feed to poll: url, kind, every (e.g. "60s"), optional admin_code, require_signature."""
-    body = await json_body(request)
-    for name in ("url", "kind"):
-        if not isinstance(body.get(name), str) or not body[name].strip():
-            raise bad_request(f"{name} is required", field=name)
+    body = registration.model_dump()
     try:
         created = await in_thread(_add, body, principal_of(request).user_id)
     except feedstate.FeedRejected as exc:
@@ -103,7 +104,7 @@ def _list() -> list[dict]:
     now = utcnow()
     with session_scope() as session:
         feeds = feedstate.list_feeds(session)
-        from alerts.qweather_points import points_json
+        from alerts.reading.qweather_points import points_json
 
         points = points_json(session, [f.id for f in feeds if f.kind in feedstate.POINT_KINDS])
         return [_with_error_kinds(feedstate.feed_json(feed, now, points.get(feed.id))) for feed in feeds]
@@ -111,6 +112,7 @@ def _list() -> list[dict]:
 
 @routes.get("/v1/feeds")
 @requires("dispatcher", "supervisor", "manager")
+@responds(responses.FeedList)
 async def list_feeds(request: web.Request) -> web.Response:
     """Every feed with its health: status, last success, last error, consecutive failures, alerts seen; index
     entries without a CAP link; for QWeather v1 feeds each point's last answer and error, and the book assets
@@ -121,13 +123,12 @@ async def list_feeds(request: web.Request) -> web.Response:
 
 
 def _poll(feed_id: int) -> list[dict]:
-    from workers.ingest import poll_feeds_now
-
-    return poll_feeds_now(feed_ids=[feed_id], force=True)
+    return service.poll_feeds(feed_ids=[feed_id], force=True)
 
 
 @routes.post("/v1/feeds/{id}/poll")
 @requires("supervisor", "manager")
+@responds(responses.PollResult)
 async def poll_feed(request: web.Request) -> web.Response:
     """Poll one feed now (unless a poll of it is already running)."""
     feed_id = path_id(request, what="feed")
@@ -139,8 +140,6 @@ async def poll_feed(request: web.Request) -> web.Response:
 
 def collect_metrics():
     """Feed health gauges and the quarantine size, read at scrape time."""
-    from sqlalchemy import func, select
-
     now = utcnow()
     up = GaugeMetricFamily("haven_feed_up", "1 when the feed's health is ok", labels=["feed_id", "kind"])
     state = GaugeMetricFamily("haven_feed_health", "1 for the feed's current health state",
@@ -151,12 +150,12 @@ def collect_metrics():
     seen = GaugeMetricFamily("haven_feed_alerts_seen", "New alerts stored from the feed", labels=["feed_id"])
     with session_scope() as session:
         feeds = feedstate.list_feeds(session)
-        quarantined = session.execute(select(func.count(QuarantinedMessage.id))).scalar_one()
+        quarantined = alerts_dao.quarantine_size(session)
         for feed in feeds:
             health = feedstate.health(feed, now)
             key = str(feed.id)
-            up.add_metric([key, feed.kind], 1.0 if health["status"] == "ok" else 0.0)
-            for name in HEALTH_STATES:
+            up.add_metric([key, feed.kind], 1.0 if health["status"] == FeedHealth.OK else 0.0)
+            for name in FeedHealth:
                 state.add_metric([key, name], 1.0 if health["status"] == name else 0.0)
             failures.add_metric([key], float(feed.consecutive_failures or 0))
             silent.add_metric([key], float(health["silent_for_s"]))

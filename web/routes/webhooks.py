@@ -1,8 +1,8 @@
-"""Routes: provider webhooks (DESIGN.md, Delivery pipeline: Receipts; Interfaces: HTTP).
+"""Routes: provider webhooks (docs/architecture.md).
 
 Both Twilio webhooks check X-Twilio-Signature with the account's auth token over the public URL
 (HAVEN_PUBLIC_BASE_URL + path) and refuse anything else with 403. A status callback is stored and
-acknowledged at once; a receipts task applies it with the others stored by then (alerts/receipts.py).
+acknowledged at once; a receipts task applies it with the others stored by then (alerts/notifying/receipts.py).
 Callbacks that arrive together are stored in one transaction (`ReceiptWriter`).
 """
 
@@ -13,7 +13,8 @@ import asyncio
 from aiohttp import web
 from twilio.request_validator import RequestValidator
 
-from alerts import receipts
+from alerts import service
+from alerts.notifying import receipts
 from config import get_settings
 from store.db import session_scope
 from web.common import in_thread, public
@@ -110,9 +111,7 @@ async def on_startup(app: web.Application) -> None:
 
 
 def _queue_drain() -> None:
-    from workers.receipts import schedule_drain
-
-    schedule_drain()
+    service.drain_receipts()
 
 
 @routes.post("/webhooks/twilio/status")

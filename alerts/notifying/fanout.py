@@ -1,0 +1,358 @@
+"""From a matched alert to saved notifications: read the inputs, apply alerts/notifying/targeting.py, save first.
+
+`notify_customers_in_area(alert_id, enqueue)` is the step after matching (docs/architecture.md):
+it groups the affected assets by customer, plans one message per customer and channel, and saves the
+rows in chunks. Each chunk is committed before its ids are handed to `enqueue`, so the first SMS can
+leave while later chunks are still being planned, and a crash between the two leaves rows the sweep
+re-queues. The unique idempotency key (customer, chain, channel, kind) makes a second run of the same
+alert, or two alerts of one chain racing, save nothing twice.
+
+A fan-out holds a lease on its alert (FanOutLease), renewed while its worker lives (alerts/notifying/leases.py): a
+second task for the same alert finds the lease held and does nothing, and the sweep resumes a fan-out
+whose lease ran out, which first queues again what the dead run saved but may not have queued.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from itertools import groupby
+
+from sqlalchemy import String, and_, bindparam, cast, exists, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from alerts.matching import spatial
+from alerts.notifying.delivery import cancel_pending, requeue_still_queued
+from alerts.notifying.leases import keeper
+from alerts.notifying.targeting import (
+    AlertFacts,
+    AssetInArea,
+    CustomerInArea,
+    EarlierMessage,
+    Plan,
+    Rules,
+    plan_all_clear,
+    plan_warnings,
+    why_not_warned,
+)
+from store.audit import record
+from store.bulk import one_of, unnest_rows
+from store.db import is_postgresql, session_scope
+from store.models import Alert, AlertChain, Asset, AuditEvent, Customer, FanOutLease, Notification
+from store.models.alerts import ChainState, MsgType
+from store.models.notifications import NotificationState
+from store.types import utcnow
+
+log = logging.getLogger(__name__)
+
+FIRST_CHUNK = 200
+CUSTOMERS_PER_CHUNK = 2000
+FAN_OUT_DONE = "customers_notified"  # the audit action that marks an alert's fan-out finished
+ALREADY_RUNNING = "fan_out_already_running"
+
+Enqueue = Callable[[list[tuple[int, str]]], None]  # [(notification id, channel)] -> queued for sending
+
+
+@dataclass
+class FanOutSummary:
+    alert_id: int
+    msg_type: str | None = None
+    customers: int = 0
+    saved: int = 0
+    already_saved: int = 0
+    held_for_quiet_hours: int = 0
+    enqueued: int = 0
+    not_queued: int = 0  # saved, but the broker could not take their tasks: the sweep queues them
+    stopped: int = 0
+    skipped: dict[str, int] = field(default_factory=dict)
+
+    def add(self, plan: Plan) -> None:
+        for reason, count in plan.skipped.items():
+            self.skipped[reason] = self.skipped.get(reason, 0) + count
+
+
+def notify_customers_in_area(alert_id: int, enqueue: Enqueue, rules: Rules, lease_s: float,
+                             now: datetime | None = None) -> FanOutSummary:
+    """Warn every customer with an asset inside the alert's area (or send the all-clear for a Cancel).
+
+    Ends with an audit event "customers_notified", whatever the outcome: the sweep runs again the
+    fan-out of any matched alert that lacks one (its worker died half-way).
+    """
+    now = now or utcnow()
+    with session_scope() as session:
+        alert_stored = session.get(Alert, alert_id) is not None
+        run = take_fan_out(session, alert_id, utcnow(), lease_s) if alert_stored else FanOutRun(0, resumed=False)
+    if run is None:
+        return FanOutSummary(alert_id, skipped={ALREADY_RUNNING: 1})
+    with keeper.holding("fan_out", [alert_id], lease_s):
+        if run.resumed:
+            _requeue_what_a_dead_run_saved(alert_id, enqueue)
+        summary = _fan_out(alert_id, enqueue, now, rules)
+        with session_scope() as session:
+            record(session, "alert", alert_id, FAN_OUT_DONE, data=_audit_data(summary))
+            if run.number:
+                session.execute(update(FanOutLease).where(FanOutLease.alert_id == alert_id)
+                                .values(finished_at=utcnow()))
+    return summary
+
+
+@dataclass(frozen=True)
+class FanOutRun:
+    number: int  # 1 the first run; more when resumed or run again
+    resumed: bool  # the previous run never finished: its worker died
+
+
+def take_fan_out(session: Session, alert_id: int, now: datetime, lease_s: float) -> FanOutRun | None:
+    """Take the lease on an alert's fan-out, or None when another worker holds a live lease on it."""
+    until = now + timedelta(seconds=lease_s)
+    held = session.execute(select(FanOutLease).where(FanOutLease.alert_id == alert_id).with_for_update()).scalar()
+    if held is None:
+        dialect_insert = postgresql.insert if is_postgresql(session) else sqlite.insert
+        inserted = session.execute(
+            dialect_insert(FanOutLease).values(alert_id=alert_id, lease_until=until, runs=1, started_at=now)
+            .on_conflict_do_nothing(index_elements=["alert_id"]).returning(FanOutLease.runs)).scalar()
+        return FanOutRun(1, resumed=False) if inserted else None  # else another worker began it just now
+    if held.finished_at is None and held.lease_until >= now:
+        return None
+    run = FanOutRun(held.runs + 1, resumed=held.finished_at is None)
+    held.runs, held.lease_until, held.started_at, held.finished_at = run.number, until, now, None
+    return run
+
+
+def _requeue_what_a_dead_run_saved(alert_id: int, enqueue: Enqueue) -> None:
+    with session_scope() as session:
+        again = requeue_still_queued(session, alert_id, utcnow())
+    if again:
+        log.warning("fan-out of alert %s resumed: %d saved messages queued again", alert_id, len(again))
+        enqueue(again)
+
+
+def _fan_out(alert_id: int, enqueue: Enqueue, now: datetime, rules: Rules) -> FanOutSummary:
+    with session_scope() as session:
+        facts = _alert_facts(session, alert_id)
+        if facts is None:
+            return FanOutSummary(alert_id, skipped={"no_such_alert_or_chain": 1})
+        summary = FanOutSummary(alert_id, facts.msg_type)
+        if _superseded(session, alert_id):
+            summary.skipped["superseded_by_a_newer_message"] = 1
+            return summary
+        earlier = _earlier_messages(session, facts.chain_id)
+        if facts.ends_chain:
+            customers = _customers(session, {m.customer_id for m in earlier})
+            plan = plan_all_clear(facts.alert, customers, earlier, now, rules)
+            summary.add(plan)
+            _save_and_enqueue(facts, plan, now, enqueue, summary)
+            return summary
+        if reason := why_not_warned(facts.alert, now, rules):
+            summary.skipped[reason] = 1
+            return summary
+        # The customers stream in (this read stays open); each chunk is planned, saved and queued as it comes.
+        for chunk in _growing_chunks(_customers_inside(session, facts.alert)):
+            summary.customers += len(chunk)
+            plan = plan_warnings(facts.alert, chunk, earlier, now, rules)
+            summary.add(plan)
+            _save_and_enqueue(facts, plan, now, enqueue, summary)
+    return summary
+
+
+def alerts_awaiting_fan_out(session: Session, now: datetime, after_s: float = 300.0,
+                            within_s: float = 86_400.0, *, broker_lost: bool = False,
+                            queue_idle_s: float | None = None) -> list[int]:
+    """Alerts matched within the last day whose fan-out did not finish and is not running: its lease ran
+    out (its worker died), or it never began. One that never began is taken as lost at once when the
+    broker lost its queues, after `queue_idle_s` when given (the match queue is empty), else after `after_s`.
+    """
+    lease = FanOutLease.__table__
+    finished = exists().where(AuditEvent.entity == "alert", AuditEvent.entity_id == cast(Alert.id, String),
+                              AuditEvent.action == FAN_OUT_DONE)
+    never_began = lease.c.alert_id.is_(None) & ~finished
+    if not broker_lost:
+        waited = after_s if queue_idle_s is None else min(after_s, queue_idle_s)
+        never_began = never_began & (Alert.matched_at < now - timedelta(seconds=waited))
+    lease_ran_out = and_(lease.c.finished_at.is_(None), lease.c.lease_until < now)
+    return list(session.execute(
+        select(Alert.id).outerjoin(lease, lease.c.alert_id == Alert.id)
+        .where(Alert.matched_at.is_not(None), Alert.matched_at > now - timedelta(seconds=within_s),
+               or_(lease_ran_out, never_began))
+        .order_by(Alert.id)
+    ).scalars())
+
+
+def alerts_awaiting_match(session: Session, now: datetime, after_s: float = 300.0, within_s: float = 86_400.0,
+                          *, broker_lost: bool = False, queue_idle_s: float | None = None) -> list[int]:
+    """Alerts stored within the last day and never matched: their match task was lost (the broker restarted
+    empty, or the worker holding it died), so their fan-out cannot begin. Taken as lost at once when the
+    broker lost its queues, after `queue_idle_s` when given (the match queue is empty), else after `after_s`.
+    """
+    never_matched = Alert.matched_at.is_(None) & (Alert.received_at > now - timedelta(seconds=within_s))
+    if not broker_lost:
+        waited = after_s if queue_idle_s is None else min(after_s, queue_idle_s)
+        never_matched = never_matched & (Alert.received_at < now - timedelta(seconds=waited))
+    return list(session.execute(select(Alert.id).where(never_matched).order_by(Alert.id)).scalars())
+
+
+@dataclass(frozen=True)
+class _Facts:
+    alert: AlertFacts
+    expires_at: datetime | None
+    ends_chain: bool
+
+    @property
+    def chain_id(self) -> int:
+        return self.alert.chain_id
+
+    @property
+    def msg_type(self) -> str:
+        return self.alert.msg_type
+
+
+def _alert_facts(session: Session, alert_id: int) -> _Facts | None:
+    alert = session.get(Alert, alert_id)
+    if alert is None or alert.chain_id is None:
+        return None
+    chain = session.get(AlertChain, alert.chain_id)
+    normalized = alert.normalized or {}
+    earlier_infos = ()
+    ends_chain = bool(getattr(alert, "ends_chain", False)) or alert.msg_type == MsgType.CANCEL
+    if ends_chain and not normalized.get("infos"):
+        for other in session.execute(select(Alert).where(Alert.chain_id == alert.chain_id, Alert.id != alert.id)
+                                     .order_by(Alert.sent_at.desc())).scalars():
+            if (other.normalized or {}).get("infos"):
+                earlier_infos = tuple(other.normalized["infos"])
+                break
+    facts = AlertFacts(alert_id=alert.id, chain_id=alert.chain_id, status=alert.status, msg_type=alert.msg_type,
+                       expires_at=alert.expires_at, infos=tuple(normalized.get("infos") or ()),
+                       chain_state=chain.state if chain else ChainState.ACTIVE, earlier_infos=earlier_infos)
+    return _Facts(facts, alert.expires_at, ends_chain)
+
+
+def _superseded(session: Session, alert_id: int) -> bool:
+    """A newer message of the chain already arrived: its targeting, not this one's, applies."""
+    alert = session.get(Alert, alert_id)
+    chain = session.get(AlertChain, alert.chain_id)
+    if chain is None or chain.current_alert_id in (None, alert_id):
+        return False
+    current = session.get(Alert, chain.current_alert_id)
+    return current is not None and current.sent_at > alert.sent_at
+
+
+def _earlier_messages(session: Session, chain_id: int) -> list[EarlierMessage]:
+    rows = session.execute(
+        select(Notification.id, Notification.customer_id, Notification.channel, Notification.kind,
+               Notification.severity, Notification.state, Notification.asset_count, Notification.vehicle_count)
+        .where(Notification.chain_id == chain_id).order_by(Notification.id)
+    ).all()
+    return [EarlierMessage(*row) for row in rows]
+
+
+def _growing_chunks(items: Iterable):
+    """A small first chunk, so the first messages leave at once; then bigger ones, cheaper per row."""
+    chunk, size = [], FIRST_CHUNK
+    for item in items:
+        chunk.append(item)
+        if len(chunk) == size:
+            yield chunk
+            chunk, size = [], min(size * 2, CUSTOMERS_PER_CHUNK)
+    if chunk:
+        yield chunk
+
+
+_CUSTOMER_COLUMNS = (Customer.customer_id, Customer.phone, Customer.locale, Customer.time_zone,
+                     Customer.sms_opt_out, Customer.push_opt_out, Customer.push_token)
+
+
+def _customers(session: Session, customer_ids: set[str]) -> dict[str, CustomerInArea]:
+    if not customer_ids:
+        return {}
+    return {row.customer_id: CustomerInArea(*row) for row in session.execute(
+        select(*_CUSTOMER_COLUMNS).where(one_of(session, Customer.customer_id, sorted(customer_ids))))}
+
+
+def _customers_inside(session: Session, alert: AlertFacts) -> Iterator[CustomerInArea]:
+    """The customers with at least one asset in the area (the margin is the matcher's), with those assets,
+    in customer order. They stream from one sorted join, so the first chunk is ready long before a
+    100,000-customer area is read to the end."""
+    stored = session.get(Alert, alert.alert_id)
+    asset_ids = [str(a) for a in spatial.affected_assets(session, stored)]
+    if not asset_ids:
+        return
+    rows = session.execute(
+        select(Asset.customer_id, Asset.asset_id, Asset.kind, Asset.address, *_CUSTOMER_COLUMNS[1:])
+        .join(Customer, Customer.customer_id == Asset.customer_id)
+        .where(one_of(session, Asset.asset_id, asset_ids))
+        .order_by(Asset.customer_id, Asset.asset_id)
+        .execution_options(yield_per=2000))
+    for _, group in groupby(rows, key=lambda row: row[0]):
+        group = list(group)
+        first = group[0]
+        yield CustomerInArea(first[0], *first[4:],
+                             assets=tuple(AssetInArea(asset_id, kind, address) for _, asset_id, kind, address, *_ in group))
+
+
+def _save_and_enqueue(facts: _Facts, plan: Plan, now: datetime, enqueue: Enqueue, summary: FanOutSummary) -> None:
+    with session_scope() as session:
+        why = "the warning was cancelled" if facts.ends_chain else "superseded by a newer message of the chain"
+        summary.stopped += cancel_pending(session, plan.cancel_ids, now, why)
+        saved = _insert(session, facts, plan, now)
+    summary.saved += len(saved)
+    summary.already_saved += len(plan.messages) - len(saved)
+    due = [(nid, channel) for nid, channel, state in saved if state == NotificationState.QUEUED]
+    summary.held_for_quiet_hours += len(saved) - len(due)
+    if due:
+        try:
+            enqueue(due)
+        except Exception:  # the broker is away: carry on saving; the sweep queues these once it is back
+            log.warning("could not queue %d saved messages of alert %s; the sweep will", len(due),
+                        facts.alert.alert_id, exc_info=True)
+            summary.not_queued += len(due)
+            return
+        summary.enqueued += len(due)
+
+
+# Per-row columns travel as arrays; the rest is the same for the whole chunk.
+_PER_ROW = ("idempotency_key", "customer_id", "channel", "kind", "recipient", "body", "language", "severity",
+            "segments", "asset_count", "vehicle_count", "not_before", "state", "queued_at")
+_PER_CHUNK = ("chain_id", "alert_id", "expires_at", "attempts", "possible_duplicates", "created_at", "updated_at")
+
+
+def _insert(session: Session, facts: _Facts, plan: Plan, now: datetime) -> list[tuple[int, str, str]]:
+    """Save the planned rows; a key that already exists is left alone. Returns (id, channel, state) saved."""
+    if not plan.messages:
+        return []
+    rows = [{
+        "idempotency_key": m.idempotency_key, "customer_id": m.customer_id, "chain_id": facts.chain_id,
+        "alert_id": facts.alert.alert_id, "channel": m.channel, "kind": m.kind, "recipient": m.recipient,
+        "body": m.body, "language": m.language, "severity": m.severity, "segments": m.segments,
+        "asset_count": m.asset_count, "vehicle_count": m.vehicle_count, "not_before": m.not_before,
+        "expires_at": facts.expires_at, "state": NotificationState.CREATED if m.not_before else NotificationState.QUEUED,
+        "queued_at": None if m.not_before else now, "attempts": 0, "possible_duplicates": 0,
+        "created_at": now, "updated_at": now,
+    } for m in plan.messages]
+    if is_postgresql(session):
+        return _insert_unnest(session, rows)
+    statement = (sqlite.insert(Notification).on_conflict_do_nothing(index_elements=["idempotency_key"])
+                 .returning(Notification.id, Notification.channel, Notification.state))
+    return [tuple(row) for row in session.execute(statement, rows).all()]
+
+
+def _insert_unnest(session: Session, rows: list[dict]) -> list[tuple[int, str, str]]:
+    """PostgreSQL: one INSERT ... SELECT FROM unnest(one array per column): thousands of rows in one small
+    statement, where a multi-row VALUES list would be a megabyte of SQL for the driver to parse."""
+    table = Notification.__table__
+    per_row = unnest_rows(table, rows, _PER_ROW)
+    constants = [bindparam(f"all_{name}", rows[0][name], type_=table.c[name].type).label(name) for name in _PER_CHUNK]
+    source = select(*per_row.c, *constants)
+    statement = (postgresql.insert(table).from_select([*_PER_ROW, *_PER_CHUNK], source)
+                 .on_conflict_do_nothing(index_elements=["idempotency_key"])
+                 .returning(table.c.id, table.c.channel, table.c.state))
+    return [tuple(row) for row in session.execute(statement).all()]
+
+
+def _audit_data(summary: FanOutSummary) -> dict:
+    return {"msg_type": summary.msg_type, "customers": summary.customers, "saved": summary.saved,
+            "already_saved": summary.already_saved, "held_for_quiet_hours": summary.held_for_quiet_hours,
+            "enqueued": summary.enqueued, "not_queued": summary.not_queued, "stopped": summary.stopped,
+            "skipped": summary.skipped}

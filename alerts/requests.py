@@ -1,0 +1,79 @@
+"""What callers ask of the warnings, as pydantic models: list queries and request bodies.
+
+The web layer parses into them (web/typed.py, a refusal is a 400 naming the field) and /openapi.json
+describes them from the same models.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+
+from store.models.alerts import FeedKind
+
+
+class Request(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _blank_parameters_are_absent(cls, data):
+        # ?limit=&cursor= is what a form sends for "no value"
+        if isinstance(data, dict):
+            return {key: value for key, value in data.items() if not (isinstance(value, str) and not value.strip())}
+        return data
+
+
+def _blank_is_absent(value):
+    return None if isinstance(value, str) and not value.strip() else value
+
+
+def _ascii_whole(value):
+    # int() would also take "¹" or "٣"; a query string's number is ASCII digits.
+    if isinstance(value, str) and not (value.isascii() and value.isdigit()):
+        raise ValueError("must be a whole number")
+    return value
+
+
+QueryText = Annotated[str | None, BeforeValidator(_blank_is_absent)]
+
+
+def QueryWhole(minimum: int, maximum: int):  # noqa: N802 - used as a type
+    return Annotated[int, BeforeValidator(_ascii_whole), Field(ge=minimum, le=maximum)]
+
+
+class AlertListQuery(Request):
+    active: bool = Field(False, description="true keeps each active chain's current, unexpired message")
+    include: Annotated[QueryText, Field(max_length=100, description="geometry: areas with their polygons "
+                                                                    "and circles (then at most 25 a page)")] = None
+    limit: QueryWhole(1, 200) | None = Field(None, description="at most 200 (25 with geometry); 50 when absent")
+    cursor: Annotated[QueryText, Field(max_length=100, description="next_cursor of the previous page")] = None
+    status: Annotated[QueryText, Field(max_length=16, description="a CAP status, e.g. Actual or Test")] = None
+
+
+class QuarantineQuery(Request):
+    limit: QueryWhole(1, 1000) = 100
+
+
+class OutboxQuery(Request):
+    channel: Annotated[Literal["sms", "push"] | None, BeforeValidator(_blank_is_absent)] = None
+    alert_id: QueryWhole(1, 2_147_483_647) | None = None
+    customer_id: Annotated[QueryText, Field(max_length=64)] = None
+    limit: QueryWhole(1, 2_147_483_647) = Field(50, description="at most 500 are answered")
+    before_id: QueryWhole(1, 2_147_483_647) | None = None
+    phone: Annotated[QueryText, Field(max_length=40, description="digits the number contains (3 to 20; +, "
+                                                                 "spaces, dashes and brackets are ignored)")] = None
+
+
+class FeedRegistration(Request):
+    """A feed to poll."""
+
+    url: str = Field(min_length=1, pattern=r"\S")
+    # Checked by the rules (a 422 naming the kinds), described here as the enum it is.
+    kind: str = Field(min_length=1, pattern=r"\S", json_schema_extra={"enum": [str(k) for k in FeedKind]})
+    every: int | float | str = Field(60, description='how often to poll: seconds, or e.g. "60s", "5m"')
+    enabled: bool = True
+    require_signature: bool = False
+    admin_code: str | None = None
+    name: str | None = None

@@ -1,0 +1,158 @@
+"""Every warning text fits in 2 SMS segments with the longest real place names of the demo data.
+
+The place names come from the demo itself: the longest asset address in config/demo_portfolio.py and
+the longest area description per language in the bundled typhoon chain (config/demo/*.xml, parsed by
+the real CAP parser). The asset counts are the largest one demo customer holds.
+"""
+
+from functools import cache
+from pathlib import Path
+
+import pytest
+
+from alerts.notifying.sms import GSM7, UCS2, sms_size
+from alerts.notifying.texts import (
+    HAZARDS,
+    KINDS,
+    LANGUAGES,
+    SEVERITIES,
+    AssetCount,
+    _load,
+    area_name,
+    choose_language,
+    hazard_of,
+    pick_info,
+    render,
+)
+from alerts.reading.parse import parse_message
+from config.demo_portfolio import generate_portfolio
+from config.settings import DEFAULT_HOTLINE, HOTLINE_MAX
+from tests.support import ROOT
+
+DEMO_CHAIN = sorted((ROOT / "config" / "demo").glob("*.xml"))
+
+
+@cache
+def demo_infos() -> list[dict]:
+    infos = []
+    for path in DEMO_CHAIN:
+        for parsed in parse_message(Path(path).read_bytes()).alerts:
+            infos.extend(parsed.alert["infos"])
+    return infos
+
+
+def longest_area(language: str) -> str:
+    names = [area_name(info, language) for info in demo_infos() if choose_language(info["language"]) == language]
+    return max(names, key=len)
+
+
+@cache
+def demo_book_extremes() -> tuple[str, int, int]:
+    assets = generate_portfolio().assets
+    counts = assets.assign(vehicle=assets.kind == "vehicle").groupby("customer_id").vehicle.agg(["sum", "count"])
+    longest_address = max(assets.address, key=len)
+    return longest_address, int(counts["sum"].max()), int((counts["count"] - counts["sum"]).max())
+
+
+def asset_mixes() -> list[AssetCount]:
+    _, vehicles, properties = demo_book_extremes()
+    return [AssetCount(1, 0), AssetCount(0, 1), AssetCount(vehicles, 0), AssetCount(0, properties),
+            AssetCount(vehicles, properties)]
+
+
+def test_the_demo_chain_has_chinese_and_english_area_names():
+    assert len(DEMO_CHAIN) == 3
+    assert len(longest_area("zh-CN")) >= 40
+    assert len(longest_area("en")) >= 150
+
+
+LONGEST_HOTLINE = "+86 (0571) 8888-8888"
+
+
+def test_the_longest_hotline_tried_is_the_longest_allowed():
+    assert len(LONGEST_HOTLINE) == HOTLINE_MAX
+
+
+@pytest.mark.parametrize("hotline", [DEFAULT_HOTLINE, LONGEST_HOTLINE])
+@pytest.mark.parametrize("language", LANGUAGES)
+@pytest.mark.parametrize("kind", KINDS)
+def test_every_template_fits_two_segments_with_the_longest_real_names(language, kind, hotline):
+    address, _, _ = demo_book_extremes()
+    area = longest_area(language)
+    template = _load(language)
+    for severity in SEVERITIES:
+        for hazard in HAZARDS:
+            for assets in asset_mixes():
+                single = assets.total == 1
+                text = render(kind, hazard, severity, language, assets, address=address if single else None, area=area,
+                              hotline=hotline)
+                size = sms_size(text.body)
+                assert size.segments <= 2, (language, kind, severity, hazard, assets, text.body)
+                assert hotline in text.body
+                assert kind == "all_clear" or (template["hazards"][hazard]["both"] in text.body if assets.vehicles and assets.properties
+                        else template["hazards"][hazard]["vehicle" if assets.vehicles else "property"] in text.body)
+                if language == "zh-CN":
+                    # Chinese is UCS-2 anyway: the longest address fits in full, and so does the longest area
+                    # with the placeholder hotline; a longer hotline first costs the area its bracketed list.
+                    assert size.encoding == UCS2
+                    if single:
+                        assert address in text.body
+                    else:
+                        assert (area if hotline == DEFAULT_HOTLINE else area.split("（")[0]) in text.body
+                else:
+                    # English stays GSM-7: a Chinese address is left out; the English area keeps its main part
+                    # (with the longest hotline, at least its opening words).
+                    assert size.encoding == GSM7
+                    assert address not in text.body
+                    if not single:
+                        main_part = area.split(" (")[0]
+                        assert (main_part if hotline == DEFAULT_HOTLINE else main_part[:30]) in text.body
+
+
+def test_the_count_names_each_kind_of_asset():
+    assert "your 2 insured vehicles and 1 property" in render("warning", "typhoon", "Severe", "en", AssetCount(2, 1)).body
+    assert "1辆投保车辆" in render("warning", "typhoon", "Severe", "zh-CN", AssetCount(1, 0)).body
+    assert "3辆投保车辆和2处房产" in render("warning", "flood", "Severe", "zh-CN", AssetCount(3, 2)).body
+
+
+def test_an_area_longer_than_any_real_one_is_shortened_not_sent_in_three_parts():
+    area = "、".join(["浙江省温州市鹿城区"] * 20)
+    text = render("warning", "typhoon", "Severe", "zh-CN", AssetCount(2, 0), area=area)
+    assert text.segments == 2
+    assert "…" in text.body, 'fact: "…" in text.body'
+    assert "浙江省温州市" in text.body, 'fact: "浙江省温州市" in text.body'
+
+
+def test_extreme_warnings_say_act_now():
+    assert "请立即" in render("warning", "typhoon", "Extreme", "zh-CN", AssetCount(1, 0)).body
+    assert "Act now" in render("warning", "typhoon", "Extreme", "en", AssetCount(1, 0)).body
+    assert "Act now" not in render("warning", "typhoon", "Severe", "en", AssetCount(1, 0)).body
+
+
+@pytest.mark.parametrize(("locale", "info_languages", "expected"), [
+    ("zh-CN", ["en-US"], "zh-CN"),
+    ("zh_TW", [], "zh-CN"),
+    ("en-GB", ["zh-CN"], "en"),
+    ("fr-FR", ["zh-CN", "en-US"], "zh-CN"),  # no French templates: the alert's own language
+    (None, ["en-US"], "en"),
+    ("fr-FR", ["fr-FR"], "en"),  # nothing we can write: English
+])
+def test_language_comes_from_the_locale_then_the_alerts_language(locale, info_languages, expected):
+    assert choose_language(locale, info_languages) == expected
+
+
+def test_the_info_in_the_customers_language_names_the_hazard_and_area():
+    infos = demo_infos()[:2]  # the orange Alert: zh-CN then en-US
+    assert hazard_of(pick_info(infos, "en")) == "typhoon"
+    assert area_name(pick_info(infos, "zh-CN"), "zh-CN").startswith("浙江东部沿海")
+    assert area_name(pick_info(infos, "en"), "en").startswith("Coastal eastern Zhejiang")
+
+
+@pytest.mark.parametrize(("event", "hazard"), [
+    ("台风", "typhoon"), ("大风", "gale"), ("雷雨大风", "thunderstorm"), ("暴雨", "rainstorm"),
+    ("Flash Flood Watch", "flood"), ("Severe Thunderstorm Warning", "thunderstorm"),
+    ("Tropical Storm Warning", "typhoon"), ("Tsunami Warning", "storm_surge"), ("Winter Weather Advisory", "winter"),
+    ("Earthquake", "earthquake"), ("Structure Fire", "fire"), ("Special Weather Statement", "other"),
+])
+def test_hazard_from_real_event_names(event, hazard):
+    assert hazard_of({"event": event}) == hazard
