@@ -76,7 +76,32 @@ async def json_body(request: web.Request) -> dict:
         raise bad_request(f"request body is not valid JSON: {exc}") from None
     if not isinstance(body, dict):
         raise bad_request("request body must be a JSON object")
+    refuse_unstorable_text(body)
     return body
+
+
+# JSON may spell a NUL ("\u0000") or half a surrogate pair ("\ud800"); PostgreSQL keeps neither in text.
+UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+
+
+def refuse_unstorable_text(data: Any) -> None:
+    """400 naming the field of the first string in a JSON value that no database column can keep."""
+    waiting: list[tuple[str, Any]] = [("", data)]
+    while waiting:
+        path, value = waiting.pop()
+        if isinstance(value, str):
+            if UNSTORABLE.search(value):
+                raise bad_request(f"{path or 'body'} holds a NUL character or half a surrogate pair",
+                                  field=path or "body")
+        elif isinstance(value, dict):
+            for key, item in value.items():
+                name = f"{path}.{key}" if path else str(key)
+                if UNSTORABLE.search(str(key)):
+                    raise bad_request(f"a field name in {path or 'the body'} holds a NUL character or half a "
+                                      "surrogate pair", field=path or "body")
+                waiting.append((name, item))
+        elif isinstance(value, list):
+            waiting.extend((f"{path}[{index}]", item) for index, item in enumerate(value))
 
 
 # str.isdigit() and int() also take digits such as "¹" or "٣"; an id is plain ASCII digits, and never so long

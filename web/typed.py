@@ -27,6 +27,7 @@ from aiohttp import web
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from greenchannel.inputs import refusal
+from web.common import refuse_unstorable_text
 from web.errors import ApiError, bad_request
 
 
@@ -52,6 +53,7 @@ async def decimal_body(request: web.Request) -> dict:
         raise bad_request(f"request body is not valid JSON: {exc}") from None
     if not isinstance(data, dict):
         raise bad_request("request body must be a JSON object")
+    refuse_unstorable_text(data)
     return data
 
 
