@@ -15,8 +15,8 @@ from alerts.reading import chains
 from store.models.alerts import Alert, AlertChain, ChainState, QuarantinedMessage
 
 
-def alerts_page(session: Session, *, active: bool, limit: int, status: str | None,
-                after: tuple[datetime, int] | None, now: datetime) -> list[Alert]:
+def alerts_page(session: Session, *, active: bool, limit: int, status: str | None = None,
+                after: tuple[datetime, int] | None = None, now: datetime, chain_id: int | None = None) -> list[Alert]:
     """Alerts newest first (sent, then id), after the cursor position; active: each active chain's current,
     unexpired message. The raw message and the stored area are as big as the polygons: never read here."""
     query = (select(Alert).options(defer(Alert.raw), defer(Alert.area_geojson))
@@ -26,6 +26,8 @@ def alerts_page(session: Session, *, active: bool, limit: int, status: str | Non
             AlertChain.state == ChainState.ACTIVE, Alert.expires_at > now)
     if status:
         query = query.where(Alert.status == status)
+    if chain_id is not None:
+        query = query.where(Alert.chain_id == chain_id)
     if after is not None:
         sent_at, alert_id = after
         query = query.where(or_(Alert.sent_at < sent_at, and_(Alert.sent_at == sent_at, Alert.id < alert_id)))
@@ -83,16 +85,8 @@ def area_geojson(alert: Alert) -> dict | None:
 
 def list_alerts(session: Session, *, active: bool, now: datetime, limit: int = 100, status: str | None = None,
                 chain_id: int | None = None) -> list[dict]:
-    query = select(Alert).order_by(Alert.sent_at.desc(), Alert.id.desc()).limit(limit)
-    if active:
-        # In force: each active chain's current message, not lapsed.
-        query = query.join(AlertChain, AlertChain.current_alert_id == Alert.id).where(
-            AlertChain.state == ChainState.ACTIVE, Alert.expires_at > now)
-    if status:
-        query = query.where(Alert.status == status)
-    if chain_id is not None:
-        query = query.where(Alert.chain_id == chain_id)
-    return [alert_json(a) for a in session.execute(query).scalars()]
+    return [alert_json(a) for a in alerts_page(session, active=active, limit=limit, status=status, now=now,
+                                                chain_id=chain_id)]
 
 
 def alert_detail(session: Session, alert_id: int) -> dict | None:

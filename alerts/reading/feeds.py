@@ -23,6 +23,7 @@ import aiohttp
 from alerts import rules
 from alerts.reading import feedstate
 from alerts.reading.ingest import IngestResult, Origin, ingest_payload
+from alerts.rules import FeedRules
 from store.db import session_scope
 from store.models.alerts import Feed
 from store.types import utcnow
@@ -48,22 +49,7 @@ class Fetched:
         return self.error is None and self.status in (200, 304)
 
 
-@dataclass
-class PollSettings:
-    user_agent: str
-    timeout_s: float
-    max_bytes: int
-    max_backoff_s: float
-    lifetime_h: float = 24.0
-
-    @classmethod
-    def configured(cls) -> PollSettings:
-        feed_rules = rules.current().feeds
-        return cls(feed_rules.user_agent, feed_rules.timeout_s, feed_rules.max_bytes, feed_rules.max_backoff_s,
-                   feed_rules.lifetime_h)
-
-
-async def fetch(http: aiohttp.ClientSession, url: str, settings: PollSettings, etag: str | None = None,
+async def fetch(http: aiohttp.ClientSession, url: str, settings: FeedRules, etag: str | None = None,
                 last_modified: str | None = None) -> Fetched:
     """One GET; never raises: network trouble, timeouts and oversize bodies come back as `error`."""
     headers = {"User-Agent": settings.user_agent, "Accept": ACCEPT}
@@ -95,13 +81,13 @@ async def fetch(http: aiohttp.ClientSession, url: str, settings: PollSettings, e
     return result
 
 
-def _origin(feed: Feed, url: str, content_type: str | None, settings: PollSettings) -> Origin:
+def _origin(feed: Feed, url: str, content_type: str | None, settings: FeedRules) -> Origin:
     storm_id = parse_qs(urlparse(feed.url).query).get("stormid", [None])[0] if feed.kind == "typhoon-track" else None
     return Origin(source=url, content_type=content_type, feed=feed, storm_id=storm_id, max_bytes=settings.max_bytes,
                   lifetime_h=settings.lifetime_h)
 
 
-def _ingest(db_url: str | None, feed_id: int, fetched: Fetched, settings: PollSettings) -> IngestResult:
+def _ingest(db_url: str | None, feed_id: int, fetched: Fetched, settings: FeedRules) -> IngestResult:
     with session_scope(db_url) as session:
         feed = session.get(Feed, feed_id)
         result = ingest_payload(session, fetched.body, _origin(feed, fetched.url, fetched.content_type, settings))
@@ -113,7 +99,7 @@ def _ingest(db_url: str | None, feed_id: int, fetched: Fetched, settings: PollSe
 
 
 def _ingest_linked(db_url: str | None, feed_id: int, pairs: list[tuple[dict, Fetched]],
-                   settings: PollSettings) -> tuple[IngestResult, list[str]]:
+                   settings: FeedRules) -> tuple[IngestResult, list[str]]:
     """Store the CAP fetched for each entry; an entry counts as handled once its CAP was read (or refused)."""
     total, errors = IngestResult(), []
     with session_scope(db_url) as session:
@@ -131,7 +117,7 @@ def _ingest_linked(db_url: str | None, feed_id: int, pairs: list[tuple[dict, Fet
 
 
 def _finish(db_url: str | None, snapshot: feedstate.FeedSnapshot, fetched: Fetched, error: str | None,
-            new_alerts: int, settings: PollSettings) -> None:
+            new_alerts: int, settings: FeedRules) -> None:
     with session_scope(db_url) as session:
         if error:
             feedstate.record_failure(session, snapshot.id, utcnow(), status=fetched.status, error=error,
@@ -143,7 +129,7 @@ def _finish(db_url: str | None, snapshot: feedstate.FeedSnapshot, fetched: Fetch
                                      duration_s=fetched.duration_s)
 
 
-async def poll_feed(http: aiohttp.ClientSession, snapshot: feedstate.FeedSnapshot, settings: PollSettings,
+async def poll_feed(http: aiohttp.ClientSession, snapshot: feedstate.FeedSnapshot, settings: FeedRules,
                     db_url: str | None, on_new_alerts: Callable[[list[int]], None], force: bool = False) -> dict:
     if snapshot.kind in feedstate.POINT_KINDS:
         from alerts.reading.qweather_polling import poll_point_feed
@@ -179,7 +165,7 @@ async def poll_feed(http: aiohttp.ClientSession, snapshot: feedstate.FeedSnapsho
             "duration_s": fetched.duration_s}
 
 
-def _claim(db_url: str | None, settings: PollSettings, feed_ids, force) -> list[feedstate.FeedSnapshot]:
+def _claim(db_url: str | None, settings: FeedRules, feed_ids, force) -> list[feedstate.FeedSnapshot]:
     with session_scope(db_url) as session:
         return feedstate.claim_due(session, utcnow(), lease_s=settings.timeout_s * 4 + 60, feed_ids=feed_ids,
                                    force=force)
@@ -187,9 +173,9 @@ def _claim(db_url: str | None, settings: PollSettings, feed_ids, force) -> list[
 
 async def poll_due(db_url: str | None = None, *, feed_ids: list[int] | None = None, force: bool = False,
                    on_new_alerts: Callable[[list[int]], None] = lambda ids: None,
-                   settings: PollSettings | None = None) -> list[dict]:
+                   settings: FeedRules | None = None) -> list[dict]:
     """Poll every due (or, with force, every enabled) feed once, all at the same time."""
-    settings = settings or PollSettings.configured()
+    settings = settings or rules.current().feeds
     snapshots = await asyncio.to_thread(_claim, db_url, settings, feed_ids, force)
     if not snapshots:
         return []
@@ -199,7 +185,7 @@ async def poll_due(db_url: str | None = None, *, feed_ids: list[int] | None = No
                                            for s in snapshots)))
 
 
-async def fetch_url(url: str, settings: PollSettings | None = None) -> Fetched:
+async def fetch_url(url: str, settings: FeedRules | None = None) -> Fetched:
     """A single GET with the poller's headers and limits (`haven alerts ingest URL`)."""
     async with aiohttp.ClientSession() as http:
-        return await fetch(http, url, settings or PollSettings.configured())
+        return await fetch(http, url, settings or rules.current().feeds)

@@ -15,7 +15,8 @@ from aiohttp import web
 from sqlalchemy import select
 
 from alerts.reading import feedstate
-from alerts.reading.feeds import PollSettings, poll_due
+from alerts.reading.feeds import poll_due
+from alerts.rules import FeedRules
 from store.db import session_scope
 from store.models import Alert, Feed, QuarantinedMessage
 from store.types import utcnow
@@ -89,8 +90,8 @@ def feed_server():
     thread.join(10)
 
 
-def settings(timeout_s: float = 2.0, max_bytes: int = 5 * 1024 * 1024) -> PollSettings:
-    return PollSettings(user_agent=USER_AGENT, timeout_s=timeout_s, max_bytes=max_bytes, max_backoff_s=40.0)
+def settings(timeout_s: float = 2.0, max_bytes: int = 5 * 1024 * 1024) -> FeedRules:
+    return FeedRules(user_agent=USER_AGENT, timeout_s=timeout_s, max_bytes=max_bytes, max_backoff_s=40.0)
 
 
 def add(url: str, feed_url: str, kind: str = "cap-xml", every: str = "10s") -> int:

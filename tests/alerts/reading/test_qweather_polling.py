@@ -13,8 +13,9 @@ from sqlalchemy import select
 
 from alerts.matching import spatial
 from alerts.reading import feedstate
-from alerts.reading.feeds import PollSettings, poll_due
+from alerts.reading.feeds import poll_due
 from alerts.reading.qweather_points import points_json
+from alerts.rules import FeedRules
 from devtools.qweather_compatible import QWeatherServer, Running, gale_warning
 from store.db import session_scope
 from store.models import Alert, AlertChain, Feed
@@ -25,7 +26,7 @@ KEY = "qw-test-key-0123456789"
 LUCHENG, LONGWAN, OUHAI = ("330302", 28.07, 120.51), ("330303", 27.88, 120.83), ("330304", 27.98, 120.55)
 BEIJING = (116.40, 39.90)  # outside the bundled gazetteer (four southern provinces)
 CHINA = timezone(timedelta(hours=8))
-SETTINGS = PollSettings("Haven-test/1.0 (ops@haven.example)", timeout_s=5.0, max_bytes=1 << 20, max_backoff_s=3600)
+SETTINGS = FeedRules("Haven-test/1.0 (ops@haven.example)", timeout_s=5.0, max_bytes=1 << 20, max_backoff_s=3600)
 
 
 def _time(minutes: float = 0) -> str:
