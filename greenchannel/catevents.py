@@ -24,7 +24,7 @@ from greenchannel.errors import Conflict, Invalid, Malformed, NotFound
 from greenchannel.locking import lock_row
 from greenchannel.rules import CatEventRules
 from store import audit
-from store.models import Alert, AlertChain, CatEvent
+from store.models import Alert, AlertChain, CatEvent, CatEventChain
 from store.models.greenchannel import CatEventStatus
 from store.types import utcnow
 from store.users import Principal
@@ -162,6 +162,7 @@ def declare(session: Session, actor: Principal, *, code: str, hazard: str, windo
                      declared_by=actor.user_id, confirmed_by=actor.user_id, created_at=now, confirmed_at=now)
     session.add(event)
     session.flush()
+    _claim_chains(session, event, list(chain_ids or []))
     audit.record(session, "cat_event", event.id, "declared", actor_id=actor.user_id, actor_role=actor.role,
                  to_state="open", note=code)
     return event
@@ -225,38 +226,69 @@ def should_propose(session: Session, alert_id: int, asset_count: int, rules: Cat
             and chain_severity(session, alert) in PROPOSING_SEVERITIES)
 
 
+def _claim_chains(session: Session, event: CatEvent, chain_ids: list[int]) -> None:
+    """Attach the chains to a declared event. A chain of another live event is refused; one of a closed
+    or dismissed event moves over (the storm came back and a supervisor declared it again)."""
+    links = {link.chain_id: link for link in catevents_dao.links_of_chains(session, chain_ids)}
+    for chain_id in dict.fromkeys(chain_ids):
+        link = links.get(chain_id)
+        if link is None:
+            session.add(CatEventChain(chain_id=chain_id, cat_event_id=event.id))
+            continue
+        holder = session.get(CatEvent, link.cat_event_id)
+        if holder is not None and holder.status != CatEventStatus.CLOSED:
+            raise Conflict(f"alert chain {chain_id} already belongs to {holder.code} ({holder.status}); "
+                           f"{'confirm or merge that proposal' if holder.status == CatEventStatus.PROPOSED else 'close it'}"
+                           " first", "chain_ids", code="chain_taken")
+        link.cat_event_id = event.id
+    session.flush()
+
+
 def propose_from_alert(session: Session, alert_id: int, asset_count: int, rules: CatEventRules,
                        now: datetime | None = None) -> CatEvent | None:
     """Propose an event when an Extreme or Severe chain reaches more than the threshold of assets.
 
-    One proposal per chain: a re-match or a later Update refreshes the proposal's asset count (and,
-    while it waits, its area); it never creates a second one.
+    One event per chain, decided by the database: the proposal and its cat_event_chains row (keyed by
+    the chain) are inserted together, so of two alerts of one chain racing, one inserts and the other
+    finds its event. A chain that already has an event (open, proposed, merged or dismissed) gets no
+    new one; while its proposal waits, a re-match refreshes the proposal's reach and area.
     """
     now = now or utcnow()
     if not should_propose(session, alert_id, asset_count, rules):
         return None
     alert = session.get(Alert, alert_id)
-    existing = catevents_dao.proposed_from_chain(session, alert.chain_id)
-    alerts = catevents_dao.alerts_of_chains(session, [alert.chain_id])
+    existing = catevents_dao.event_of_chain(session, alert.chain_id)
     if existing is not None:
-        if existing.status == CatEventStatus.PROPOSED:
-            existing.proposed_assets = max(existing.proposed_assets or 0, asset_count)
-            existing.area_geojson = mapping(area_from_chains(session, [alert.chain_id]))
-        return existing
+        return _refreshed(session, existing, alert.chain_id, asset_count)
     area = area_from_chains(session, [alert.chain_id])
-    start, end = _proposed_window(alerts)
-    event = CatEvent(code=_proposal_code(session, alert, start, alert.chain_id), hazard=_hazard_of(alert),
-                     area_geojson=mapping(area), window_start=start, window_end=end, status=CatEventStatus.PROPOSED,
-                     proposed_from_chain_id=alert.chain_id, proposed_assets=asset_count,
-                     source_chain_ids=[alert.chain_id], created_at=now)
-    try:
-        with session.begin_nested():
-            session.add(event)
-    except IntegrityError:  # another worker proposed for this chain a moment ago
-        return catevents_dao.proposed_from_chain(session, alert.chain_id)
-    audit.record(session, "cat_event", event.id, "proposed", to_state="proposed",
-                 note=f"chain {alert.chain_id} ({chain_severity(session, alert)}) reached {asset_count} assets",
-                 data={"alert_id": alert_id, "asset_count": asset_count})
+    start, end = _proposed_window(catevents_dao.alerts_of_chains(session, [alert.chain_id]))
+    for _attempt in range(3):
+        event = CatEvent(code=_proposal_code(session, alert, start, alert.chain_id), hazard=_hazard_of(alert),
+                         area_geojson=mapping(area), window_start=start, window_end=end,
+                         status=CatEventStatus.PROPOSED, proposed_from_chain_id=alert.chain_id,
+                         proposed_assets=asset_count, source_chain_ids=[alert.chain_id], created_at=now)
+        try:
+            with session.begin_nested():
+                session.add(event)
+                session.flush()
+                session.add(CatEventChain(chain_id=alert.chain_id, cat_event_id=event.id))
+                session.flush()
+        except IntegrityError:
+            existing = catevents_dao.event_of_chain(session, alert.chain_id)
+            if existing is not None:  # another worker proposed for this chain a moment ago
+                return _refreshed(session, existing, alert.chain_id, asset_count)
+            continue  # only the code was taken (another chain's proposal of the same day): try the next
+        audit.record(session, "cat_event", event.id, "proposed", to_state="proposed",
+                     note=f"chain {alert.chain_id} ({chain_severity(session, alert)}) reached {asset_count} assets",
+                     data={"alert_id": alert_id, "asset_count": asset_count})
+        return event
+    return None
+
+
+def _refreshed(session: Session, event: CatEvent, chain_id: int, asset_count: int) -> CatEvent:
+    if event.status == CatEventStatus.PROPOSED and event.proposed_from_chain_id == chain_id:
+        event.proposed_assets = max(event.proposed_assets or 0, asset_count)
+        event.area_geojson = mapping(area_from_chains(session, [chain_id]))
     return event
 
 
@@ -304,6 +336,54 @@ def close(session: Session, actor: Principal, event_id: int, note: str | None = 
     return event
 
 
+def dismiss(session: Session, actor: Principal, event_id: int, reason: str,
+            now: datetime | None = None) -> CatEvent:
+    """A supervisor turns a proposal down, saying why. Its chain keeps the dismissed event, so the
+    chain's later messages propose nothing again."""
+    now = now or utcnow()
+    if not isinstance(reason, str) or not reason.strip():
+        raise Malformed("say why the proposal is dismissed", "reason")
+    event = _locked(session, event_id)
+    if event.status != CatEventStatus.PROPOSED:
+        raise Conflict(f"CAT event {event.code} is {event.status}, not proposed", code="not_proposed")
+    event.status, event.closed_by, event.closed_at = CatEventStatus.CLOSED, actor.user_id, now
+    audit.record(session, "cat_event", event.id, "dismissed", actor_id=actor.user_id, actor_role=actor.role,
+                 from_state="proposed", to_state="closed", note=reason.strip())
+    return event
+
+
+def merge(session: Session, actor: Principal, proposal_id: int, into_id: int, note: str | None = None,
+          now: datetime | None = None) -> CatEvent:
+    """A duplicate proposal of a storm that already has an open event: the proposal's chains join the
+    open event (whose area and window stay as confirmed), and the proposal closes pointing at it."""
+    now = now or utcnow()
+    if proposal_id == into_id:
+        raise Invalid("a proposal cannot be merged into itself", "into_id")
+    first, second = sorted((proposal_id, into_id))  # one lock order, so two merges never deadlock
+    locked = {first: _locked(session, first), second: _locked(session, second)}
+    proposal, target = locked[proposal_id], locked[into_id]
+    if proposal.status != CatEventStatus.PROPOSED:
+        raise Conflict(f"CAT event {proposal.code} is {proposal.status}, not proposed", code="not_proposed")
+    if target.status != CatEventStatus.OPEN:
+        raise Conflict(f"CAT event {target.code} is {target.status}; a proposal joins an open event",
+                       "into_id", code="not_open")
+    if not shape(proposal.area_geojson).intersects(shape(target.area_geojson)):
+        raise Invalid(f"the proposal's area does not touch {target.code}'s: not the same storm", "into_id")
+    moved = [link.chain_id for link in catevents_dao.chains_of_event(session, proposal.id)]
+    for link in catevents_dao.chains_of_event(session, proposal.id):
+        link.cat_event_id = target.id
+    target.source_chain_ids = list(dict.fromkeys([*(target.source_chain_ids or []), *moved]))
+    proposal.status, proposal.closed_by, proposal.closed_at = CatEventStatus.CLOSED, actor.user_id, now
+    proposal.merged_into_id = target.id
+    session.flush()
+    audit.record(session, "cat_event", proposal.id, "merged", actor_id=actor.user_id, actor_role=actor.role,
+                 from_state="proposed", to_state="closed", note=note or f"merged into {target.code}",
+                 data={"into_id": target.id, "chain_ids": moved})
+    audit.record(session, "cat_event", target.id, "chains_attached", actor_id=actor.user_id, actor_role=actor.role,
+                 note=f"from {proposal.code}", data={"proposal_id": proposal.id, "chain_ids": moved})
+    return target
+
+
 def get(session: Session, event_id: int) -> CatEvent:
     event = session.get(CatEvent, event_id)
     if event is None:
@@ -321,7 +401,7 @@ def to_json(event: CatEvent, with_area: bool = True) -> dict:
         "proposed_from_chain_id": event.proposed_from_chain_id, "proposed_assets": event.proposed_assets,
         "source_chain_ids": event.source_chain_ids or [], "declared_by": event.declared_by,
         "confirmed_by": event.confirmed_by, "created_at": event.created_at, "confirmed_at": event.confirmed_at,
-        "closed_at": event.closed_at, "closed_by": event.closed_by,
+        "closed_at": event.closed_at, "closed_by": event.closed_by, "merged_into_id": event.merged_into_id,
     }
     if with_area:
         body["area"] = event.area_geojson

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import or_, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
-from store.models import Alert, AlertChain, CatEvent
+from store.models import Alert, AlertChain, CatEvent, CatEventChain, Claim
 from store.models.greenchannel import CatEventStatus
 
 
@@ -42,3 +42,27 @@ def list_events(session: Session, status: str | None = None) -> list[CatEvent]:
     if status:
         statement = statement.where(CatEvent.status == status)
     return list(session.scalars(statement))
+
+
+def event_of_chain(session: Session, chain_id: int) -> CatEvent | None:
+    """The event the chain belongs to (proposed, open, merged or dismissed), if any."""
+    return session.scalar(select(CatEvent).join(CatEventChain, CatEventChain.cat_event_id == CatEvent.id)
+                          .where(CatEventChain.chain_id == chain_id))
+
+
+def links_of_chains(session: Session, chain_ids: list[int]) -> list[CatEventChain]:
+    return list(session.scalars(select(CatEventChain).where(CatEventChain.chain_id.in_(chain_ids))
+                                .order_by(CatEventChain.chain_id)))
+
+
+def chains_of_event(session: Session, event_id: int) -> list[CatEventChain]:
+    return list(session.scalars(select(CatEventChain).where(CatEventChain.cat_event_id == event_id)
+                                .order_by(CatEventChain.chain_id)))
+
+
+def claims_tagged(session: Session, event_ids: list[int]) -> dict[int, int]:
+    """How many claims each event tagged."""
+    if not event_ids:
+        return {}
+    return dict(session.execute(select(Claim.cat_event_id, func.count()).where(Claim.cat_event_id.in_(event_ids))
+                                .group_by(Claim.cat_event_id)).all())

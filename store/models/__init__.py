@@ -7,6 +7,7 @@ from store.models.book import Asset, Customer
 from store.models.complaints import Complaint
 from store.models.greenchannel import (
     CatEvent,
+    CatEventChain,
     Claim,
     ClaimDocument,
     Payment,
@@ -36,7 +37,7 @@ from store.models.notifications import (
 
 __all__ = [
     "ROLES", "FINAL_STATES", "NOTIFICATION_STATES",
-    "Alert", "AlertChain", "AlertReference", "ApiKey", "Asset", "AuditEvent", "Base", "CatEvent",
+    "Alert", "AlertChain", "AlertReference", "ApiKey", "Asset", "AuditEvent", "Base", "CatEvent", "CatEventChain",
     "Claim", "ClaimDocument", "Complaint", "Customer", "FanOutLease", "Feed", "InboundMessage", "Notification", "Payment", "PaymentInstruction", "QuarantinedMessage",
     "Receipt", "RescueJob", "RescueOffer", "RescueProvider", "User",
     "AttemptKind", "AuthAttempt", "CustomerLink", "PhoneLock", "SessionKind", "SignInCode", "SignInMethod",

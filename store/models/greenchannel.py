@@ -151,6 +151,18 @@ class CatEvent(Base):
     confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     closed_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    # A duplicate proposal merged into the open event of the same storm points at it.
+    merged_into_id: Mapped[int | None] = mapped_column(ForeignKey("cat_events.id"))
+
+
+class CatEventChain(Base):
+    """Which event an alert chain belongs to: one row per chain, so a chain that already has an event
+    (proposed, open, merged or dismissed) never gets a second proposal, however many workers race."""
+
+    __tablename__ = "cat_event_chains"
+
+    chain_id: Mapped[int] = mapped_column(ForeignKey("alert_chains.id"), primary_key=True)
+    cat_event_id: Mapped[int] = mapped_column(ForeignKey("cat_events.id"), index=True)
 
 
 class Claim(Base):
