@@ -92,6 +92,15 @@ class CloseCatEvent(Request):
     note: Text() = None
 
 
+class DismissCatEvent(Request):
+    reason: RequiredText(500) = Field(description="why the proposal is turned down; kept in the audit trail")
+
+
+class MergeCatEvent(Request):
+    into_id: Whole(1) = Field(description="the open CAT event of the same storm")
+    note: Text() = None
+
+
 class CatEventQuery(Request):
     status: CatEventStatus | None = None
     area: bool | None = Field(None, description="false leaves the areas out")

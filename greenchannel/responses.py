@@ -42,6 +42,11 @@ class CatEventView(View):
     proposed_assets: int | None = None
     source_chain_ids: list[int] = []
     area: dict[str, Any] | None = None
+    created_at: datetime | None = None
+    confirmed_at: datetime | None = None
+    closed_at: datetime | None = None
+    merged_into_id: int | None = None
+    claims_tagged: int | None = None
 
 
 class CatEventList(View):

@@ -23,7 +23,7 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from greenchannel import catevents, claims, effects, payments, privacy, queue, rescue
 from greenchannel import requests as asks
-from greenchannel.dao import claims_dao, payments_dao, rescue_dao
+from greenchannel.dao import catevents_dao, claims_dao, payments_dao, rescue_dao
 from greenchannel.errors import Conflict, GreenChannelError, Invalid, Malformed
 from greenchannel.rules import GreenChannelRules
 from store.db import session_scope
@@ -126,8 +126,13 @@ def declare_cat_event(actor: Principal, ask: asks.DeclareCatEvent) -> dict:
 
 
 def list_cat_events(ask: asks.CatEventQuery) -> dict:
-    return run_unit(lambda s: {"cat_events": [catevents.to_json(e, ask.area is not False)
-                                              for e in catevents.list_events(s, ask.status)]})
+    def unit(session):
+        events = catevents.list_events(session, ask.status)
+        tagged = catevents_dao.claims_tagged(session, [e.id for e in events])
+        return {"cat_events": [catevents.to_json(e, ask.area is not False) | {"claims_tagged": tagged.get(e.id, 0)}
+                               for e in events]}
+
+    return run_unit(unit)
 
 
 def get_cat_event(event_id: int) -> dict:
@@ -142,6 +147,14 @@ def confirm_cat_event(actor: Principal, event_id: int, ask: asks.ConfirmCatEvent
 
 def close_cat_event(actor: Principal, event_id: int, ask: asks.CloseCatEvent) -> dict:
     return run_unit(lambda s: catevents.to_json(catevents.close(s, actor, event_id, ask.note), with_area=False))
+
+
+def dismiss_cat_event(actor: Principal, event_id: int, ask: asks.DismissCatEvent) -> dict:
+    return run_unit(lambda s: catevents.to_json(catevents.dismiss(s, actor, event_id, ask.reason), with_area=False))
+
+
+def merge_cat_event(actor: Principal, event_id: int, ask: asks.MergeCatEvent) -> dict:
+    return run_unit(lambda s: catevents.to_json(catevents.merge(s, actor, event_id, ask.into_id, ask.note)))
 
 
 def propose_cat_event(alert_id: int, asset_count: int) -> dict:

@@ -94,6 +94,25 @@ async def close_cat_event(request: web.Request, body: asks.CloseCatEvent) -> web
     return json_response(await call(service.close_cat_event, principal_of(request), path_id(request), body))
 
 
+@routes.post("/v1/cat-events/{id}/dismiss")
+@requires(*DECLARERS)
+@body(asks.DismissCatEvent)
+@responds(views.CatEventView)
+async def dismiss_cat_event(request: web.Request, body: asks.DismissCatEvent) -> web.Response:
+    """Dismiss a proposal, with the reason (audited); its chain proposes nothing again."""
+    return json_response(await call(service.dismiss_cat_event, principal_of(request), path_id(request), body))
+
+
+@routes.post("/v1/cat-events/{id}/merge")
+@requires(*DECLARERS)
+@body(asks.MergeCatEvent)
+@responds(views.CatEventView)
+async def merge_cat_event(request: web.Request, body: asks.MergeCatEvent) -> web.Response:
+    """Merge a duplicate proposal into the open event of the same storm (into_id): its chains join that
+    event, and the proposal closes (audited on both). Answers the open event."""
+    return json_response(await call(service.merge_cat_event, principal_of(request), path_id(request), body))
+
+
 # --- claims --------------------------------------------------------------------------------------
 
 @routes.post("/v1/claims")
