@@ -304,7 +304,7 @@ def pay_advances(run: Runner, staff: dict[str, Principal], claim_ids: list[int],
                          now=now)
         if payment.state == "pending_approval":
             run(payments.approve, staff[payment.required_role], payment.id, rules.payments, "photos and estimate checked",
-                now=now)
+                now=now, override_reason="demo: ID card and bank account confirmed by phone")
     if any(level != "adjuster" for level, _ in bands):
         say("advances: not enough large assessed claims for every authority level in this run")
 
