@@ -16,6 +16,7 @@ COPY config config
 COPY store store
 COPY cli cli
 COPY --from=console-assets /build/node_modules/leaflet/dist web/static/vendor/leaflet
+COPY --from=console-assets /build/node_modules/chart.js/dist/chart.umd.min.js web/static/vendor/chartjs/chart.umd.min.js
 RUN pip install --no-cache-dir .
 RUN useradd --create-home haven
 USER haven

@@ -60,8 +60,8 @@ PAGES = {
     "dispatcher": ["map", "dispatch"],
     "adjuster": ["queue"],
     "supervisor": ["map", "queue", "approvals", "feeds"],
-    "manager": ["map", "queue", "approvals", "feeds"],
-    "admin": ["map", "dispatch", "queue", "feeds", "outbox"],
+    "manager": ["map", "queue", "approvals", "feeds", "lossreport"],
+    "admin": ["map", "dispatch", "queue", "feeds", "outbox", "lossreport"],
 }
 
 
@@ -85,6 +85,11 @@ else:
         """The map library is not installed."""
         raise ApiError(503, "map_library_missing",
                        "the map library is not installed: run `make install` (npm ci) in the repository root")
+
+# The loss report's charts: Chart.js as npm installed it, under the same rule as the map library.
+CHARTJS_DIR = Path(__file__).resolve().parent.parent.parent / "node_modules" / "chart.js" / "dist"
+if not (STATIC_DIR / "vendor" / "chartjs").is_dir() and CHARTJS_DIR.is_dir():
+    routes.static("/static/vendor/chartjs", CHARTJS_DIR)
 
 routes.static("/static", STATIC_DIR)
 

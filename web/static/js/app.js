@@ -5,13 +5,14 @@ import * as approvals from "./pages/approvals.js";
 import * as claims from "./pages/claims.js";
 import * as dispatch from "./pages/dispatch.js";
 import * as feeds from "./pages/feeds.js";
+import * as lossreport from "./pages/lossreport.js";
 import * as map from "./pages/map.js";
 import * as outbox from "./pages/outbox.js";
 import * as queue from "./pages/queue.js";
 import { showPasswordChange, showSignIn } from "./pages/signin.js";
 import { h, replace, showError } from "./ui.js";
 
-const PAGES = { map, dispatch, queue, approvals, claims, feeds, outbox };
+const PAGES = { map, dispatch, queue, approvals, claims, feeds, outbox, lossreport };
 const view = document.getElementById("view");
 const topbar = document.getElementById("topbar");
 let me = null;
