@@ -26,6 +26,10 @@ function percent(value) {
   return Number(value).toLocaleString(locale(), { style: "percent", minimumFractionDigits: 1, maximumFractionDigits: 1 });
 }
 
+function wholePercent(value) {
+  return Number(value).toLocaleString(locale(), { style: "percent", maximumFractionDigits: 0 });
+}
+
 function kindName(kind) {
   return KNOWN_KINDS.includes(kind) ? t(`lossreport.kind.${kind}`) : t("lossreport.kind.other");
 }
@@ -208,6 +212,8 @@ export function mount(root) {
       if (!alive || shown !== report) return;
       chart?.destroy();
       const kinds = report.kinds.filter((row) => row.warned.assets + row.not_warned.assets > 0);
+      // Room above the highest whisker, so no interval is cut off at the top.
+      const highest = Math.max(0, ...kinds.flatMap((row) => GROUPS.map((group) => row[group].claims_per_1000.high_per_1000 ?? 0)));
       chart = new Chart(canvas, {
         type: "bar",
         data: {
@@ -225,7 +231,7 @@ export function mount(root) {
           animation: false,
           maintainAspectRatio: false,
           locale: locale(),
-          scales: { y: { beginAtZero: true, title: { display: true, text: t("lossreport.axis") } } },
+          scales: { y: { beginAtZero: true, suggestedMax: highest, title: { display: true, text: t("lossreport.axis") } } },
           plugins: {
             tooltip: { callbacks: { label: (item) => `${item.dataset.label}: ${rateText(kinds[item.dataIndex][GROUPS[item.datasetIndex]].claims_per_1000, report.method)}` } },
           },
@@ -254,7 +260,7 @@ export function mount(root) {
         h("a", { class: "button", href: csv, download: "", "data-testid": "lossreport-csv" }, t("lossreport.csv"))),
       h("figure", { class: "lossreport-figure" },
         h("div", { class: "lossreport-chart" }, canvas),
-        h("figcaption", { class: "muted small" }, t("lossreport.chartCaption", { c: percent(report.method.confidence) }))),
+        h("figcaption", { class: "muted small" }, t("lossreport.chartCaption", { c: wholePercent(report.method.confidence) }))),
       chartNotes(report),
       h("div", { class: "lossreport-scroll" }, figuresTable(report)),
       h("div", { class: "lossreport-scroll" }, reasonsTable(report)),
