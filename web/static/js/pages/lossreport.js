@@ -133,9 +133,9 @@ export function mount(root) {
       }
       replace(picker, events.map((e) => h("option", { value: String(e.id) },
         `${e.code} · ${t(`state.${e.status}`)} · ${zonedTime(e.window_start, true)}`)));
-      const wanted = new URLSearchParams(location.hash.split("?")[1] || "").get("event");
-      picker.value = events.some((e) => String(e.id) === wanted) ? wanted : String(events[0].id);
-      open(picker.value);
+      const kept = shown ? String(shown.cat_event.id) : null; // a live update keeps the event being read
+      picker.value = events.some((e) => String(e.id) === kept) ? kept : String(events[0].id);
+      if (!shown || kept !== picker.value) open(picker.value);
     } catch (error) {
       if (alive) showError(error);
     }
