@@ -15,14 +15,14 @@ from decimal import Decimal
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from greenchannel import catevents, documents, queue
+from greenchannel import catevents, documents, privacy, queue
 from greenchannel.dao import claims_dao, payments_dao, rescue_dao
 from greenchannel.documents import StoredFile
 from greenchannel.errors import Conflict, Forbidden, Invalid, Malformed, NotFound
 from greenchannel.locking import lock_row
 from greenchannel.requests import ClaimChanges, FirstNotice
 from store import audit
-from store.models import Asset, AuditEvent, Claim, ClaimDocument, RescueProvider
+from store.models import Asset, AuditEvent, Claim, ClaimDocument, Customer, RescueProvider
 from store.models.greenchannel import (
     OPEN_STAGES,
     PAYMENTS_IN_FLIGHT,
@@ -377,8 +377,12 @@ def view(session: Session, actor: Principal, claim: Claim, now: datetime | None 
         "rescue": _rescue_json(session, claim.id),
     }
     if actor.role != "customer":
+        customer = session.get(Customer, claim.customer_id)
         body.update({
-            "customer_id": claim.customer_id, "location": {"lon": claim.loss_lon, "lat": claim.loss_lat},
+            "customer_id": claim.customer_id, "customer_name": customer.name,
+            "customer_phone": privacy.phone_as_seen_by(actor.role, customer.phone, privacy.CUSTOMER),
+            "why_first": queue.why_first(claim, customer, rescue_dao.completed_job_exists(session, claim.id), now),
+            "location": {"lon": claim.loss_lon, "lat": claim.loss_lat},
             "description": claim.description, "estimate": claim.estimate,
             "flags": {**{name: getattr(claim, name) for name in FLAGS},
                       "flood_depth_level": claim.flood_depth_level},

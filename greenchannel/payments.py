@@ -31,7 +31,7 @@ from typing import Protocol
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from greenchannel import effects, queue
+from greenchannel import documents, effects, queue
 from greenchannel.dao import payments_dao
 from greenchannel.errors import Conflict, Forbidden, Invalid, Malformed, NotFound
 from greenchannel.locking import lock_row
@@ -194,20 +194,42 @@ def _locked_pending(session: Session, actor: Principal, payment_id: int) -> tupl
     return claim, payment
 
 
+IDENTITY_DOCUMENTS = ("id", "bank_account")
+
+
+def identity_check(session: Session, claim: Claim) -> dict[str, bool]:
+    """Whether the documents that say who is paid, and where to, are on the claim (returned ones do not count)."""
+    have = {document.kind for document in documents.live_documents(session, claim.id)}
+    return {kind: kind in have for kind in IDENTITY_DOCUMENTS}
+
+
 def approve(session: Session, actor: Principal, payment_id: int, rules: PaymentRules, note: str | None = None,
-            now: datetime | None = None) -> Payment:
+            now: datetime | None = None, override_reason: str | None = None) -> Payment:
+    """Approve a waiting payment. Money does not go to a payee nobody identified: with the ID card or the
+    bank account document missing, the approver must say why it may go anyway, and that is audited."""
     now = now or utcnow()
     claim, payment = _locked_pending(session, actor, payment_id)
     _check_claim_accepts(claim, payment.kind)
     check_caps(session, claim, payment.amount, payment.kind, rules, exclude_id=payment.id)  # the estimate may have moved
+    missing = [kind for kind, present in identity_check(session, claim).items() if not present]
+    if missing and not override_reason:
+        raise Conflict(f"documents missing: {', '.join(missing)}; approve with override_reason to pay anyway",
+                       "override_reason", code="documents_missing")
     _approve(session, claim, payment, actor, "approved", now, note)
+    if missing:
+        audit.record(session, "payment", payment.id, "identity_override", actor_id=actor.user_id,
+                     actor_role=actor.role, to_state=payment.state, note=override_reason,
+                     data={"claim_id": claim.id, "missing": missing, "amount": str(payment.amount)})
     return payment
 
 
 def reject(session: Session, actor: Principal, payment_id: int, reason: str | None = None,
            now: datetime | None = None) -> Payment:
+    """Reject a waiting payment; the requester is owed a reason."""
     now = now or utcnow()
     claim, payment = _locked_pending(session, actor, payment_id)
+    if not reason:
+        raise Malformed("a rejection needs a reason", "reason")
     payment.state, payment.decided_by, payment.decided_at, payment.updated_at = \
         PaymentState.REJECTED, actor.user_id, now, now
     _record(session, payment, "rejected", actor, "pending_approval", reason)

@@ -18,11 +18,12 @@ database's one writer lock, which gives the same guarantee.
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from decimal import Decimal
 
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from greenchannel import documents
+from greenchannel import documents, privacy
 from greenchannel.dao import claims_dao, rescue_dao
 from greenchannel.dao.claims_dao import QUEUE_ORDER, lease_free
 from greenchannel.errors import Conflict, Forbidden, NotFound
@@ -52,35 +53,68 @@ def _age(customer: Customer | None, now: datetime) -> int | None:
     return now.year - customer.birth_year if customer is not None and customer.birth_year else None
 
 
+def why_first(claim: Claim, customer: Customer | None, rescue_done: bool, now: datetime) -> list[dict]:
+    """Why the claim stands where it does, most important first, as facts a page can put in any language."""
+    facts: list[dict] = []
+    if claim.fast_track:
+        facts.append({"code": "green_channel", "cat_code": claim.cat_code})
+    if claim.person_trapped:
+        facts.append({"code": "person_trapped"})
+    if claim.person_injured:
+        facts.append({"code": "person_injured"})
+    if (claim.vehicle_in_water or claim.in_travel_lane) and not rescue_done:
+        facts.append({"code": "vehicle_in_water" if claim.vehicle_in_water else "in_travel_lane"})
+    age = _age(customer, now)
+    if customer is not None and age is not None and age >= VULNERABLE_AGE:
+        facts.append({"code": "customer_aged", "age": age})
+    elif customer is not None and customer.vulnerable:
+        facts.append({"code": "customer_vulnerable"})
+    if (claim.flood_depth_level or 0) >= DEEP_FLOOD_LEVEL:
+        facts.append({"code": "deep_flood", "level": claim.flood_depth_level})
+    if claim.estimate:
+        facts.append({"code": "estimate", "amount": str(claim.estimate)})
+    return facts
+
+
+_TIER_OF = {"green_channel": "green", "person_trapped": "life", "person_injured": "life",
+            "vehicle_in_water": "rescue", "in_travel_lane": "rescue", "customer_aged": "vulnerable",
+            "customer_vulnerable": "vulnerable", "deep_flood": "deep"}
+
+
+def _reason_text(facts: list[dict]) -> list[str]:
+    """The stored English reasons (the audit trail and API clients read these)."""
+    codes = {fact["code"] for fact in facts}
+    texts = []
+    for fact in facts:
+        code = fact["code"]
+        if code == "green_channel":
+            texts.append(f"green channel {fact['cat_code']}")
+        elif code == "person_trapped" or (code == "person_injured" and "person_trapped" not in codes):
+            texts.append(" and ".join(w for w, c in (("person trapped", "person_trapped"),
+                                                     ("person injured", "person_injured")) if c in codes))
+        elif code == "vehicle_in_water":
+            texts.append("vehicle in water, needs rescue")
+        elif code == "in_travel_lane":
+            texts.append("vehicle in a travel lane, needs rescue")
+        elif code == "customer_aged":
+            texts.append(f"customer aged {fact['age']}")
+        elif code == "customer_vulnerable":
+            texts.append("customer flagged vulnerable")
+        elif code == "deep_flood":
+            texts.append(f"flood depth L{fact['level']} (presumptive total loss)")
+        elif code == "estimate":
+            texts.append(f"estimate {Decimal(fact['amount']):,.2f} CNY")
+    return texts
+
+
 def priority_of(claim: Claim, customer: Customer | None, rescue_done: bool,
                 now: datetime) -> tuple[float, list[str]]:
     """The claim's queue priority and the reasons for it, most important first."""
-    reasons: list[str] = []
-    tiers = set()
-    if claim.fast_track:
-        tiers.add("green")
-        reasons.append(f"green channel {claim.cat_code}")
-    if claim.person_trapped or claim.person_injured:
-        tiers.add("life")
-        reasons.append(" and ".join(w for w, on in (("person trapped", claim.person_trapped),
-                                                    ("person injured", claim.person_injured)) if on))
-    if (claim.vehicle_in_water or claim.in_travel_lane) and not rescue_done:
-        tiers.add("rescue")
-        reasons.append("vehicle in water, needs rescue" if claim.vehicle_in_water
-                       else "vehicle in a travel lane, needs rescue")
-    age = _age(customer, now)
-    if customer is not None and (customer.vulnerable or (age is not None and age >= VULNERABLE_AGE)):
-        tiers.add("vulnerable")
-        reasons.append(f"customer aged {age}" if age is not None and age >= VULNERABLE_AGE
-                       else "customer flagged vulnerable")
-    if (claim.flood_depth_level or 0) >= DEEP_FLOOD_LEVEL:
-        tiers.add("deep")
-        reasons.append(f"flood depth L{claim.flood_depth_level} (presumptive total loss)")
+    facts = why_first(claim, customer, rescue_done, now)
+    tiers = {_TIER_OF[fact["code"]] for fact in facts if fact["code"] in _TIER_OF}
     estimate = float(claim.estimate or 0)
-    if estimate:
-        reasons.append(f"estimate {claim.estimate:,.2f} CNY")
     major = sum(bit for name, bit in _TIERS if name in tiers)
-    return major * TIER_SCALE + min(estimate, TIER_SCALE - 1), reasons
+    return major * TIER_SCALE + min(estimate, TIER_SCALE - 1), _reason_text(facts)
 
 
 def sla_clock_of(claim: Claim) -> tuple[str | None, datetime | None]:
@@ -198,6 +232,33 @@ def listing(session: Session, now: datetime | None = None, *, fast_track: bool |
                                     limit=limit)
 
 
+def page_view(session: Session, actor: Principal, now: datetime, *, tab: str | None = None,
+              search: str | None = None, fast_track: bool | None = None, include_leased: bool = True,
+              page: int = 1, limit: int = 100) -> dict:
+    """One page of the queue (a tab, a search) with the counts of both tabs; each entry says who it waits
+    on, why it stands where it does, and whom it is about (the phone as this user may see it)."""
+    rows, counts = claims_dao.queue_page(session, now, tab=tab, search=search, fast_track=fast_track,
+                                         include_leased=include_leased, offset=(page - 1) * limit, limit=limit)
+    ids = [claim.id for claim, _, _ in rows]
+    reminded = claims_dao.last_reminders(session, ids)
+    rescued = claims_dao.claims_with_finished_rescue(session, ids)
+    entries = []
+    for claim, customer, asset in rows:
+        body = entry_json(claim, now)
+        body.update({
+            "why_first": why_first(claim, customer, claim.id in rescued, now),
+            "customer_name": customer.name,
+            "customer_phone": privacy.phone_as_seen_by(actor.role, customer.phone, privacy.CUSTOMER),
+            "asset": {"id": claim.asset_id, "kind": claim.asset_kind,
+                      "address": asset.address if asset is not None else None},
+            "missing_documents": documents.missing_kinds(session, claim) if claim.awaiting_documents else [],
+            "last_reminded_at": reminded.get(claim.id),
+        })
+        entries.append(body)
+    total = counts[tab] if tab in counts else sum(counts.values())
+    return {"queue": entries, "tab": tab, "page": page, "limit": limit, "total": total, "counts": counts}
+
+
 def sla_json(claim: Claim, now: datetime) -> dict:
     return {"clock": claim.sla_clock, "due_at": claim.sla_due_at,
             "breached": claim.sla_due_at is not None and claim.sla_due_at < now,
@@ -205,11 +266,13 @@ def sla_json(claim: Claim, now: datetime) -> dict:
 
 
 def entry_json(claim: Claim, now: datetime) -> dict:
+    waiting_on_customer = bool(claim.awaiting_documents)
     return {
         "claim_id": claim.id, "customer_id": claim.customer_id, "stage": claim.stage,
         "fast_track": claim.fast_track, "cat_code": claim.cat_code, "priority": claim.priority,
         "reasons": claim.priority_reasons or [], "sla": sla_json(claim, now),
         "lease": ({"holder_id": claim.lease_holder_id, "expires_at": claim.lease_expires_at}
                   if lease_is_live(claim, now) else None),
-        "waiting_for": "documents" if claim.awaiting_documents else None, "filed_at": claim.created_at,
+        "waiting_for": "documents" if waiting_on_customer else None,
+        "waiting_on": "customer" if waiting_on_customer else None, "filed_at": claim.created_at,
     }

@@ -9,11 +9,12 @@ from datetime import datetime, timedelta
 import numpy as np
 from sqlalchemy.orm import Session
 
-from greenchannel import payments, rescue
+from greenchannel import documents, payments, privacy, queue, rescue
 from greenchannel.dao import payments_dao, rescue_dao
 from greenchannel.rules import GreenChannelRules, RescueRules
-from store.models import RescueJob, RescueProvider
+from store.models import Customer, RescueJob, RescueProvider
 from store.models.greenchannel import JobState
+from store.types import utcnow
 from store.users import Principal
 
 FINISHED_JOBS_SHOWN_FOR = timedelta(hours=1)
@@ -86,19 +87,42 @@ def dispatch_board(session: Session, now: datetime, rules: RescueRules) -> dict:
     }
 
 
-def approvals_inbox(session: Session, actor: Principal, rules: GreenChannelRules) -> list[dict]:
-    """Payments waiting for a decision this user may take (their level or below, never their own)."""
+def _decidable_levels(actor: Principal) -> list[str]:
     if actor.role not in payments.LEVELS:
         return []
     level = payments.LEVELS.index(actor.role)
-    decidable = [role for role in payments.LEVELS if payments.LEVELS.index(role) <= level]
+    return [role for role in payments.LEVELS if payments.LEVELS.index(role) <= level]
+
+
+def approvals_waiting(session: Session, actor: Principal) -> int:
+    """How many payments wait for a decision this user may take: the navigation's badge."""
+    levels = _decidable_levels(actor)
+    return payments_dao.count_waiting_for(session, levels, actor.user_id) if levels else 0
+
+
+def approvals_inbox(session: Session, actor: Principal, rules: GreenChannelRules) -> list[dict]:
+    """Payments waiting for a decision this user may take (their level or below, never their own), each
+    with the claim's documents, the identity check (ID card, bank account) and whom the money goes to."""
+    levels = _decidable_levels(actor)
+    if not levels:
+        return []
     inbox = []
-    for payment, claim, requester in payments_dao.waiting_for(session, decidable, actor.user_id):
+    for payment, claim, requester in payments_dao.waiting_for(session, levels, actor.user_id):
+        customer = session.get(Customer, claim.customer_id)
+        uploaded = {document.kind for document in documents.live_documents(session, claim.id)}
         body = payments.to_json(payment)
         body.update({"requester_name": requester, "claim": {
             "id": claim.id, "stage": claim.stage, "customer_id": claim.customer_id, "cat_code": claim.cat_code,
             "estimate": claim.estimate,
             "advance_cap": payments.advance_cap(claim.estimate, rules.payments) if claim.estimate else None,
-            "priority_reasons": claim.priority_reasons or []}})
+            "priority_reasons": claim.priority_reasons or [],
+            "customer_name": customer.name if customer else None,
+            "customer_phone": privacy.phone_as_seen_by(actor.role, customer.phone if customer else None,
+                                                       privacy.CUSTOMER),
+            "documents": {"required": claim.required_documents or [],
+                          "missing": documents.missing_kinds(session, claim), "uploaded": sorted(uploaded)},
+            "identity_check": payments.identity_check(session, claim),
+            "why_first": queue.why_first(claim, customer, rescue_dao.completed_job_exists(session, claim.id),
+                                         utcnow())}})
         inbox.append(body)
     return inbox

@@ -7,6 +7,7 @@ and /openapi.json describes them from the same models.
 from __future__ import annotations
 
 import re
+from enum import StrEnum
 from typing import Annotated, Any
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
@@ -167,10 +168,23 @@ class LeaseNext(Request):
     fast_track_only: Flag = False
 
 
+class QueueTab(StrEnum):
+    WORKABLE = "workable"
+    WAITING_ON_CUSTOMER = "waiting_on_customer"
+
+
 class QueueQuery(Request):
     fast_track: bool | None = None
     leased: bool | None = Field(None, description="false leaves out claims someone holds")
+    tab: QueueTab | None = Field(None, description="workable, or waiting_on_customer (documents missing); "
+                                                   "both when absent, those waiting on the customer last")
+    q: Text(100) = Field(None, description="claim id, customer name or phone digits, asset id (plate) or address")
+    page: QueryWhole(1, 100000) = 1
     limit: QueryWhole(1, 1000) = 100
+
+
+class CustomerReminder(Request):
+    note: Text() = None
 
 
 # --- rescue --------------------------------------------------------------------------------------
@@ -240,6 +254,8 @@ class PaymentRequest(Request):
 class PaymentDecision(Request):
     note: Text() = None
     reason: Text() = None
+    override_reason: Text() = Field(None, description="why the payment may go while the ID card or the bank "
+                                                      "account document is missing (audited)")
 
     @property
     def said(self) -> str | None:

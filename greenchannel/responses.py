@@ -102,6 +102,15 @@ class ClaimList(View):
 
 class LeasedClaim(View):
     claim: ClaimView | None
+    nothing_to_take: dict[str, int] | None = None
+
+
+class ReminderView(View):
+    claim_id: int
+    notification_id: int
+    reminded_at: datetime
+    missing: list[str]
+    language: str
 
 
 class DocumentView(View):
@@ -127,11 +136,23 @@ class QueueEntry(View):
     sla: dict[str, Any]
     lease: dict[str, Any] | None = None
     waiting_for: str | None = None
+    waiting_on: str | None = None
+    why_first: list[dict[str, Any]] = []
+    customer_name: str | None = None
+    customer_phone: str | None = None
+    asset: dict[str, Any] | None = None
+    missing_documents: list[str] = []
+    last_reminded_at: datetime | None = None
     filed_at: datetime
 
 
 class QueueList(View):
     queue: list[QueueEntry]
+    tab: str | None = None
+    page: int = 1
+    limit: int = 100
+    total: int = 0
+    counts: dict[str, int] = {}
 
 
 class ProviderView(View):
@@ -209,6 +230,10 @@ class PaymentView(View):
     decided_at: datetime | None = None
     paid_at: datetime | None = None
     idempotency_key: str | None = None
+
+
+class ApprovalsWaiting(View):
+    waiting: int
 
 
 class PaymentList(View):

@@ -21,7 +21,7 @@ from datetime import timedelta
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.orm.exc import StaleDataError
 
-from greenchannel import catevents, claims, effects, payments, privacy, queue, rescue
+from greenchannel import catevents, claims, effects, payments, privacy, queue, read_models, reminders, rescue
 from greenchannel import requests as asks
 from greenchannel.dao import catevents_dao, claims_dao, payments_dao, rescue_dao
 from greenchannel.errors import Conflict, GreenChannelError, Invalid, Malformed
@@ -205,22 +205,25 @@ def add_document(actor: Principal, claim_id: int, kind: str, stored) -> dict:
 
 # --- queue ---------------------------------------------------------------------------------------
 
-def list_queue(ask: asks.QueueQuery) -> dict:
-    def unit(session):
-        now = utcnow()
-        entries = queue.listing(session, now, fast_track=ask.fast_track, include_leased=ask.leased is not False,
-                                limit=ask.limit)
-        return {"queue": [queue.entry_json(c, now) for c in entries]}
-
-    return run_unit(unit)
+def list_queue(actor: Principal, ask: asks.QueueQuery) -> dict:
+    return run_unit(lambda s: queue.page_view(s, actor, utcnow(), tab=ask.tab, search=ask.q,
+                                              fast_track=ask.fast_track, include_leased=ask.leased is not False,
+                                              page=ask.page, limit=ask.limit))
 
 
 def lease_next(actor: Principal, ask: asks.LeaseNext) -> dict:
     def unit(session):
-        claim = queue.lease_next(session, actor, rules().queue, fast_track_only=ask.fast_track_only)
-        return {"claim": claims.view(session, actor, claim) if claim else None}
+        now = utcnow()
+        claim = queue.lease_next(session, actor, rules().queue, now, fast_track_only=ask.fast_track_only)
+        if claim is None:
+            return {"claim": None, "nothing_to_take": claims_dao.why_nothing_to_take(session, now, ask.fast_track_only)}
+        return {"claim": claims.view(session, actor, claim)}
 
     return run_unit(unit)
+
+
+def remind_customer(actor: Principal, claim_id: int, ask: asks.CustomerReminder) -> dict:
+    return run_unit(reminders.remind_customer, actor, claim_id, ask.note)
 
 
 def release_claim(actor: Principal, claim_id: int) -> dict:
@@ -342,10 +345,15 @@ def request_payment(actor: Principal, claim_id: int, ask: asks.PaymentRequest, k
 def decide_payment(actor: Principal, payment_id: int, ask: asks.PaymentDecision, approve: bool) -> dict:
     def unit(session):
         if approve:
-            return payments.to_json(payments.approve(session, actor, payment_id, rules().payments, ask.said))
+            return payments.to_json(payments.approve(session, actor, payment_id, rules().payments, ask.said,
+                                                     override_reason=ask.override_reason))
         return payments.to_json(payments.reject(session, actor, payment_id, ask.said))
 
     return run_unit(unit)
+
+
+def approvals_waiting(actor: Principal) -> dict:
+    return run_unit(lambda s: {"waiting": read_models.approvals_waiting(s, actor)})
 
 
 def list_payments(actor: Principal, claim_id: int) -> dict:

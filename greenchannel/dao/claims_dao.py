@@ -7,8 +7,8 @@ from datetime import datetime
 from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session
 
-from store.models import AuditEvent, CatEvent, Claim, ClaimDocument
-from store.models.greenchannel import OPEN_STAGES
+from store.models import Asset, AuditEvent, CatEvent, Claim, ClaimDocument, Customer, RescueJob
+from store.models.greenchannel import OPEN_STAGES, JobState
 from store.users import Principal
 
 
@@ -82,15 +82,95 @@ def documents_of(session: Session, claim_id: int) -> list[ClaimDocument]:
                                 .order_by(ClaimDocument.id)))
 
 
-# The queue's order: priority, then the SLA clock due first, then the oldest.
-QUEUE_ORDER = (Claim.priority.desc(), Claim.sla_due_at.asc().nulls_last(), Claim.created_at.asc(), Claim.id.asc())
+# The queue's order: claims waiting on the customer last, then priority, the SLA clock due first, the oldest.
+QUEUE_ORDER = (Claim.awaiting_documents.asc(), Claim.priority.desc(), Claim.sla_due_at.asc().nulls_last(),
+               Claim.created_at.asc(), Claim.id.asc())
+
+# The queue's tabs: claims staff can work now, and claims waiting on the customer's documents.
+WORKABLE, WAITING_ON_CUSTOMER = "workable", "waiting_on_customer"
+TABS = (WORKABLE, WAITING_ON_CUSTOMER)
+PHONE_DIGITS_MIN = 3
 
 
-def queue_listing(session: Session, now: datetime, *, fast_track: bool | None = None, include_leased: bool = True,
-                  limit: int = 100) -> list[Claim]:
+def _tab_condition(tab: str | None):
+    if tab == WORKABLE:
+        return Claim.awaiting_documents.is_(False)
+    if tab == WAITING_ON_CUSTOMER:
+        return Claim.awaiting_documents.is_(True)
+    return None
+
+
+def search_condition(text: str):
+    """A claim by its id, its customer's name or phone, or its asset's id (a plate where the book keeps
+    plates as ids) or address. The text is matched literally: % and _ are no wildcards."""
+    wanted = text.strip().lower()
+    matches = [func.lower(Customer.name).contains(wanted, autoescape=True),
+               func.lower(Asset.address).contains(wanted, autoescape=True),
+               func.lower(Claim.asset_id).contains(wanted, autoescape=True)]
+    digits = "".join(c for c in wanted if c.isdigit())
+    if wanted.lstrip("#").isdigit() and len(wanted.lstrip("#")) <= 9:
+        matches.append(Claim.id == int(wanted.lstrip("#")))
+    if len(digits) >= PHONE_DIGITS_MIN and len(digits) >= len(wanted.replace(" ", "").replace("-", "")) - 1:
+        matches.append(Customer.phone.contains(digits, autoescape=True))
+    return or_(*matches)
+
+
+def _queue_statement(now: datetime, *, tab: str | None, search: str | None, fast_track: bool | None,
+                     include_leased: bool):
     conditions = [Claim.stage.in_(OPEN_STAGES)]
     if not include_leased:
         conditions.append(lease_free(now))
     if fast_track is not None:
         conditions.append(Claim.fast_track.is_(fast_track))
-    return list(session.scalars(select(Claim).where(*conditions).order_by(*QUEUE_ORDER).limit(limit)))
+    if search:
+        conditions.append(search_condition(search))
+    statement = (select(Claim, Customer, Asset).join(Customer, Customer.customer_id == Claim.customer_id)
+                 .outerjoin(Asset, Asset.asset_id == Claim.asset_id).where(*conditions))
+    return statement, _tab_condition(tab)
+
+
+def queue_page(session: Session, now: datetime, *, tab: str | None = None, search: str | None = None,
+               fast_track: bool | None = None, include_leased: bool = True, offset: int = 0,
+               limit: int = 100) -> tuple[list[tuple[Claim, Customer, Asset | None]], dict[str, int]]:
+    """One page of the queue with each claim's customer and asset, and how many claims each tab holds
+    under the same search."""
+    statement, in_tab = _queue_statement(now, tab=tab, search=search, fast_track=fast_track,
+                                         include_leased=include_leased)
+    page = statement.where(in_tab) if in_tab is not None else statement
+    rows = [tuple(row) for row in session.execute(page.order_by(*QUEUE_ORDER).offset(offset).limit(limit)).all()]
+    counted = statement.with_only_columns(Claim.awaiting_documents, func.count()).group_by(Claim.awaiting_documents)
+    by_waiting = {bool(waiting): n for waiting, n in session.execute(counted).all()}
+    return rows, {WORKABLE: by_waiting.get(False, 0), WAITING_ON_CUSTOMER: by_waiting.get(True, 0)}
+
+
+def queue_listing(session: Session, now: datetime, *, fast_track: bool | None = None, include_leased: bool = True,
+                  limit: int = 100) -> list[Claim]:
+    rows, _ = queue_page(session, now, fast_track=fast_track, include_leased=include_leased, limit=limit)
+    return [claim for claim, _, _ in rows]
+
+
+def why_nothing_to_take(session: Session, now: datetime, fast_track_only: bool) -> dict[str, int]:
+    """When no claim can be leased: how many open claims wait on the customer, and how many others hold."""
+    conditions = [Claim.stage.in_(OPEN_STAGES)] + ([Claim.fast_track.is_(True)] if fast_track_only else [])
+    waiting = session.scalar(select(func.count()).where(*conditions, Claim.awaiting_documents.is_(True)))
+    held = session.scalar(select(func.count()).where(*conditions, Claim.awaiting_documents.is_(False),
+                                                     Claim.lease_holder_id.is_not(None), Claim.lease_expires_at > now))
+    return {"open": waiting + held, WAITING_ON_CUSTOMER: waiting, "leased": held}
+
+
+def last_reminders(session: Session, claim_ids: list[int]) -> dict[int, datetime]:
+    """When each claim's customer was last reminded (the audit trail records every reminder)."""
+    if not claim_ids:
+        return {}
+    rows = session.execute(select(AuditEvent.entity_id, func.max(AuditEvent.at))
+                           .where(AuditEvent.entity == "claim", AuditEvent.action == "customer_reminded",
+                                  AuditEvent.entity_id.in_([str(i) for i in claim_ids]))
+                           .group_by(AuditEvent.entity_id)).all()
+    return {int(entity_id): at for entity_id, at in rows}
+
+
+def claims_with_finished_rescue(session: Session, claim_ids: list[int]) -> set[int]:
+    if not claim_ids:
+        return set()
+    return set(session.scalars(select(RescueJob.claim_id).distinct().where(
+        RescueJob.claim_id.in_(claim_ids), RescueJob.state == JobState.COMPLETED)))

@@ -36,6 +36,12 @@ def waiting_for(session: Session, roles: list[str], not_requested_by: int) -> li
         .order_by(Payment.created_at, Payment.id)).all()]
 
 
+def count_waiting_for(session: Session, roles: list[str], not_requested_by: int) -> int:
+    return session.scalar(select(func.count()).select_from(Payment).where(
+        Payment.state == PaymentState.PENDING_APPROVAL, Payment.required_role.in_(roles),
+        Payment.requested_by != not_requested_by))
+
+
 def totals_by_state_and_kind(session: Session) -> list[tuple[str, str, int, float]]:
     """(state, kind, count, sum as a float) per pair, counted and summed by the database: Prometheus
     samples are floats by definition, so the float sum is what gets reported."""

@@ -18,9 +18,14 @@ from tests.greenchannel.test_claims import _upload
 BANDS = {"adjuster": Decimal("8000.00"), "supervisor": Decimal("60000.00"), "manager": Decimal("450000.00")}
 
 
-def _claim_with_estimate(world, estimate="1000000.00", asset="A00000006"):
+def _claim_with_estimate(world, estimate="1000000.00", asset="A00000006", identified=True):
+    """A claim with an estimate; identified: its ID card and bank account documents are in, so approvers
+    need no override."""
     claim = world.file(asset)
     world.run(claims.update_details, world.user("adjuster"), claim.id, ask(ClaimChanges, {"estimate": estimate}))
+    if identified:
+        for kind in payments.IDENTITY_DOCUMENTS:
+            _upload(world, world.user("adjuster"), claim.id, kind)
     return claim
 
 
@@ -116,7 +121,7 @@ def test_authority_for_every_role_against_every_band(world, band):
                 with pytest.raises(Forbidden):
                     world.run(payments.approve, approver, payment.id, world.rules.payments)
                 with pytest.raises(Forbidden):
-                    world.run(payments.reject, approver, payment.id)
+                    world.run(payments.reject, approver, payment.id, "not mine to decide")
         approver = users[band]
         approved = world.run(payments.approve, approver, payment.id, world.rules.payments, "checked photos")
         assert (approved.state, approved.decided_by) == ("approved", approver.user_id)

@@ -299,7 +299,7 @@ def test_an_adjuster_takes_the_next_claim_and_a_supervisor_approves_the_advance(
     rows = page.get_by_test_id("queue-row")
     expect(rows).to_have_count(len(scene.claims))
     expect(rows.first).to_have_attribute("data-claim-id", str(top["claim_id"]))
-    expect(rows.first).to_contain_text("person trapped")
+    expect(rows.first).to_contain_text("Person trapped")
     expect(rows.first).to_contain_text("first contact: in")
     shot(page, "queue-1-ordered")
 
@@ -332,8 +332,9 @@ def test_an_adjuster_takes_the_next_claim_and_a_supervisor_approves_the_advance(
     expect(item).to_contain_text("20,000.00")
     expect(item).to_contain_text("Adjuster Ada")
     shot(supervisor, "approvals-1-inbox")
-    item.get_by_test_id("decision-note").fill("photos checked")
-    item.get_by_test_id("approve").click()
+    item.get_by_test_id("approve").click()  # no ID card or bank account yet: the approver must say why
+    supervisor.get_by_test_id("override-dialog-reason").fill("photos checked; ID seen on the video call")
+    supervisor.get_by_test_id("override-dialog-confirm").click()
     expect(supervisor.get_by_test_id("approvals-count")).to_have_text("0")
     wait_until(lambda: adjuster.get(f"/v1/claims/{top['claim_id']}/payments").json()["payments"][0]["state"] == "paid",
                message="the approved advance paid out")

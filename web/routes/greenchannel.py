@@ -217,8 +217,9 @@ async def upload_document(request: web.Request) -> web.Response:
 @query(asks.QueueQuery)
 @responds(views.QueueList)
 async def list_queue(request: web.Request, query: asks.QueueQuery) -> web.Response:
-    """Open claims in priority order with reasons, SLA clocks and leases (?fast_track=, ?leased=false)."""
-    return json_response(await call(service.list_queue, query))
+    """Open claims in priority order with reasons, SLA clocks and leases (?fast_track=, ?leased=false); a tab
+    (?tab=workable|waiting_on_customer), a search (?q= claim id, name, phone, asset or address), pages (?page=)."""
+    return json_response(await call(service.list_queue, principal_of(request), query))
 
 
 @routes.post("/v1/queue/next")
@@ -226,8 +227,20 @@ async def list_queue(request: web.Request, query: asks.QueueQuery) -> web.Respon
 @body(asks.LeaseNext)
 @responds(views.LeasedClaim)
 async def lease_next(request: web.Request, body: asks.LeaseNext) -> web.Response:
-    """Lease the top claim to the caller for HAVEN_CLAIM_LEASE_S ({"claim": null} when the queue is empty)."""
+    """Lease the top workable claim to the caller for HAVEN_CLAIM_LEASE_S ({"claim": null, "nothing_to_take":
+    counts} when none is workable: how many wait on the customer, how many others hold)."""
     return json_response(await call(service.lease_next, principal_of(request), body))
+
+
+@routes.post("/v1/claims/{id}/remind")
+@requires(*CLAIMS_STAFF)
+@body(asks.CustomerReminder)
+@responds(views.ReminderView, status=201, description="the SMS with a signed link is saved and queued")
+async def remind_customer(request: web.Request, body: asks.CustomerReminder) -> web.Response:
+    """Remind the customer by SMS of the documents still missing, with a signed link to their claim; once a
+    day per claim (409 already_reminded_today)."""
+    return json_response(await call(service.remind_customer, principal_of(request), path_id(request), body),
+                         status=201)
 
 
 @routes.post("/v1/claims/{id}/release")

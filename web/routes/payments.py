@@ -43,7 +43,8 @@ async def request_payment(request: web.Request, body: asks.PaymentRequest, idemp
 @body(asks.PaymentDecision)
 @responds(views.PaymentView)
 async def approve_payment(request: web.Request, body: asks.PaymentDecision) -> web.Response:
-    """Approve a payment waiting for your level (never your own request)."""
+    """Approve a payment waiting for your level (never your own request). With the claim's ID card or bank
+    account document missing it is a 409 documents_missing unless override_reason says why (audited)."""
     return json_response(await call(service.decide_payment, principal_of(request), path_id(request), body, True))
 
 
@@ -52,8 +53,16 @@ async def approve_payment(request: web.Request, body: asks.PaymentDecision) -> w
 @body(asks.PaymentDecision)
 @responds(views.PaymentView)
 async def reject_payment(request: web.Request, body: asks.PaymentDecision) -> web.Response:
-    """Reject a payment waiting for your level (never your own request)."""
+    """Reject a payment waiting for your level (never your own request), with a reason (note or reason)."""
     return json_response(await call(service.decide_payment, principal_of(request), path_id(request), body, False))
+
+
+@routes.get("/v1/approvals/waiting")
+@requires(*APPROVERS)
+@responds(views.ApprovalsWaiting)
+async def approvals_waiting(request: web.Request) -> web.Response:
+    """How many payments wait for your decision (your level or below, never your own): the console's badge."""
+    return json_response(await call(service.approvals_waiting, principal_of(request)))
 
 
 @routes.get("/v1/claims/{id}/payments")

@@ -67,7 +67,8 @@ function renderTopbar() {
   const nav = document.getElementById("nav");
   nav.hidden = me.pages.length < 2;
   replace(nav, me.pages.map((name) =>
-    h("a", { href: `#/${name}`, "data-page": name, "data-testid": `nav-${name}` }, t(`nav.${name}`))));
+    h("a", { href: `#/${name}`, "data-page": name, "data-testid": `nav-${name}` }, t(`nav.${name}`),
+      name === "approvals" ? approvalsBadge : null)));
   nav.setAttribute("aria-label", t("top.pages"));
   document.getElementById("who").textContent = me.role === "customer" ? me.name : `${me.name} · ${t(`role.${me.role}`)}`;
   document.getElementById("large-type").textContent = t("top.large");
@@ -80,6 +81,20 @@ function renderTopbar() {
 }
 
 function markLive(on) {
+// The count of payments waiting for this user's decision, beside "Approvals" in the navigation.
+const approvalsBadge = h("span", { class: "badge nav-badge", "data-testid": "approvals-badge", hidden: true });
+async function refreshApprovalsBadge() {
+  if (!me || !me.pages.includes("approvals")) return;
+  try {
+    const { waiting } = await get("/v1/approvals/waiting");
+    approvalsBadge.textContent = String(waiting);
+    approvalsBadge.hidden = waiting === 0;
+    approvalsBadge.setAttribute("aria-label", t("approvals.badge", { n: waiting }));
+  } catch {
+    approvalsBadge.hidden = true; // the page itself reports the failure; the badge just goes quiet
+  }
+}
+
   const live = document.getElementById("live");
   live.textContent = on ? `● ${t("live.on")}` : `○ ${t("live.off")}`;
   live.classList.toggle("on", Boolean(on));
@@ -118,10 +133,14 @@ function listen() {
   events.addEventListener("open", () => {
     markLive(true);
     page?.instance.changed?.("reconnect", {});
+    refreshApprovalsBadge();
   });
   events.addEventListener("error", () => markLive(false));
   for (const topic of ["warnings", "deliveries", "rescue", "queue", "payments", "cat_events", "claim"]) {
-    events.addEventListener(topic, (event) => page?.instance.changed?.(topic, JSON.parse(event.data)));
+    events.addEventListener(topic, (event) => {
+      if (topic === "payments") refreshApprovalsBadge();
+      page?.instance.changed?.(topic, JSON.parse(event.data));
+    });
   }
 }
 
@@ -197,6 +216,7 @@ async function enter() {
   topbar.hidden = false;
   renderTopbar();
   listen();
+  refreshApprovalsBadge();
   remount();
 }
 

@@ -1,13 +1,19 @@
 // The approver's inbox: payments above the requester's authority, waiting for this supervisor or manager.
+// Each card says whom the money goes to (name, masked phone), which documents the claim holds, and whether
+// the ID card and bank account are in. Paying without them takes an override with a reason; rejecting
+// takes a reason. Both are asked for in a dialog.
 import { get, post } from "../api.js";
 import { t } from "../i18n.js";
-import { ago, busy, changeDetector, debounce, h, keptFields, money, replace, showError, toast } from "../ui.js";
+import { changeDetector, debounce, h, replace, toast } from "../ui.js";
+import { zonedTime } from "../zone.js";
+import { cny, documentList, refusalToast, whyChip } from "./queue.js";
+
+const IDENTITY = ["id", "bank_account"];
 
 export function mount(root) {
   const inbox = h("section", { class: "inbox", "data-testid": "approvals" });
   root.append(inbox);
   let items = [];
-  const notes = keptFields();
   const changed = changeDetector();
 
   const reload = debounce(async () => {
@@ -15,38 +21,124 @@ export function mount(root) {
       items = (await get("/v1/console/approvals")).payments;
       if (changed(items)) render();
     } catch (error) {
-      showError(error);
+      refusalToast(error);
     }
   }, 150);
 
-  async function decide(button, payment, approve, note) {
-    const verb = approve ? "approve" : "reject";
-    const done = await busy(button, () => post(`/v1/payments/${payment.id}/${verb}`, { note: note || undefined }));
-    if (done) {
-      toast(t(approve ? "approvals.approved" : "approvals.rejected", { n: payment.id }));
+  function missingIdentity(payment) {
+    return IDENTITY.filter((kind) => !payment.claim.identity_check[kind]);
+  }
+
+  // A modal dialog asking for a reason; resolves with the reason, or null when cancelled.
+  function askReason({ title, lead, label, confirm, testid, danger }) {
+    return new Promise((resolve) => {
+      const field = h("textarea", { id: `${testid}-reason`, rows: "3", maxlength: "4000", required: true,
+        "data-testid": `${testid}-reason` });
+      const problem = h("p", { class: "bad small", role: "alert", "data-testid": `${testid}-problem` });
+      const dialog = h("dialog", { class: "confirm reason-dialog", "data-testid": testid, "aria-labelledby": `${testid}-title` });
+      const finish = (value) => {
+        dialog.close();
+        dialog.remove();
+        resolve(value);
+      };
+      const yes = h("button", { type: "submit", class: danger ? "danger" : "primary", "data-testid": `${testid}-confirm` }, confirm);
+      const no = h("button", { type: "button", "data-testid": `${testid}-cancel`, onclick: () => finish(null) }, t("approvals.cancel"));
+      const form = h("form", { method: "dialog" },
+        h("h2", { id: `${testid}-title` }, title), lead ? h("p", {}, lead) : null,
+        h("label", { for: `${testid}-reason` }, label), field, problem,
+        h("div", { class: "dialog-actions" }, no, yes));
+      form.addEventListener("submit", (event) => {
+        event.preventDefault();
+        if (!field.value.trim()) {
+          problem.textContent = t("approvals.reasonRequired");
+          field.focus();
+          return;
+        }
+        finish(field.value.trim());
+      });
+      dialog.addEventListener("cancel", (event) => { event.preventDefault(); finish(null); });
+      dialog.append(form);
+      document.body.append(dialog);
+      dialog.showModal();
+      field.focus();
+    });
+  }
+
+  async function send(button, payment, verb, body) {
+    button.disabled = true;
+    try {
+      await post(`/v1/payments/${payment.id}/${verb}`, body);
+      toast(t(verb === "approve" ? "approvals.approved" : "approvals.rejected",
+        { a: cny(payment.amount), n: payment.claim.customer_name || t("queue.noName") }));
       reload();
+    } catch (error) {
+      refusalToast(error, { missing: missingIdentity(payment) });
+    } finally {
+      button.disabled = false;
     }
   }
 
+  async function approve(button, payment) {
+    const missing = missingIdentity(payment);
+    if (!missing.length) {
+      await send(button, payment, "approve", {});
+      return;
+    }
+    const reason = await askReason({
+      title: t("approvals.overrideTitle", { a: cny(payment.amount) }),
+      lead: t("approvals.overrideLead", { d: documentList(missing) }),
+      label: t("approvals.overrideReason"), confirm: t("approvals.overrideConfirm"), testid: "override-dialog",
+    });
+    if (reason) await send(button, payment, "approve", { override_reason: reason });
+  }
+
+  async function reject(button, payment) {
+    const reason = await askReason({
+      title: t("approvals.rejectTitle", { a: cny(payment.amount) }), lead: t("approvals.rejectLead"),
+      label: t("approvals.rejectReason"), confirm: t("approvals.reject"), testid: "reject-dialog", danger: true,
+    });
+    if (reason) await send(button, payment, "reject", { reason });
+  }
+
+  function identityLine(payment) {
+    return h("ul", { class: "identity-check", "data-testid": "identity-check" }, IDENTITY.map((kind) => {
+      const present = payment.claim.identity_check[kind];
+      return h("li", { class: present ? "ok" : "missing", "data-kind": kind },
+        h("span", { class: "mark", "aria-hidden": "true" }, present ? "✓" : "✗"), " ",
+        t(present ? "approvals.present" : "approvals.absent", { d: t(`doc.${kind}`) }));
+    }));
+  }
+
+  function documentsLine(claim) {
+    const { required, missing } = claim.documents;
+    const have = required.filter((kind) => !missing.includes(kind));
+    return h("p", { "data-testid": "documents" },
+      h("b", {}, t("claim.documents")), " ",
+      have.length ? t("approvals.docsIn", { d: documentList(have) }) : t("approvals.noDocs"),
+      missing.length ? h("span", { class: "bad" }, ` · ${t("approvals.docsMissing", { d: documentList(missing) })}`) : null);
+  }
+
   function card(payment) {
-    const note = notes.get(payment.id, () => h("input", { type: "text", placeholder: t("common.note"),
-      "data-testid": "decision-note" }));
     const claim = payment.claim;
-    return h("article", { class: "approval card", "data-testid": "approval", "data-payment-id": payment.id },
-      h("header", {},
-        h("h2", {}, t("approvals.line", { k: t(`kind.${payment.kind}`), a: money(payment.amount), c: claim.id })),
-        h("span", { class: "chip warn" }, t("approvals.needs", { r: t(`role.${payment.required_role}`) }))),
-      h("p", {}, t("approvals.by", { u: payment.requester_name, r: t(`role.${payment.requester_role}`), t: ago(payment.created_at) }),
-        payment.reason ? h("span", { class: "muted" }, ` · ${payment.reason}`) : null),
-      h("p", {}, t("approvals.estimate", { e: money(claim.estimate), c: money(claim.advance_cap) }),
-        claim.cat_code ? h("span", { class: "chip green" }, claim.cat_code) : null, " ",
-        h("a", { href: `#/queue/claim/${claim.id}` }, t("claim.title", { n: claim.id }))),
-      claim.priority_reasons.length ? h("div", {}, claim.priority_reasons.map((r) => h("span", { class: "chip reason" }, r))) : null,
-      h("div", { class: "row" }, note,
-        h("button", { class: "primary", "data-testid": "approve", onclick: (e) => decide(e.currentTarget, payment, true, note.value) },
-          t("approvals.approve")),
-        h("button", { class: "danger", "data-testid": "reject", onclick: (e) => decide(e.currentTarget, payment, false, note.value) },
-          t("approvals.reject"))));
+    const missing = missingIdentity(payment);
+    return h("article", { class: `approval card${missing.length ? " unidentified" : ""}`, "data-testid": "approval",
+      "data-payment-id": payment.id },
+    h("header", {},
+      h("h2", {}, t("approvals.line", { k: t(`kind.${payment.kind}`), a: cny(payment.amount), c: claim.id })),
+      h("span", { class: "chip warn" }, t("approvals.needs", { r: t(`role.${payment.required_role}`) }))),
+    h("p", { "data-testid": "payee" }, h("b", {}, t("approvals.payee")), " ",
+      claim.customer_name || t("queue.noName"), claim.customer_phone ? ` · ${claim.customer_phone}` : ""),
+    identityLine(payment), documentsLine(claim),
+    h("p", {}, t("approvals.by", { u: payment.requester_name, r: t(`role.${payment.requester_role}`), t: zonedTime(payment.created_at) }),
+      payment.reason ? h("span", { class: "muted" }, ` · ${payment.reason}`) : null),
+    h("p", {}, t("approvals.estimate", { e: cny(claim.estimate), c: cny(claim.advance_cap) }), " ",
+      h("a", { href: `#/queue/claim/${claim.id}` }, t("approvals.openClaim", { n: claim.id }))),
+    (claim.why_first || []).length ? h("div", {}, claim.why_first.map(whyChip)) : null,
+    h("div", { class: "row" },
+      h("button", { class: "primary", "data-testid": "approve", onclick: (e) => approve(e.currentTarget, payment) },
+        missing.length ? t("approvals.approveOverride") : t("approvals.approve")),
+      h("button", { class: "danger", "data-testid": "reject", onclick: (e) => reject(e.currentTarget, payment) },
+        t("approvals.rejectEllipsis"))));
   }
 
   function render() {

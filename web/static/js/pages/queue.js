@@ -1,18 +1,75 @@
-// Fast-track queue: the ordered queue with priority reasons and SLA clocks, "take next" (the lease),
-// and the claim view: stages, documents checklist, advance payments, history.
+// Fast-track queue: the claims staff can work now and, in their own tab, the claims waiting on the
+// customer's documents; search, pages of 50, "take next" (the lease), "remind customer" (an SMS with a
+// signed link, once a day), and the claim view: stages, documents checklist, advance payments, history.
 import { get, post } from "../api.js";
-import { t } from "../i18n.js";
+import { lang, t } from "../i18n.js";
 import {
-  busy, changeDetector, confirmButton, debounce, duration, h, keptFields, money, replace, serverNow, showError, time, toast,
+  changeDetector, confirmButton, debounce, duration, h, keptFields, replace, serverNow, toast,
 } from "../ui.js";
+import { zonedTime as time } from "../zone.js";
 
 const STAGES = ["reported", "surveyed", "assessed", "documents_reviewed", "adjudicated", "closed_paid"];
-const QUEUE_PAGE = 200;
+const QUEUE_PAGE = 50;
 const FLAGS = ["person_trapped", "person_injured", "vehicle_in_water", "in_travel_lane", "cannot_drive"];
+const TABS = ["workable", "waiting_on_customer"];
 
 function uuid() {
   if (crypto.randomUUID) return crypto.randomUUID();
   return Array.from(crypto.getRandomValues(new Uint8Array(16)), (b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+// Amounts as people of the page's language write them: "CN¥60,000.00" / "¥60,000.00".
+export function cny(value) {
+  if (value === null || value === undefined || value === "") return "–";
+  return new Intl.NumberFormat(lang() === "zh-CN" ? "zh-CN" : "en-GB", { style: "currency", currency: "CNY" })
+    .format(Number(value));
+}
+
+export function documentList(kinds) {
+  return kinds.map((kind) => t(`doc.${kind}`)).join(lang() === "zh-CN" ? "、" : ", ");
+}
+
+// One "why first" chip in the page's language; the server gives facts, never words.
+export function whyChip(fact) {
+  const vars = { c: fact.cat_code, a: fact.age, l: fact.level, e: fact.amount !== undefined ? cny(fact.amount) : "" };
+  return h("span", { class: `chip ${fact.code === "green_channel" ? "green" : "reason"}`, "data-code": fact.code },
+    t(`why.${fact.code}`, vars));
+}
+
+// A refusal from the server in words of the page's language: known codes get their own sentence (with
+// what the page knows, e.g. which documents are missing); anything else the server's own sentence.
+export function refusalText(error, context = {}) {
+  const code = error && error.code;
+  const known = {
+    documents_missing: () => t("refusal.documents_missing", { d: documentList(context.missing || []) }),
+    above_advance_ratio: () => (context.cap !== undefined
+      ? t("refusal.above_advance_ratio", { total: cny(context.total), cap: cny(context.cap), e: cny(context.estimate) })
+      : t("refusal.above_advance_ratio_short")),
+    above_estimate: () => (context.estimate !== undefined
+      ? t("refusal.above_estimate", { total: cny(context.all ?? context.total), e: cny(context.estimate) })
+      : t("refusal.above_estimate_short")),
+  };
+  if (known[code]) return known[code]();
+  if (code && t(`refusal.${code}`) !== `refusal.${code}`) return t(`refusal.${code}`);
+  if (!error || !error.status) return t("refusal.network");
+  return lang() === "en" && error.message && !/^HTTP \d+$/.test(error.message) ? error.message : t("refusal.other");
+}
+
+export function refusalToast(error, context) {
+  toast(refusalText(error, context), "error");
+}
+
+// Runs an action with the button disabled; a refusal becomes a toast in words.
+async function attempt(button, action, context) {
+  button.disabled = true;
+  try {
+    return await action();
+  } catch (error) {
+    refusalToast(error, typeof context === "function" ? context(error) : context);
+    return undefined;
+  } finally {
+    button.disabled = false;
+  }
 }
 
 export function slaText(sla) {
@@ -20,6 +77,11 @@ export function slaText(sla) {
   const name = t(`sla.${sla.clock.split(":")[0]}`);
   const left = (Date.parse(sla.due_at) - serverNow()) / 1000;
   return `${name}: ${left >= 0 ? t("common.in", { n: duration(left) }) : t("common.late", { n: duration(left) })}`;
+}
+
+function actionName(action) {
+  const words = t(`action.${action}`);
+  return words === `action.${action}` ? t("action.other") : words;
 }
 
 export function stepper(claim, testid = "stages") {
@@ -30,11 +92,17 @@ export function stepper(claim, testid = "stages") {
 }
 
 export function mount(root, { me, args }) {
-  const toolbar = h("div", { class: "toolbar" });
-  const list = h("section", { class: "queue-list", "data-testid": "queue" });
+  const toolbar = h("div", { class: "toolbar queue-toolbar" });
+  const tabs = h("div", { class: "queue-tabs", role: "group", "aria-label": t("queue.tabs") });
+  const list = h("section", { class: "queue-list", "data-testid": "queue", "aria-label": t("nav.queue") });
   const detail = h("section", { class: "claim-detail", "data-testid": "claim-view" });
-  root.append(toolbar, h("div", { class: "queue-layout" }, list, detail));
+  root.append(toolbar, h("div", { class: "queue-layout" }, h("div", { class: "queue-side" }, tabs, list), detail));
   let entries = [];
+  let counts = { workable: 0, waiting_on_customer: 0 };
+  let total = 0;
+  let tab = "workable";
+  let page = 1;
+  let search = "";
   let claimId = null;
   let claim = null;
   let payments = [];
@@ -43,6 +111,8 @@ export function mount(root, { me, args }) {
   let advanceKey = uuid();
   const fields = keptFields();
   const claimChanged = changeDetector();
+  const searchBox = h("input", { type: "search", id: "queue-search", "data-testid": "queue-search", maxlength: "100",
+    placeholder: t("queue.searchHint"), autocomplete: "off" });
 
   async function learnNames(ids) {
     const missing = [...new Set(ids.filter((id) => id && !(id in names)))];
@@ -51,16 +121,25 @@ export function mount(root, { me, args }) {
     names = { ...names, ...found.users };
   }
 
-  const nameOf = (id) => (id === me.id ? me.name : names[id] || `#${id}`);
+  const nameOf = (id) => (id === me.id ? me.name : names[id] || t("queue.someone"));
 
   const reloadQueue = debounce(async () => {
+    const query = new URLSearchParams({ tab, page: String(page), limit: String(QUEUE_PAGE) });
+    if (greenOnly) query.set("fast_track", "true");
+    if (search) query.set("q", search);
     try {
-      const data = await get(`/v1/queue?limit=${QUEUE_PAGE}${greenOnly ? "&fast_track=true" : ""}`);
+      const data = await get(`/v1/queue?${query}`);
+      ({ counts, total } = data);
       entries = data.queue;
+      if (!entries.length && page > 1 && total) {
+        page = Math.max(1, Math.ceil(total / QUEUE_PAGE));
+        reloadQueue();
+        return;
+      }
       await learnNames(entries.map((e) => e.lease?.holder_id));
       renderQueue();
     } catch (error) {
-      showError(error);
+      refusalToast(error);
     }
   }, 150);
 
@@ -73,46 +152,111 @@ export function mount(root, { me, args }) {
         ...payments.map((p) => p.requested_by)]);
       if (claimChanged([claim, payments])) renderClaim();
     } catch (error) {
-      showError(error);
+      refusalToast(error);
     }
   }, 150);
 
+  function nothingToTake(why) {
+    if (!why || !why.open) return t("queue.nothingOpen");
+    const parts = [];
+    if (why.waiting_on_customer) parts.push(t("queue.nothingWaiting", { n: why.waiting_on_customer }));
+    if (why.leased) parts.push(t("queue.nothingLeased", { n: why.leased }));
+    return t("queue.nothingToTakeWhy", { why: parts.join(lang() === "zh-CN" ? "；" : "; ") });
+  }
+
   function renderToolbar() {
-    const breached = entries.filter((e) => e.sla.breached).length;
     const takeNext = h("button", { class: "primary big", "data-testid": "take-next" }, t("queue.takeNext"));
     takeNext.addEventListener("click", async () => {
-      const result = await busy(takeNext, () => post("/v1/queue/next", { fast_track_only: greenOnly }));
+      const result = await attempt(takeNext, () => post("/v1/queue/next", { fast_track_only: greenOnly }));
       if (result === undefined) return;
-      if (!result.claim) return toast(t("queue.nothingToTake"));
+      if (!result.claim) {
+        toast(nothingToTake(result.nothing_to_take));
+        return;
+      }
       location.hash = `#/queue/claim/${result.claim.id}`;
       reloadQueue();
     });
     const filter = h("input", { type: "checkbox", "data-testid": "green-only" });
     filter.checked = greenOnly;
-    filter.addEventListener("change", () => { greenOnly = filter.checked; reloadQueue(); });
-    replace(toolbar, takeNext, h("label", { class: "check" }, filter, t("queue.greenOnly")),
-      h("span", { class: "stat" }, t("queue.waiting", { n: entries.length < QUEUE_PAGE ? entries.length : `${QUEUE_PAGE}+` })),
-      breached ? h("span", { class: "stat bad" }, t("queue.breached", { n: breached })) : null);
+    filter.addEventListener("change", () => { greenOnly = filter.checked; page = 1; reloadQueue(); });
+    const form = h("form", { class: "queue-search", role: "search", "data-testid": "queue-search-form" },
+      h("label", { for: "queue-search", class: "visually-hidden" }, t("queue.search")), searchBox,
+      h("button", { type: "submit" }, t("queue.search")),
+      search ? h("button", { type: "button", class: "quiet", "data-testid": "queue-search-clear", onclick: () => {
+        searchBox.value = "";
+        search = "";
+        page = 1;
+        reloadQueue();
+      } }, t("queue.clearSearch")) : null);
+    form.addEventListener("submit", (event) => {
+      event.preventDefault();
+      search = searchBox.value.trim();
+      page = 1;
+      reloadQueue();
+    });
+    const breached = entries.filter((e) => e.sla.breached).length;
+    replace(toolbar, takeNext, form, h("label", { class: "check" }, filter, t("queue.greenOnly")),
+      breached ? h("span", { class: "stat bad" }, t("queue.breachedOnPage", { n: breached })) : null);
+    replace(tabs, TABS.map((name) => h("button", {
+      type: "button", class: `tab${name === tab ? " active" : ""}`, "aria-pressed": String(name === tab),
+      "data-testid": `tab-${name}`, onclick: () => { tab = name; page = 1; reloadQueue(); },
+    }, t(`queue.tab.${name}`), " ", h("span", { class: "badge" }, counts[name] ?? 0))));
+  }
+
+  function reminderCell(entry) {
+    const last = entry.last_reminded_at;
+    const remind = h("button", { class: "small", "data-testid": "remind", onclick: async (event) => {
+      event.stopPropagation();
+      const done = await attempt(event.currentTarget, () => post(`/v1/claims/${entry.claim_id}/remind`, {}));
+      if (done) {
+        toast(t("queue.reminded", { n: entry.claim_id }));
+        reloadQueue();
+        if (entry.claim_id === claimId) reloadClaim();
+      }
+    } }, t("queue.remind"));
+    return h("div", { class: "remind" }, remind,
+      h("div", { class: "muted small", "data-testid": "last-reminded" },
+        last ? t("queue.lastReminded", { t: time(last) }) : t("queue.neverReminded")));
+  }
+
+  function pager() {
+    const pages = Math.max(1, Math.ceil(total / QUEUE_PAGE));
+    const first = total ? (page - 1) * QUEUE_PAGE + 1 : 0;
+    const last = Math.min(total, page * QUEUE_PAGE);
+    const go = (to) => () => { page = to; reloadQueue(); list.scrollTop = 0; };
+    return h("nav", { class: "pager", "aria-label": t("queue.pages"), "data-testid": "pager" },
+      h("button", { type: "button", disabled: page <= 1, onclick: go(page - 1), "data-testid": "page-prev" }, t("queue.prev")),
+      h("span", {}, t("queue.showing", { a: first, b: last, n: total, p: page, q: pages })),
+      h("button", { type: "button", disabled: page >= pages, onclick: go(page + 1), "data-testid": "page-next" }, t("queue.next")));
   }
 
   function renderQueue() {
     renderToolbar();
-    if (!entries.length) return replace(list, h("p", { class: "muted big-empty" }, t("queue.empty")));
-    return replace(list, h("table", { class: "grid queue" },
-      h("thead", {}, h("tr", {}, ["rank", "claim", "customer", "stage", "why", "sla", "lease"].map((c) =>
-        h("th", {}, t(`queue.col.${c}`))))),
-      h("tbody", {}, entries.map((entry, index) => h("tr", {
+    if (!entries.length) {
+      const empty = search ? t("queue.noMatch") : t(`queue.empty.${tab}`);
+      return replace(list, h("p", { class: "muted big-empty", "data-testid": "queue-empty" }, empty));
+    }
+    const waitingTab = tab === "waiting_on_customer";
+    const columns = waitingTab ? ["claim", "customer", "missing", "remind"] : ["claim", "customer", "stage", "why", "sla", "lease"];
+    return replace(list, h("table", { class: "grid queue compact" },
+      h("thead", {}, h("tr", {}, columns.map((c) => h("th", { scope: "col" }, t(`queue.col.${c}`))))),
+      h("tbody", {}, entries.map((entry) => h("tr", {
         class: `${entry.claim_id === claimId ? "selected" : ""}${entry.sla.breached ? " late" : ""}`,
         "data-testid": "queue-row", "data-claim-id": entry.claim_id,
         onclick: () => { location.hash = `#/queue/claim/${entry.claim_id}`; },
       },
-      h("td", { class: "rank" }, index + 1),
-      h("td", {}, h("b", {}, entry.claim_id), entry.fast_track ? h("span", { class: "chip green" }, entry.cat_code) : null),
-      h("td", {}, entry.customer_id),
-      h("td", {}, t(`stage.${entry.stage}`), entry.waiting_for ? h("div", { class: "muted small" }, t("queue.waitingDocs")) : null),
-      h("td", { class: "reasons" }, entry.reasons.map((r) => h("span", { class: "chip reason" }, r))),
-      h("td", { class: entry.sla.breached ? "bad" : "" }, slaText(entry.sla)),
-      h("td", {}, entry.lease ? `${nameOf(entry.lease.holder_id)} · ${time(entry.lease.expires_at)}` : ""))))));
+      h("td", {}, h("a", { href: `#/queue/claim/${entry.claim_id}`, class: "claim-link" }, t("claim.title", { n: entry.claim_id })),
+        h("div", { class: "muted small" }, entry.asset?.address || t(`asset.${entry.asset?.kind || "other"}`))),
+      h("td", {}, entry.customer_name || t("queue.noName"), h("div", { class: "muted small phone" }, entry.customer_phone || "")),
+      waitingTab ? [
+        h("td", { "data-testid": "missing" }, documentList(entry.missing_documents)),
+        h("td", {}, reminderCell(entry)),
+      ] : [
+        h("td", {}, t(`stage.${entry.stage}`)),
+        h("td", { class: "reasons" }, (entry.why_first || []).map(whyChip)),
+        h("td", { class: entry.sla.breached ? "bad" : "" }, slaText(entry.sla)),
+        h("td", {}, entry.lease ? t("queue.leaseUntil", { u: nameOf(entry.lease.holder_id), t: time(entry.lease.expires_at) }) : ""),
+      ])))), pager());
   }
 
   function leaseLine() {
@@ -122,7 +266,7 @@ export function mount(root, { me, args }) {
       : t("claim.leasedTo", { u: nameOf(claim.lease.holder_id), t: time(claim.lease.expires_at) });
     const release = mine || ["supervisor", "manager"].includes(me.role)
       ? h("button", { class: "small", "data-testid": "release", onclick: async (event) => {
-        if (await busy(event.currentTarget, () => post(`/v1/claims/${claim.id}/release`, {}))) {
+        if (await attempt(event.currentTarget, () => post(`/v1/claims/${claim.id}/release`, {}))) {
           toast(t("claim.released", { n: claim.id }));
           reloadClaim();
           reloadQueue();
@@ -143,7 +287,7 @@ export function mount(root, { me, args }) {
     move.addEventListener("click", async () => {
       const body = { to: next, note: note.value || undefined };
       if (estimate) body.estimate = estimate.value;
-      if (await busy(move, () => post(`/v1/claims/${claim.id}/transition`, body))) {
+      if (await attempt(move, () => post(`/v1/claims/${claim.id}/transition`, body), { missing: claim.documents.missing })) {
         fields.forget("note", "estimate", "rejectNote");
         toast(t("claim.moved", { n: claim.id, s: t(`stage.${next}`) }));
         reloadClaim();
@@ -174,10 +318,32 @@ export function mount(root, { me, args }) {
     }));
   }
 
+  // What a refused advance would have made, from what the page shows: the counted payments and the cap.
+  function advanceRefusal(amount) {
+    const counted = payments.filter((p) => ["requested", "pending_approval", "approved", "paid"].includes(p.state));
+    const sum = (list) => list.reduce((total, p) => total + Number(p.amount), 0);
+    const estimate = Number(claim.estimate);
+    return { total: sum(counted.filter((p) => p.kind === "advance")) + amount, all: sum(counted) + amount,
+      cap: Math.floor(estimate * me.advance_ratio * 100) / 100, estimate, missing: claim.documents.missing };
+  }
+
+  function detailReminder() {
+    const last = [...claim.history].reverse().find((e) => e.action === "customer_reminded");
+    const remind = h("button", { class: "small", "data-testid": "remind-detail", onclick: async (event) => {
+      if (await attempt(event.currentTarget, () => post(`/v1/claims/${claim.id}/remind`, {}))) {
+        toast(t("queue.reminded", { n: claim.id }));
+        reloadClaim();
+        reloadQueue();
+      }
+    } }, t("queue.remind"));
+    return h("div", { class: "row remind-row" }, h("span", {}, t("queue.stillMissing", { d: documentList(claim.documents.missing) })),
+      remind, h("span", { class: "muted small" }, last ? t("queue.lastReminded", { t: time(last.at) }) : t("queue.neverReminded")));
+  }
+
   function paymentsPanel() {
     const rows = payments.length ? h("table", { class: "grid" }, h("tbody", {}, payments.map((p) =>
       h("tr", { "data-testid": "payment", "data-state": p.state },
-        h("td", {}, `#${p.id}`), h("td", {}, t(`kind.${p.kind}`)), h("td", { class: "num" }, money(p.amount)),
+        h("td", {}, `#${p.id}`), h("td", {}, t(`kind.${p.kind}`)), h("td", { class: "num" }, cny(p.amount)),
         h("td", {}, h("span", { class: `chip pay-${p.state}` }, t(`pay.${p.state}`))),
         h("td", { class: "muted" }, p.state === "pending_approval" ? t("claim.needs", { r: t(`role.${p.required_role}`) })
           : `${nameOf(p.requested_by)} · ${time(p.created_at)}`)))))
@@ -194,7 +360,8 @@ export function mount(root, { me, args }) {
     request.addEventListener("click", async () => {
       const body = { amount: amount.value, kind: "advance", reason: reason.value || undefined };
       // The same key for every click of this form: a double click or a retry makes one payment.
-      const payment = await busy(request, () => post(`/v1/claims/${claim.id}/payments`, body, { "Idempotency-Key": advanceKey }));
+      const payment = await attempt(request, () => post(`/v1/claims/${claim.id}/payments`, body, { "Idempotency-Key": advanceKey }),
+        () => advanceRefusal(Number(amount.value)));
       if (payment) {
         advanceKey = uuid();
         fields.forget("amount", "reason");
@@ -202,8 +369,8 @@ export function mount(root, { me, args }) {
         reloadClaim();
       }
     });
-    return [rows, h("p", { class: "muted small" }, t("claim.cap", { c: money(Math.floor(Number(claim.estimate) * ratio * 100) / 100), r: `${Math.round(ratio * 100)}%`,
-      e: money(claim.estimate) })),
+    return [rows, h("p", { class: "muted small" }, t("claim.cap", { c: cny(Math.floor(Number(claim.estimate) * ratio * 100) / 100), r: `${Math.round(ratio * 100)}%`,
+      e: cny(claim.estimate) })),
       h("div", { class: "row" }, amount, reason, request)];
   }
 
@@ -212,10 +379,11 @@ export function mount(root, { me, args }) {
     if (claim.flags.flood_depth_level) flags.push(t("flag.flood_depth_level", { n: claim.flags.flood_depth_level }));
     const row = (label, value) => [h("dt", {}, label), h("dd", {}, value || "–")];
     return h("dl", { class: "facts" },
-      row(t("claim.customer"), claim.customer_id), row(t("claim.lossAt"), time(claim.loss_at, true)),
+      row(t("claim.customer"), [claim.customer_name || t("queue.noName"), claim.customer_phone ? ` · ${claim.customer_phone}` : ""]),
+      row(t("claim.lossAt"), time(claim.loss_at, true)),
       row(t("claim.location"), `${claim.location.lat.toFixed(4)}, ${claim.location.lon.toFixed(4)}`),
       row(t("claim.description"), claim.description), row(t("claim.flags"), flags.join(" · ")),
-      row(t("claim.estimate"), claim.estimate ? money(claim.estimate) : null),
+      row(t("claim.estimate"), claim.estimate ? cny(claim.estimate) : null),
       row(t("queue.col.sla"), slaText(claim.sla)),
       row(t("claim.rescue"), claim.rescue ? `${t(`state.${claim.rescue.state}`)}${claim.rescue.provider ? ` · ${claim.rescue.provider}` : ""}` : null));
   }
@@ -226,10 +394,11 @@ export function mount(root, { me, args }) {
     if (!claimId || !claim) return replace(detail, claimId ? h("p", { class: "muted" }, t("common.loading")) : null);
     return replace(detail,
       h("header", {}, h("h2", {}, t("claim.title", { n: claim.id })),
-        h("span", { class: `chip ${claim.fast_track ? "green" : ""}` }, claim.fast_track ? t("claim.green", { c: claim.cat_code }) : t("claim.ordinary")),
+        h("span", { class: `chip ${claim.fast_track ? "green" : ""}` }, claim.fast_track ? t("why.green_channel") : t("claim.ordinary")),
         h("span", { class: "chip stage", "data-testid": "claim-stage" }, t(`stage.${claim.stage}`))),
       leaseLine(),
-      claim.priority_reasons.length ? h("div", { class: "reasons" }, claim.priority_reasons.map((r) => h("span", { class: "chip reason" }, r))) : null,
+      (claim.why_first || []).length ? h("div", { class: "reasons" }, claim.why_first.map(whyChip)) : null,
+      claim.documents.missing.length && claim.stage !== "closed_paid" ? detailReminder() : null,
       stepper(claim), stageActions(),
       h("div", { class: "two" },
         h("div", {}, h("h3", {}, t("claim.facts")), facts()),
@@ -237,9 +406,10 @@ export function mount(root, { me, args }) {
       h("h3", {}, t("claim.payments")), paymentsPanel(),
       h("h3", {}, t("claim.history")),
       h("ol", { class: "history", "data-testid": "history" }, [...claim.history].reverse().map((e) => h("li", {},
-        h("span", { class: "muted" }, time(e.at, true)), " ", h("b", {}, e.action),
+        h("span", { class: "muted" }, time(e.at, true)), " ", h("b", {}, actionName(e.action)),
         e.to && e.from !== e.to ? ` ${e.from ? `${t(`stage.${e.from}`)} → ` : ""}${t(`stage.${e.to}`)}` : "",
-        e.actor_id ? ` · ${nameOf(e.actor_id)}` : "", e.note ? h("span", { class: "muted" }, ` · ${e.note}`) : ""))));
+        e.actor_id ? ` · ${nameOf(e.actor_id)}` : "",
+        e.note && e.action !== "leased" ? h("span", { class: "muted" }, ` · ${e.note}`) : ""))));
   }
 
   function navigate(rest) {
