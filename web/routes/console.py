@@ -59,9 +59,9 @@ PAGES = {
     "customer": ["claims"],
     "dispatcher": ["map", "dispatch"],
     "adjuster": ["queue"],
-    "supervisor": ["map", "queue", "approvals", "feeds"],
-    "manager": ["map", "queue", "approvals", "feeds", "lossreport"],
-    "admin": ["map", "dispatch", "queue", "feeds", "outbox", "lossreport"],
+    "supervisor": ["map", "queue", "approvals", "catevents", "feeds"],
+    "manager": ["map", "queue", "approvals", "catevents", "feeds", "lossreport"],
+    "admin": ["map", "dispatch", "queue", "catevents", "feeds", "outbox", "lossreport"],
 }
 
 

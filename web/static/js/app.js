@@ -2,6 +2,7 @@
 import { api, get, setCsrfToken, whenSignedOut } from "./api.js";
 import { lang, setLang, t } from "./i18n.js";
 import * as approvals from "./pages/approvals.js";
+import * as catevents from "./pages/catevents.js";
 import * as claims from "./pages/claims.js";
 import * as dispatch from "./pages/dispatch.js";
 import * as feeds from "./pages/feeds.js";
@@ -12,7 +13,7 @@ import * as queue from "./pages/queue.js";
 import { showPasswordChange, showSignIn } from "./pages/signin.js";
 import { h, replace, showError } from "./ui.js";
 
-const PAGES = { map, dispatch, queue, approvals, claims, feeds, outbox, lossreport };
+const PAGES = { map, dispatch, queue, approvals, catevents, claims, feeds, outbox, lossreport };
 const view = document.getElementById("view");
 const topbar = document.getElementById("topbar");
 let me = null;

@@ -274,7 +274,9 @@ export function mount(root) {
       try {
         const result = await api("POST", "/v1/alerts", new Blob([await file.arrayBuffer()], { type }),
           { "Content-Type": type });
-        toast(t("map.ingested", { n: result.stored }));
+        // `stored` lists the new alerts' ids: the toast counts them.
+        const stored = result.stored.length;
+        toast(stored ? t("map.ingested", { n: stored }) : t("map.ingestedNone"));
       } catch (error) {
         showError(error);
       }
