@@ -97,6 +97,7 @@ class Settings(BaseSettings):
     cat_propose_min_assets: int = Field(default=500, ge=1)
     rescue_offer_timeout: float = Field(default=300.0, gt=0)
     provider_location_max_age_s: float = Field(default=900.0, gt=0)
+    rescue_hold_s: float = Field(default=60.0, gt=0, le=3600)  # a watched pending job waits this long
     advance_ratio: float = Field(default=0.5, gt=0, le=1)
     claim_lease_s: float = Field(default=900.0, gt=0)
 

@@ -197,11 +197,15 @@ class ProviderRegistration(Request):
     capacity: Whole(1, 50) = 1
     available: DefaultOn = True
     location: Location | None = None
+    location_at: Timestamp | None = Field(None, description="when the truck was there (its device's clock); "
+                                                            "a time ahead of the server's is stored as now")
     user_id: Whole(1) | None = None
 
 
 class ProviderChanges(Changes):
     location: Location = None
+    location_at: Timestamp | None = Field(None, description="when the truck was there (its device's clock); "
+                                                            "a time ahead of the server's is stored as now")
     available: Flag = True
     capacity: Whole(1, 50) = 1
     capabilities: NonEmpty(list[RescueNeed] | None) = None
@@ -233,6 +237,12 @@ class JobStatusReport(Request):
 
 class Assignment(Request):
     provider_id: Whole(1)
+    override_reason: Text(500) = Field(None, description="required for a truck beyond the radius an automatic "
+                                                         "offer reaches; audited")
+
+
+class JobHold(Request):
+    """A dispatcher is working a pending job by hand: no automatic offer while the hold lasts."""
 
 
 class Reoffer(Request):

@@ -25,13 +25,13 @@ from datetime import datetime, timedelta
 
 import numpy as np
 from scipy.optimize import linear_sum_assignment
-from sqlalchemy import bindparam, func, insert, select, update
+from sqlalchemy import bindparam, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from geo.distance import distance_km, short_distances_km
 from greenchannel import claims as claims_module
-from greenchannel import messages, queue
+from greenchannel import messages, places, queue
 from greenchannel.dao import rescue_dao
 from greenchannel.dao.rescue_dao import all_providers, provider_of_user
 from greenchannel.errors import Conflict, Forbidden, Invalid, Malformed, NotFound
@@ -90,12 +90,27 @@ def register_provider(session: Session, actor: Principal, ask: ProviderRegistrat
     )
     if ask.location is not None:
         provider.lon, provider.lat = ask.location.lon, ask.location.lat
-        provider.location_at = now
+    elif ask.location_at is not None:
+        raise Malformed("location_at goes with a location", "location_at")
     session.add(provider)
     session.flush()
     audit.record(session, "rescue_provider", provider.id, "registered", actor_id=actor.user_id,
                  actor_role=actor.role, note=provider.name)
+    if ask.location is not None:
+        _stamp_location(session, actor, provider, ask.location_at, now)
     return provider
+
+
+def _stamp_location(session: Session, actor: Principal, provider: RescueProvider, reported_at: datetime | None,
+                    now: datetime) -> None:
+    """When the truck was there: the time its device gave, never later than our clock. A fix dated ahead
+    (a device clock that runs fast, a replay) is stored as now and flagged, so ages never count down."""
+    provider.location_clamped = reported_at is not None and reported_at > now
+    provider.location_at = now if reported_at is None or provider.location_clamped else reported_at
+    if provider.location_clamped:
+        audit.record(session, "rescue_provider", provider.id, "location_clamped", actor_id=actor.user_id,
+                     actor_role=actor.role, note=f"position dated {reported_at.isoformat()}, ahead of the "
+                                                 f"server clock; stored as {now.isoformat()}")
 
 
 def update_provider(session: Session, actor: Principal, provider_id: int, changes: ProviderChanges,
@@ -109,9 +124,11 @@ def update_provider(session: Session, actor: Principal, provider_id: int, change
     provider = lock_row(session, RescueProvider, provider_id)
     if provider is None:
         raise NotFound(f"rescue provider {provider_id}")
+    if "location_at" in sent and "location" not in sent:
+        raise Malformed("location_at goes with a location", "location_at")
     if "location" in sent:
         provider.lon, provider.lat = changes.location.lon, changes.location.lat
-        provider.location_at = now
+        _stamp_location(session, actor, provider, changes.location_at, now)
     if "available" in sent:
         provider.available = changes.available
     if "capacity" in sent:
@@ -151,7 +168,8 @@ def provider_json(provider: RescueProvider, rules: RescueRules, now: datetime | 
             "capabilities": provider.capabilities, "capacity": provider.capacity,
             "active_jobs": provider.active_jobs, "available": provider.available,
             "location": {"lon": provider.lon, "lat": provider.lat} if provider.lon is not None else None,
-            "location_at": provider.location_at, "location_fresh": fresh, "user_id": provider.user_id}
+            "location_at": provider.location_at, "location_fresh": fresh, "user_id": provider.user_id,
+            "location_clamped": bool(getattr(provider, "location_clamped", False))}
 
 
 list_providers = all_providers
@@ -231,6 +249,10 @@ def offer_to_nearest(session: Session, job: RescueJob, now: datetime, rules: Res
 def _cascade(session: Session, job: RescueJob, now: datetime, rules: RescueRules) -> RescueOffer | None:
     """After a rejection or expiry: the next best provider, or back to pending for the next batch."""
     job.state, job.provider_id, job.offer_expires_at = JobState.CREATED, None, None
+    if is_held(job, now):
+        audit.record(session, "rescue_job", job.id, "waiting", from_state="offered", to_state="created",
+                     note="held by a dispatcher; no automatic offer until the hold ends")
+        return None
     offer = offer_to_nearest(session, job, now, rules)
     if offer is None:
         audit.record(session, "rescue_job", job.id, "waiting", from_state="offered", to_state="created",
@@ -239,6 +261,14 @@ def _cascade(session: Session, job: RescueJob, now: datetime, rules: RescueRules
 
 
 # --- jobs ----------------------------------------------------------------------------------------
+
+def is_held(job: RescueJob, now: datetime) -> bool:
+    return job.held_until is not None and job.held_until > now
+
+
+def _not_held(now: datetime):
+    return or_(RescueJob.held_until.is_(None), RescueJob.held_until <= now)
+
 
 def _in_surge(session: Session, now: datetime, rules: RescueRules) -> bool:
     """More pending jobs than providers free to take one: new jobs wait for the batch."""
@@ -322,9 +352,28 @@ def _acting_provider(session: Session, actor: Principal, provider_id: int | None
     return provider_id
 
 
+def hold(session: Session, actor: Principal, job_id: int, rules: RescueRules,
+         now: datetime | None = None) -> RescueJob:
+    """A dispatcher is working this job by hand: while it waits for a truck (pending, or offered and its
+    offer may lapse) no automatic offer is made for RescueRules.hold_s; the board renews it while the job
+    is open there."""
+    now = now or utcnow()
+    _dispatcher_only(session, actor)
+    job = _locked_job(session, job_id)
+    if job.state not in (JobState.CREATED, JobState.OFFERED):
+        raise Conflict(f"job {job_id} is {job.state}; only a job waiting for a truck can be held", code="not_pending")
+    renewing = is_held(job, now) and job.held_by == actor.user_id
+    job.held_until, job.held_by, job.updated_at = now + rules.hold, actor.user_id, now
+    if not renewing:
+        audit.record(session, "rescue_job", job.id, "held", actor_id=actor.user_id, actor_role=actor.role,
+                     from_state=job.state, to_state=job.state, note=f"until {job.held_until.isoformat()}")
+    return job
+
+
 def assign(session: Session, actor: Principal, job_id: int, provider_id: int, rules: RescueRules,
-           now: datetime | None = None) -> RescueOffer:
-    """A dispatcher offers a pending job to a chosen provider (same fit rules as automatic offers)."""
+           now: datetime | None = None, override_reason: str | None = None) -> RescueOffer:
+    """A dispatcher offers a pending job to a chosen provider (same fit rules as automatic offers). A
+    truck beyond the radius an automatic offer reaches takes a reason, which is audited."""
     now = now or utcnow()
     _dispatcher_only(session, actor)
     job = _locked_job(session, job_id)
@@ -338,8 +387,20 @@ def assign(session: Session, actor: Principal, job_id: int, provider_id: int, ru
     if not _take_slot(session, provider.id, now, rules):
         raise Conflict(f"{provider.name} is unavailable, full, or its location is older than "
                        f"{rules.provider_location_max_age_s:.0f} s", code="provider_unavailable")
+    if provider.lon is None:
+        raise Conflict(f"{provider.name} has no position", code="provider_unavailable")
     distance = float(distance_km(job.lon, job.lat, provider.lon, provider.lat))
-    return _make_offer(session, job, provider, distance, "manual", now, rules, actor)
+    if distance > MAX_OFFER_DISTANCE_KM and not override_reason:
+        raise Invalid(f"{provider.name} is {distance:.0f} km away, beyond the {MAX_OFFER_DISTANCE_KM:.0f} km an "
+                      f"offer reaches; give override_reason to send it anyway", "override_reason",
+                      code="beyond_radius")
+    job.held_until, job.held_by = None, None
+    offer = _make_offer(session, job, provider, distance, "manual", now, rules, actor)
+    if distance > MAX_OFFER_DISTANCE_KM:
+        audit.record(session, "rescue_job", job.id, "radius_override", actor_id=actor.user_id,
+                     actor_role=actor.role, from_state="offered", to_state="offered", note=override_reason,
+                     data={"offer_id": offer.id, "provider_id": provider.id, "distance_km": round(distance, 1)})
+    return offer
 
 
 def _end_offer(session: Session, job: RescueJob, offer: RescueOffer, state: str, now: datetime,
@@ -536,15 +597,19 @@ class BatchResult:
     total_km: float = 0.0
     plan_seconds: float = 0.0
     offer_ids: list[int] = field(default_factory=list)
+    held: int = 0
+    offered_jobs: list[dict] = field(default_factory=list)
+    unplaced: list[dict] = field(default_factory=list)
 
 
 def dispatch_pending(session: Session, rules: RescueRules, now: datetime | None = None) -> BatchResult:
     """Offer every pending job in one batch. Jobs and providers another transaction holds are skipped
     (SKIP LOCKED), so the batch never waits on, nor races with, a dispatcher working one job."""
     now = now or utcnow()
-    jobs = lock_rows_skip_locked(session, RescueJob, [RescueJob.state == "created"],
+    result = BatchResult(held=rescue_dao.held_job_count(session, now))
+    jobs = lock_rows_skip_locked(session, RescueJob, [RescueJob.state == "created", _not_held(now)],
                                  order_by=[RescueJob.urgency.desc(), RescueJob.created_at, RescueJob.id])
-    result = BatchResult(pending=len(jobs))
+    result.pending = len(jobs)
     if not jobs:
         return result
     providers = lock_rows_skip_locked(session, RescueProvider, _offerable(now, rules), order_by=[RescueProvider.id])
@@ -552,6 +617,7 @@ def dispatch_pending(session: Session, rules: RescueRules, now: datetime | None 
     result.free_slots, result.free_providers = int(slots.sum()), len(providers)
     result.surge = len(jobs) > len(providers)
     if not providers:
+        _explain_unplaced(session, jobs, set(), now, rules, result)
         return result
     tried = _tried_providers(session, [j.id for j in jobs], now)
     provider_index = {p.id: i for i, p in enumerate(providers)}
@@ -565,8 +631,90 @@ def dispatch_pending(session: Session, rules: RescueRules, now: datetime | None 
                       [j.urgency for j in jobs], [p.lon for p in providers], [p.lat for p in providers],
                       [p.capabilities or [] for p in providers], slots, excluded)
     result.plan_seconds = time.perf_counter() - started
+    # Read before the bulk write expires the ORM copies (a surge has a thousand of them).
+    result.offered_jobs = [{"job_id": jobs[j].id, "provider_id": providers[p].id, "provider_name": providers[p].name,
+                            "distance_km": round(km, 1)}
+                           for (j, p), km in zip(plan.pairs, plan.distances_km, strict=True)]
+    placed = {j for j, _ in plan.pairs}
+    left = [_spot(job) for index, job in enumerate(jobs) if index not in placed]
     _write_batch(session, jobs, providers, plan, now, rules, result)
+    _explain_unplaced(session, left, now, rules, result)
     return result
+
+
+@dataclass(frozen=True)
+class JobSpot:
+    """What the reasons for a job's waiting depend on."""
+
+    id: int
+    lon: float
+    lat: float
+    needs: str
+    held_until: datetime | None = None
+
+
+def _spot(job: RescueJob) -> JobSpot:
+    return JobSpot(job.id, job.lon, job.lat, job.needs, job.held_until)
+
+
+def _explain_unplaced(session: Session, left: list[JobSpot], now: datetime, rules: RescueRules,
+                      result: BatchResult) -> None:
+    if not left:
+        return
+    reasons = unplaced_reasons(session, left, now, rules)
+    result.unplaced = [{"job_id": job.id, "reason": reasons[job.id]} for job in left]
+
+
+def unplaced_reasons(session: Session, jobs: list, now: datetime, rules: RescueRules) -> dict[int, dict]:
+    """Why each pending job has no truck yet, as a code with the facts to put it in words:
+    held (a dispatcher is on it), no_capable_provider (no truck at all can do this job), all_declined (every
+    free truck in reach declined it or let its offer expire lately), none_within_radius (the nearest free
+    truck that can is farther than an offer reaches), no_free_provider (those that can are busy, switched
+    off or their position is too old), waiting_for_batch (a free truck in reach: the next batch offers it).
+    With the last offer that ended (whose, how, when) and the nearest free truck that can do it."""
+    providers = rescue_dao.all_providers(session)
+    offers = rescue_dao.recent_offers(session, [job.id for job in jobs], now - RETRY_AFTER)
+    fresh_since = now - rules.location_max_age
+    free = [p for p in providers if p.available and p.active_jobs < p.capacity and p.lon is not None
+            and p.location_at is not None and p.location_at >= fresh_since]
+    distances = (offer_distances_km(np.array([j.lon for j in jobs])[:, None], np.array([j.lat for j in jobs])[:, None],
+                                    np.array([p.lon for p in free])[None, :], np.array([p.lat for p in free])[None, :])
+                 if free and jobs else np.full((len(jobs), 0), np.inf))
+    reasons = {}
+    for row, job in enumerate(jobs):
+        tried = {o["provider_id"] for o in offers.get(job.id, [])}
+        ended = [o for o in offers.get(job.id, []) if o["state"] in (OfferState.EXPIRED, OfferState.REJECTED,
+                                                                     OfferState.WITHDRAWN)]
+        fits = [i for i, p in enumerate(free) if job.needs in (p.capabilities or [])]
+        nearest = None
+        row_km = distances[row, fits] if fits else np.zeros(0)
+        if fits and not np.isfinite(row_km).any():  # all beyond the radius: the real distance, for the words
+            row_km = np.atleast_1d(distance_km(job.lon, job.lat, [free[i].lon for i in fits],
+                                               [free[i].lat for i in fits]))
+        if fits:
+            best = int(np.argmin(row_km))
+            nearest = {"provider_id": free[fits[best]].id, "name": free[fits[best]].name,
+                       "distance_km": round(float(row_km[best]), 1)}
+        in_reach = [i for i, km in zip(fits, row_km, strict=True) if km <= MAX_OFFER_DISTANCE_KM]
+        if job.held_until is not None and job.held_until > now:
+            code = "held"
+        elif not any(job.needs in (p.capabilities or []) for p in providers):
+            code = "no_capable_provider"
+        elif any(free[i].id not in tried for i in in_reach):
+            code = "waiting_for_batch"
+        elif in_reach:
+            code = "all_declined"
+        elif nearest is not None:
+            code = "none_within_radius"
+        else:
+            code = "no_free_provider"
+        reasons[job.id] = {
+            "code": code, "needs": job.needs, "radius_km": MAX_OFFER_DISTANCE_KM, "nearest_free": nearest,
+            "held_until": job.held_until if code == "held" else None,
+            "last_offer": {"provider_name": ended[0]["provider_name"], "state": ended[0]["state"],
+                           "at": ended[0]["ended_at"], "distance_km": ended[0]["distance_km"]} if ended else None,
+        }
+    return reasons
 
 
 def _write_batch(session: Session, jobs: list[RescueJob], providers: list[RescueProvider], plan: BatchPlan,
@@ -625,6 +773,30 @@ def job_json(session: Session, job: RescueJob) -> dict:
                   "mode": offer.mode, "distance_km": offer.distance_km, "expires_at": offer.expires_at}
         if offer else None,
         "attempts": rescue_dao.offer_count(session, job.id),
+        "held_until": job.held_until, "held_by": job.held_by,
         "note": job.note, "created_at": job.created_at, "accepted_at": job.accepted_at,
         "arrived_at": job.arrived_at, "finished_at": job.finished_at,
     }
+
+
+def describe_jobs(session: Session, bodies: list[dict], rules: RescueRules) -> list[dict]:
+    """Job views with where and whose in words: `address` (the insured asset's address when the job is
+    at the asset, else the district the point lies in), `place` (that district in zh-CN and en),
+    `customer_name`, and `problems` (the claim's flags: person trapped, in water, ...)."""
+    if not bodies:
+        return bodies
+    details = rescue_dao.job_people_and_assets(session, [body["id"] for body in bodies])
+    points = [(body["location"]["lon"], body["location"]["lat"]) for body in bodies]
+    districts = places.districts(points, rules.gazetteer_path)
+    for body, (lon, lat), district in zip(bodies, points, districts, strict=True):
+        found = details.get(body["id"], {})
+        asset = found.get("asset_position")
+        at_asset = bool(found.get("asset_address")) and asset is not None and \
+            float(distance_km(lon, lat, asset[0], asset[1])) <= places.AT_ASSET_KM
+        body["at_asset"] = at_asset
+        body["place"] = district
+        body["address"] = found["asset_address"] if at_asset else \
+            district["zh-CN"] if district else f"{abs(lat):.4f}°{'N' if lat >= 0 else 'S'} {abs(lon):.4f}°{'E' if lon >= 0 else 'W'}"
+        body["customer_name"] = found.get("customer_name")
+        body["problems"] = found.get("problems", [])
+    return bodies

@@ -10,7 +10,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from store.models.greenchannel import (
     CatEventStatus,
@@ -167,6 +167,7 @@ class ProviderView(View):
     location: LonLat | None = None
     location_at: datetime | None = None
     location_fresh: bool
+    location_clamped: bool = False
     user_id: int | None = None
 
 
@@ -188,7 +189,14 @@ class RescueJobView(View):
     id: int
     claim_id: int | None = None
     customer_id: str | None = None
+    customer_name: str | None = None
     customer_phone: str | None = None
+    address: str = Field(description="the insured asset's address when the job is there, else the district "
+                                     "the point lies in (or its coordinates outside the gazetteer)")
+    place: dict[str, str] | None = Field(None, description="the district in zh-CN and en")
+    problems: list[str] = Field([], description="what is wrong: person_trapped, person_injured, "
+                                                "vehicle_in_water, in_travel_lane, cannot_drive")
+    held_until: datetime | None = None
     location: LonLat
     needs: str
     urgency: int
@@ -211,6 +219,9 @@ class DispatchRun(View):
     surge: bool
     offered: int
     total_km: float
+    held: int = Field(0, description="pending jobs a dispatcher holds, left out of the batch")
+    offered_jobs: list[dict[str, Any]] = []
+    unplaced: list[dict[str, Any]] = Field([], description="each job left without a truck, with its reason")
 
 
 class PaymentView(View):

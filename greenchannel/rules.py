@@ -15,6 +15,12 @@ from decimal import Decimal
 class RescueRules:
     offer_timeout_s: float = 300.0
     provider_location_max_age_s: float = 900.0
+    hold_s: float = 60.0
+    gazetteer_path: str | None = None
+
+    @property
+    def hold(self) -> timedelta:
+        return timedelta(seconds=self.hold_s)
 
     @property
     def offer_timeout(self) -> timedelta:
@@ -52,7 +58,9 @@ class GreenChannelRules:
         """From a config.Settings (or anything with the same attributes)."""
         return cls(
             rescue=RescueRules(offer_timeout_s=float(settings.rescue_offer_timeout),
-                               provider_location_max_age_s=float(settings.provider_location_max_age_s)),
+                               provider_location_max_age_s=float(settings.provider_location_max_age_s),
+                               hold_s=float(getattr(settings, "rescue_hold_s", 60.0)),
+                               gazetteer_path=getattr(settings, "gazetteer_path", None)),
             queue=QueueRules(claim_lease_s=float(settings.claim_lease_s)),
             payments=PaymentRules(advance_ratio=Decimal(str(settings.advance_ratio))),
             cat_events=CatEventRules(propose_min_assets=int(settings.cat_propose_min_assets)),

@@ -241,7 +241,9 @@ def flag_sla_breaches() -> int:
 # --- rescue --------------------------------------------------------------------------------------
 
 def _phones_as_seen(session, actor: Principal, jobs: list[dict]) -> list[dict]:
-    """Each job with its customer's phone and its provider's phone as the caller may see them."""
+    """Each job with where and whose in words (address, customer_name), and its customer's phone and its
+    provider's phone as the caller may see them."""
+    rescue.describe_jobs(session, jobs, rules().rescue)
     customer_ids = {job["customer_id"] for job in jobs if job["customer_id"]}
     phones = privacy.customer_phones(session, customer_ids)
     live = privacy.customers_with_live_rescue(session, customer_ids)
@@ -313,10 +315,14 @@ def report_job_status(actor: Principal, job_id: int, ask: asks.JobStatusReport) 
 
 def assign_job(actor: Principal, job_id: int, ask: asks.Assignment) -> dict:
     def unit(session):
-        rescue.assign(session, actor, job_id, ask.provider_id, rules().rescue)
+        rescue.assign(session, actor, job_id, ask.provider_id, rules().rescue, override_reason=ask.override_reason)
         return _job_view(session, actor, rescue.get_job(session, actor, job_id))
 
     return run_unit(unit)
+
+
+def hold_job(actor: Principal, job_id: int) -> dict:
+    return run_unit(lambda s: _job_view(s, actor, rescue.hold(s, actor, job_id, rules().rescue)))
 
 
 def reoffer_job(actor: Principal, job_id: int, ask: asks.Reoffer) -> dict:

@@ -7,7 +7,7 @@ from datetime import datetime
 from sqlalchemy import exists, func, select
 from sqlalchemy.orm import Session
 
-from store.models import RescueJob, RescueOffer, RescueProvider
+from store.models import Asset, Claim, Customer, RescueJob, RescueOffer, RescueProvider
 from store.models.greenchannel import FINAL_JOB_STATES, LIVE_OFFER_STATES, JobState, OfferState
 from store.users import Principal
 
@@ -117,5 +117,63 @@ def taken_back_count(session: Session, job_id: int) -> int:
         RescueOffer.responded_at.is_not(None))) or 0
 
 
+def held_job_count(session: Session, now: datetime) -> int:
+    """Pending jobs a dispatcher holds: the batch leaves them alone."""
+    return session.scalar(select(func.count()).select_from(RescueJob).where(
+        RescueJob.state == JobState.CREATED, RescueJob.held_until > now)) or 0
+
+
 def pending_job_count(session: Session) -> int:
     return session.scalar(select(func.count()).select_from(RescueJob).where(RescueJob.state == JobState.CREATED)) or 0
+
+
+def job_people_and_assets(session: Session, job_ids: list[int]) -> dict[int, dict]:
+    """Per job: the customer's name and phone, the claim's flags (what is wrong), the insured asset's
+    address and position."""
+    if not job_ids:
+        return {}
+    rows = session.execute(
+        select(RescueJob.id, Customer.name, Customer.phone, Asset.address, Asset.lon, Asset.lat,
+               Claim.person_trapped, Claim.person_injured, Claim.vehicle_in_water, Claim.in_travel_lane,
+               Claim.cannot_drive, Claim.flood_depth_level)
+        .select_from(RescueJob)
+        .outerjoin(Claim, Claim.id == RescueJob.claim_id)
+        .outerjoin(Asset, Asset.asset_id == Claim.asset_id)
+        .outerjoin(Customer, Customer.customer_id == RescueJob.customer_id)
+        .where(RescueJob.id.in_(job_ids)))
+    found = {}
+    for (job_id, name, phone, address, asset_lon, asset_lat, trapped, injured, in_water, in_lane, cannot_drive,
+         depth) in rows:
+        problems = [flag for flag, on in (("person_trapped", trapped), ("person_injured", injured),
+                                          ("vehicle_in_water", in_water), ("in_travel_lane", in_lane),
+                                          ("cannot_drive", cannot_drive)) if on]
+        found[job_id] = {"customer_name": name, "phone": phone, "asset_address": address,
+                         "asset_position": (asset_lon, asset_lat) if asset_lon is not None else None,
+                         "problems": problems, "flood_depth_level": depth}
+    return found
+
+
+def recent_offers(session: Session, job_ids: list[int], since: datetime) -> dict[int, list[dict]]:
+    """Per job, its offers made after `since`, newest first, with the truck's name and how each ended."""
+    if not job_ids:
+        return {}
+    rows = session.execute(
+        select(RescueOffer.job_id, RescueOffer.provider_id, RescueProvider.name, RescueOffer.state,
+               RescueOffer.offered_at, RescueOffer.responded_at, RescueOffer.expires_at, RescueOffer.distance_km)
+        .join(RescueProvider, RescueProvider.id == RescueOffer.provider_id)
+        .where(RescueOffer.job_id.in_(job_ids), RescueOffer.offered_at > since)
+        .order_by(RescueOffer.job_id, RescueOffer.attempt.desc()))
+    found: dict[int, list[dict]] = {}
+    for job_id, provider_id, name, state, offered_at, responded_at, expires_at, distance in rows:
+        ended_at = expires_at if state == OfferState.EXPIRED else responded_at
+        found.setdefault(job_id, []).append({
+            "provider_id": provider_id, "provider_name": name, "state": state, "offered_at": offered_at,
+            "ended_at": ended_at, "distance_km": distance})
+    return found
+
+
+def finished_jobs_since(session: Session, since: datetime, limit: int) -> list[RescueJob]:
+    return list(session.scalars(select(RescueJob).where(RescueJob.state.in_(FINAL_JOB_STATES),
+                                                        RescueJob.finished_at >= since)
+                                .order_by(RescueJob.finished_at.desc()).limit(limit)))
+

@@ -267,6 +267,9 @@ class RescueJob(Base):
     provider_id: Mapped[int | None] = mapped_column(ForeignKey("rescue_providers.id"))
     eta_minutes: Mapped[int | None] = mapped_column(Integer)
     offer_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # A dispatcher working the job by hand holds it: no automatic offer until then.
+    held_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    held_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     note: Mapped[str | None] = mapped_column(Text)
     created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     accepted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

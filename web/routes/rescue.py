@@ -92,8 +92,19 @@ async def job_status(request: web.Request, body: asks.JobStatusReport) -> web.Re
 @body(asks.Assignment)
 @responds(views.RescueJobView)
 async def assign_job(request: web.Request, body: asks.Assignment) -> web.Response:
-    """Offer a pending job to a chosen provider (provider_id)."""
+    """Offer a pending job to a chosen provider (provider_id); a truck beyond the radius an automatic offer
+    reaches needs override_reason (audited)."""
     return json_response(await call(service.assign_job, principal_of(request), path_id(request), body))
+
+
+@routes.post("/v1/rescue/jobs/{id}/hold")
+@requires("dispatcher")
+@body(asks.JobHold)
+@responds(views.RescueJobView)
+async def hold_job(request: web.Request, body: asks.JobHold) -> web.Response:
+    """A dispatcher is working this pending job by hand: it is not offered automatically for the hold
+    (HAVEN_RESCUE_HOLD_S, default 60 s); the board renews it while the job is open there."""
+    return json_response(await call(service.hold_job, principal_of(request), path_id(request)))
 
 
 @routes.post("/v1/rescue/jobs/{id}/reoffer")
@@ -109,10 +120,12 @@ async def reoffer_job(request: web.Request, body: asks.Reoffer) -> web.Response:
 @requires("dispatcher")
 @responds(views.DispatchRun)
 async def dispatch_now(request: web.Request) -> web.Response:
-    """Run the batch assignment of pending jobs now (it also runs every few seconds)."""
+    """Run the batch assignment of pending jobs now (it also runs every few seconds): which jobs were offered
+    to which truck, and why each other job was not placed."""
     result = await call(service.dispatch_pending)
     return json_response({"pending": result.pending, "free_slots": result.free_slots, "surge": result.surge,
-                          "offered": result.offered, "total_km": round(result.total_km, 3)})
+                          "offered": result.offered, "total_km": round(result.total_km, 3), "held": result.held,
+                          "offered_jobs": result.offered_jobs, "unplaced": result.unplaced})
 
 
 def collect_metrics() -> Iterable[Metric]:

@@ -165,10 +165,12 @@ export function mount(root) {
         .setContent(label(`${event.code} (${t(`state.${event.status}`)})`)).setLatLng(centre).addTo(layers.cat);
     }
     layers.jobs.clearLayers();
-    for (const job of overview.jobs) {
+    // Completed rescues leave the map at once (the board lists them); cancelled ones stay for the hour.
+    for (const job of overview.jobs.filter((j) => j.state !== "completed")) {
+      const place = job.at_asset || !job.place ? job.address : job.place[lang()] || job.place.en;
       L.circleMarker([job.location.lat, job.location.lon], {
         pane: "jobs", radius: job.urgency === 2 ? 9 : 7, color: "#ffffff", weight: 2, fillColor: JOB_COLOURS[job.state], fillOpacity: 1,
-      }).bindTooltip(label([`#${job.id}`, t(`state.${job.state}`), job.provider, job.note,
+      }).bindTooltip(label([place, job.customer_name, t(`state.${job.state}`), job.provider, job.note,
         job.eta_minutes ? t("dispatch.eta", { n: job.eta_minutes }) : null].filter(Boolean).join(" · "), "job-tooltip"))
         .addTo(layers.jobs);
     }
