@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import csv
 import io
+import math
 import statistics
 from collections import defaultdict
 from collections.abc import Iterable
@@ -147,6 +148,30 @@ def rate(successes: int, n: int) -> dict:
             "conclusive": conclusive, "reason": reason}
 
 
+class Difference(StrEnum):
+    FEWER = "fewer"  # the warned group claimed less, and the interval says so
+    MORE = "more"
+    NO_CLEAR_DIFFERENCE = "no_clear_difference"
+
+
+def difference(warned: dict, not_warned: dict) -> dict:
+    """Warned minus not-warned claims per 1,000, with Newcombe's hybrid score interval (built from the two
+    Wilson intervals); conclusive only when both rates are."""
+    if not warned["n"] or not not_warned["n"]:
+        return {"per_1000": None, "low_per_1000": None, "high_per_1000": None, "verdict": None,
+                "conclusive": False, "reason": Inconclusive.TOO_FEW}
+    p1, l1, u1 = warned["share"], warned["low"], warned["high"]
+    p2, l2, u2 = not_warned["share"], not_warned["low"], not_warned["high"]
+    gap = p1 - p2
+    low = gap - math.sqrt((p1 - l1) ** 2 + (u2 - p2) ** 2)
+    high = gap + math.sqrt((u1 - p1) ** 2 + (p2 - l2) ** 2)
+    verdict = Difference.FEWER if high < 0 else Difference.MORE if low > 0 else Difference.NO_CLEAR_DIFFERENCE
+    conclusive = warned["conclusive"] and not_warned["conclusive"]
+    reason = None if conclusive else (warned["reason"] or not_warned["reason"])
+    return {"per_1000": round(gap * 1000, 2), "low_per_1000": round(low * 1000, 2),
+            "high_per_1000": round(high * 1000, 2), "verdict": verdict, "conclusive": conclusive, "reason": reason}
+
+
 def money(value: Decimal | None) -> str | None:
     return None if value is None else str(value.quantize(CENT, rounding=ROUND_HALF_EVEN))
 
@@ -208,6 +233,8 @@ def build(assets: list[InsuredAsset], contacts: dict[str, CustomerContact], clai
     rows = [{"kind": kind, **{group.value: group_figures(by_kind_group[kind, group], claims_by[kind, group], first)
                               for group in Group}}
             for kind in (ALL_KINDS, *kinds)]
+    for row in rows:
+        row["difference"] = difference(row[Group.WARNED]["claims_per_1000"], row[Group.NOT_WARNED]["claims_per_1000"])
     return {"kinds": rows, "not_warned_reasons": _breakdown(assets, outcomes)}
 
 
@@ -229,6 +256,8 @@ CSV_COLUMNS = (
     "average_estimate_cny", "estimates", "average_paid_cny", "paid_claims",
     "reply_one_claims", "reply_one_share", "reply_one_low", "reply_one_high", "reply_one_conclusive",
     "warning_hours_median", "warning_hours_mean", "warning_hours_n",
+    "warned_minus_not_warned_per_1000", "difference_low", "difference_high", "difference_verdict",
+    "difference_conclusive",
 )
 
 
@@ -241,14 +270,15 @@ def _cell(value) -> str:
 
 
 def as_csv(report: dict) -> str:
-    """One row per asset kind and group, the same figures as the JSON (empty cells where it has null)."""
+    """One row per asset kind and group, the same figures as the JSON (empty cells where it has null); the
+    difference between the groups is repeated on both rows of its kind."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow(CSV_COLUMNS)
     for row in report["kinds"]:
         for group in Group:
             f = row[group.value]
-            claims, reply = f["claims_per_1000"], f["reply_one_share"]
+            claims, reply, gap = f["claims_per_1000"], f["reply_one_share"], row["difference"]
             writer.writerow(_cell(v) for v in (
                 report["cat_event"]["code"], report["synthetic"], row["kind"], group.value, f["customers"],
                 f["assets"], f["claims"], f["claimed_assets"], claims["per_1000"], claims["low_per_1000"],
@@ -256,7 +286,8 @@ def as_csv(report: dict) -> str:
                 f["average_estimate"]["amount"], f["average_estimate"]["n"], f["average_paid"]["amount"],
                 f["average_paid"]["n"], reply["successes"], reply["share"], reply["low"], reply["high"],
                 reply["conclusive"], f["warning_hours"]["median"], f["warning_hours"]["mean"],
-                f["warning_hours"]["n"]))
+                f["warning_hours"]["n"], gap["per_1000"], gap["low_per_1000"], gap["high_per_1000"],
+                gap["verdict"], gap["conclusive"]))
     return out.getvalue()
 
 

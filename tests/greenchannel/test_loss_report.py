@@ -162,6 +162,17 @@ def test_the_report_finds_the_known_rates_and_wilson_bounds_of_the_built_book(bo
         f"no claim was opened by an SMS reply; n is shown: {warned['reply_one_share']}"
 
 
+def test_warned_vehicles_claimed_fewer_by_an_interval_that_leaves_out_zero(book):
+    gap = _row(loss_report_of(book.event_id), "vehicle")["difference"]
+    (l1, u1), (l2, u2) = wilson(50, 1000), wilson(120, 1000)
+    low = (0.05 - 0.12) - math.sqrt((0.05 - l1) ** 2 + (u2 - 0.12) ** 2)  # Newcombe's hybrid score interval
+    high = (0.05 - 0.12) + math.sqrt((u1 - 0.05) ** 2 + (0.12 - l2) ** 2)
+    assert gap["per_1000"] == -70.0, f"50 minus 120 claims per 1,000 is -70: {gap}"
+    assert gap["low_per_1000"] == round(low * 1000, 2), f"the difference's low bound {gap} != {low * 1000}"
+    assert gap["high_per_1000"] == round(high * 1000, 2), f"the difference's high bound {gap} != {high * 1000}"
+    assert gap["verdict"] == "fewer" and gap["conclusive"] is True, f"warned cars claimed fewer, clearly: {gap}"
+
+
 def test_a_group_too_small_to_conclude_anything_from_is_marked_as_such(book):
     shops = _row(loss_report_of(book.event_id), "shop")
     for group, assets, claimed in (("warned", 12, 2), ("not_warned", 10, 3)):
@@ -169,6 +180,8 @@ def test_a_group_too_small_to_conclude_anything_from_is_marked_as_such(book):
         _check_rate(rate, claimed, assets, f"{group} shops")
         assert rate["conclusive"] is False, f"{assets} {group} shops are too few to conclude from: {rate}"
         assert rate["reason"] == "too_few", f"{group} shops: the reason is named: {rate}"
+    assert shops["difference"]["conclusive"] is False, f"nor is the shops' difference: {shops['difference']}"
+    assert shops["difference"]["reason"] == "too_few", f"why: {shops['difference']}"
     homes = _row(loss_report_of(book.event_id), "home")
     assert homes["warned"]["assets"] == 0 and homes["warned"]["claims_per_1000"]["per_1000"] is None, \
         f"no homes: no rate rather than zero: {homes['warned']}"

@@ -20,6 +20,7 @@ from greenchannel.loss_report_service import mark_demo_report
 from tests.greenchannel.test_loss_report import build_book, wilson
 from tests.support import make_user
 from tests.web.test_console import (
+    SCREENSHOTS,
     browser,  # noqa: F401  (the module's Chromium fixture)
     shot,
 )
@@ -74,7 +75,9 @@ def test_a_manager_reads_the_loss_report_as_a_chart_and_a_table_in_both_language
 
     page = open_report(browser, api.base_url, username, "en-GB", VIEWPORTS[0])
     rows = page.get_by_test_id("figures-row")
-    expect(rows).to_have_count(10)  # all, vehicle, home, shop, factory; warned and not
+    expect(rows).to_have_count(6)  # all, vehicle, shop; warned and not
+    expect(page.get_by_test_id("absent-kinds")).to_have_text(
+        "No insured asset of these kinds lies inside the area: Homes, Factories.")
     warned_cars = page.locator('[data-testid=figures-row][data-kind=vehicle][data-group=warned]')
     unwarned_cars = page.locator('[data-testid=figures-row][data-kind=vehicle][data-group=not_warned]')
     expect(warned_cars.get_by_test_id("rate")).to_have_text(f"{_interval_text(50, 1000)} · 50 of 1,000")
@@ -88,6 +91,10 @@ def test_a_manager_reads_the_loss_report_as_a_chart_and_a_table_in_both_language
     notes = page.get_by_test_id("inconclusive-note")
     expect(notes.filter(has_text="Shops, Warned before the window: Too few to conclude anything from")).to_have_count(1)
     expect(page.get_by_test_id("synthetic")).to_contain_text("Synthetic data")
+    expect(page.locator('[data-testid=difference][data-kind=vehicle]')).to_contain_text(
+        "Vehicles: warned customers had 70.0 fewer claims per 1,000 assets (95%: ")
+    expect(page.locator('[data-testid=difference][data-kind=shop]')).to_have_text(
+        "Shops: Too few to conclude anything from (fewer than 30)")
     expect(page.locator('[data-testid=reason-row][data-reason=opted_out]')).to_contain_text("Opted out of SMS")
     expect(page.locator('[data-testid=reason-row][data-reason=opted_out]')).to_contain_text("300")
 
@@ -123,11 +130,13 @@ def test_a_manager_reads_the_loss_report_as_a_chart_and_a_table_in_both_language
     shop = page.locator('[data-testid=figures-row][data-kind=shop][data-group=not_warned]')
     expect(shop.get_by_test_id("rate")).to_contain_text("样本太少，无法得出结论")
     expect(page.get_by_test_id("synthetic")).to_contain_text("合成数据")
+    expect(page.locator('[data-testid=difference][data-kind=vehicle]')).to_contain_text("已预警客户每千个标的少 70.0 宗报案")
     for viewport in reversed(VIEWPORTS):
         page.set_viewport_size(viewport)
         where = f"loss report, zh-CN, {viewport['width']}px"
         assert_reads_well(page, "zh-CN", where)
         shot(page, f"loss-report-zh-{viewport['width']}")
+        page.get_by_test_id("figures").screenshot(path=str(SCREENSHOTS / f"loss-report-zh-{viewport['width']}-table.png"))
         assert_accessible(page, where)
         assert page.evaluate("window.__cspViolations") == [], f"{where}: CSP violations"
     page.context.close()

@@ -15,7 +15,7 @@ from aiohttp import web
 from pydantic import BaseModel, Field
 
 from greenchannel import loss_report, loss_report_service
-from greenchannel.loss_report import Inconclusive, NotWarnedReason
+from greenchannel.loss_report import Difference, Inconclusive, NotWarnedReason
 from store.models.greenchannel import CatEventStatus
 from web.common import json_response, requires
 from web.routes.greenchannel import call, path_id
@@ -73,10 +73,22 @@ class GroupFigures(BaseModel):
     warning_hours: WarningHours = Field(description="hours from the first warning handed over to the loss")
 
 
+class ClaimsDifference(BaseModel):
+    """Warned minus not-warned claims per 1,000 assets, with Newcombe's hybrid score interval (95%)."""
+
+    per_1000: float | None
+    low_per_1000: float | None
+    high_per_1000: float | None
+    verdict: Difference | None = Field(description="fewer or more when the interval leaves out 0")
+    conclusive: bool
+    reason: Inconclusive | None = None
+
+
 class KindRow(BaseModel):
     kind: str = Field(description="all, vehicle, home, shop, factory")
     warned: GroupFigures
     not_warned: GroupFigures
+    difference: ClaimsDifference
 
 
 class ReasonCount(BaseModel):

@@ -358,7 +358,12 @@ Object.assign(TEXTS.en, {
   "lossreport.csv": "Download CSV",
   "lossreport.chartCaption": "Bars: claims per 1,000 insured assets; whiskers: the {c} interval. Pale bars: too few to conclude anything from.",
   "lossreport.outside": "{n} claims in the window are on assets outside the event's area and are left out.",
-  "lossreport.method": "A figure is marked too few to conclude from below {m} assets or claims, and too uncertain when its 95% interval is wider than {w} per 1,000. Intervals are Wilson score intervals.",
+  "lossreport.method": "A figure is marked too few to conclude from below {m} assets or claims, and too uncertain when its 95% interval is wider than {w} per 1,000. Intervals are Wilson score intervals; the difference between the groups uses Newcombe's interval built from them.",
+  "lossreport.diffTitle": "What the warnings changed", "lossreport.colon": ": ",
+  "lossreport.absent": "No insured asset of these kinds lies inside the area: {k}.", "lossreport.listSeparator": ", ",
+  "lossreport.diff.fewer": "warned customers had {d} fewer claims per 1,000 assets (95%: {a}–{b} fewer).",
+  "lossreport.diff.more": "warned customers had {d} more claims per 1,000 assets (95%: {a}–{b} more).",
+  "lossreport.diff.none": "no clear difference between the groups (95%: {a} to {b} claims per 1,000 assets).",
 });
 Object.assign(TEXTS["zh-CN"], {
   "nav.lossreport": "减损报告",
@@ -392,7 +397,12 @@ Object.assign(TEXTS["zh-CN"], {
   "lossreport.csv": "下载 CSV",
   "lossreport.chartCaption": "柱：每千个承保标的的报案数；误差线：{c} 区间。浅色柱：样本太少，无法得出结论。",
   "lossreport.outside": "窗口内有 {n} 宗报案的标的位于事件区域之外，未计入。",
-  "lossreport.method": "标的或报案少于 {m} 个的数字标为样本太少；95% 区间宽于每千 {w} 的数字标为不确定性太大。区间为 Wilson 得分区间。",
+  "lossreport.method": "标的或报案少于 {m} 个的数字标为样本太少；95% 区间宽于每千 {w} 的数字标为不确定性太大。区间为 Wilson 得分区间；两组之差的区间按 Newcombe 方法由其构成。",
+  "lossreport.diffTitle": "预警带来的差别", "lossreport.colon": "：",
+  "lossreport.absent": "事件区域内没有以下类型的承保标的：{k}。", "lossreport.listSeparator": "、",
+  "lossreport.diff.fewer": "已预警客户每千个标的少 {d} 宗报案（95%：少 {a}–{b} 宗）。",
+  "lossreport.diff.more": "已预警客户每千个标的多 {d} 宗报案（95%：多 {a}–{b} 宗）。",
+  "lossreport.diff.none": "两组之间没有明显差别（95%：每千个标的 {a} 至 {b} 宗）。",
 });
 
 // Fast-track queue (tabs, search, pages, reminders), why-first chips, refusals in words, approvals.

@@ -153,6 +153,18 @@ export function mount(root) {
     }
   }
 
+  // Kinds with no insured asset inside the area are named once instead of filling rows with nothing.
+  function present(report) {
+    return report.kinds.filter((row) => row.warned.assets + row.not_warned.assets > 0);
+  }
+
+  function absentKinds(report) {
+    const absent = report.kinds.filter((row) => row.warned.assets + row.not_warned.assets === 0);
+    if (!absent.length) return null;
+    const names = absent.map((row) => kindName(row.kind)).join(t("lossreport.listSeparator"));
+    return h("p", { class: "muted small", "data-testid": "absent-kinds" }, t("lossreport.absent", { k: names }));
+  }
+
   function groupHead(group) {
     return h("span", { class: `group-mark group-${group}` }, t(`lossreport.group.${group}`));
   }
@@ -160,7 +172,7 @@ export function mount(root) {
   function figuresTable(report) {
     const method = report.method;
     const label = (key) => t(`lossreport.col.${key}`);
-    const rows = report.kinds.flatMap((row) => GROUPS.map((group) => {
+    const rows = present(report).flatMap((row) => GROUPS.map((group) => {
       const f = row[group];
       const claims = f.claims_per_1000;
       return h("tr", { "data-testid": "figures-row", "data-kind": row.kind, "data-group": group,
@@ -200,6 +212,23 @@ export function mount(root) {
     return notes.length ? h("ul", { class: "lossreport-notes" }, notes) : null;
   }
 
+  // The comparison in words, per kind: fewer or more claims among the warned, or no clear difference.
+  function differences(report) {
+    const items = report.kinds.filter((row) => row.warned.assets > 0 && row.not_warned.assets > 0).map((row) => {
+      const gap = row.difference;
+      let words;
+      if (!gap.conclusive) words = inconclusiveWords(gap, report.method);
+      else if (gap.verdict === "fewer" || gap.verdict === "more") {
+        const [a, b] = gap.verdict === "fewer" ? [-gap.high_per_1000, -gap.low_per_1000] : [gap.low_per_1000, gap.high_per_1000];
+        words = t(`lossreport.diff.${gap.verdict}`, { d: decimal(Math.abs(gap.per_1000)), a: decimal(a), b: decimal(b) });
+      } else words = t("lossreport.diff.none", { a: decimal(gap.low_per_1000), b: decimal(gap.high_per_1000) });
+      return h("li", { "data-testid": "difference", "data-kind": row.kind }, h("strong", {}, kindName(row.kind)), t("lossreport.colon"), words);
+    });
+    return items.length
+      ? h("section", { class: "lossreport-differences" }, h("h2", {}, t("lossreport.diffTitle")), h("ul", {}, items))
+      : null;
+  }
+
   function chartSummary(report) {
     const all = report.kinds[0];
     return t("lossreport.chartSummary", {
@@ -211,7 +240,7 @@ export function mount(root) {
       const Chart = await loadChartLibrary();
       if (!alive || shown !== report) return;
       chart?.destroy();
-      const kinds = report.kinds.filter((row) => row.warned.assets + row.not_warned.assets > 0);
+      const kinds = present(report);
       // Room above the highest whisker, so no interval is cut off at the top.
       const highest = Math.max(0, ...kinds.flatMap((row) => GROUPS.map((group) => row[group].claims_per_1000.high_per_1000 ?? 0)));
       chart = new Chart(canvas, {
@@ -262,7 +291,8 @@ export function mount(root) {
         h("div", { class: "lossreport-chart" }, canvas),
         h("figcaption", { class: "muted small" }, t("lossreport.chartCaption", { c: wholePercent(report.method.confidence) }))),
       chartNotes(report),
-      h("div", { class: "lossreport-scroll" }, figuresTable(report)),
+      differences(report),
+      h("div", { class: "lossreport-scroll" }, figuresTable(report), absentKinds(report)),
       h("div", { class: "lossreport-scroll" }, reasonsTable(report)),
       report.claims_outside_area
         ? h("p", { class: "muted small" }, t("lossreport.outside", { n: number(report.claims_outside_area) }))
