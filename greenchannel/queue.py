@@ -172,6 +172,34 @@ def lease_next(session: Session, actor: Principal, rules: QueueRules, now: datet
     return claim
 
 
+def lease_claim(session: Session, actor: Principal, claim_id: int, rules: QueueRules,
+                now: datetime | None = None) -> Claim:
+    """Lease one chosen claim (found by a search) to the caller: one conditional UPDATE, so two adjusters
+    choosing it at once get it once."""
+    now = now or utcnow()
+    expires = now + timedelta(seconds=rules.claim_lease_s)
+    leased_id = session.execute(
+        update(Claim).where(Claim.id == claim_id, lease_free(now))
+        .values(lease_holder_id=actor.user_id, lease_expires_at=expires,
+                first_contact_at=func.coalesce(Claim.first_contact_at, now))
+        .returning(Claim.id).execution_options(synchronize_session=False)).scalar_one_or_none()
+    if leased_id is None:
+        claim = session.get(Claim, claim_id)
+        if claim is None:
+            raise NotFound(f"claim {claim_id}")
+        if claim.stage not in OPEN_STAGES:
+            raise Conflict(f"claim {claim_id} is {claim.stage}", code="claim_closed")
+        if claim.awaiting_documents:
+            raise Conflict(f"claim {claim_id} waits for the customer's documents", code="waiting_on_customer")
+        raise Conflict(f"claim {claim_id} is leased to someone else", code="leased")
+    claim = session.scalars(select(Claim).where(Claim.id == leased_id)
+                            .execution_options(populate_existing=True)).one()
+    refresh(session, claim, now)
+    audit.record(session, "claim", claim.id, "leased", actor_id=actor.user_id, actor_role=actor.role,
+                 note=f"until {expires.isoformat()}", data={"chosen": True})
+    return claim
+
+
 def lease_is_live(claim: Claim, now: datetime) -> bool:
     return claim.lease_holder_id is not None and claim.lease_expires_at is not None \
         and claim.lease_expires_at > now

@@ -222,6 +222,10 @@ def lease_next(actor: Principal, ask: asks.LeaseNext) -> dict:
     return run_unit(unit)
 
 
+def lease_claim(actor: Principal, claim_id: int) -> dict:
+    return run_unit(lambda s: claims.view(s, actor, queue.lease_claim(s, actor, claim_id, rules().queue)))
+
+
 def remind_customer(actor: Principal, claim_id: int, ask: asks.CustomerReminder) -> dict:
     return run_unit(reminders.remind_customer, actor, claim_id, ask.note)
 

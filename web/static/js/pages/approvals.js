@@ -32,7 +32,7 @@ export function mount(root) {
   // A modal dialog asking for a reason; resolves with the reason, or null when cancelled.
   function askReason({ title, lead, label, confirm, testid, danger }) {
     return new Promise((resolve) => {
-      const field = h("textarea", { id: `${testid}-reason`, rows: "3", maxlength: "4000", required: true,
+      const field = h("textarea", { id: `${testid}-reason`, rows: "3", maxlength: "4000", "aria-required": "true",
         "data-testid": `${testid}-reason` });
       const problem = h("p", { class: "bad small", role: "alert", "data-testid": `${testid}-problem` });
       const dialog = h("dialog", { class: "confirm reason-dialog", "data-testid": testid, "aria-labelledby": `${testid}-title` });
@@ -127,10 +127,12 @@ export function mount(root) {
       h("h2", {}, t("approvals.line", { k: t(`kind.${payment.kind}`), a: cny(payment.amount), c: claim.id })),
       h("span", { class: "chip warn" }, t("approvals.needs", { r: t(`role.${payment.required_role}`) }))),
     h("p", { "data-testid": "payee" }, h("b", {}, t("approvals.payee")), " ",
-      claim.customer_name || t("queue.noName"), claim.customer_phone ? ` · ${claim.customer_phone}` : ""),
+      h("span", { "data-outside": "" }, claim.customer_name || t("queue.noName")),
+      claim.customer_phone ? ` · ${claim.customer_phone}` : ""),
     identityLine(payment), documentsLine(claim),
-    h("p", {}, t("approvals.by", { u: payment.requester_name, r: t(`role.${payment.requester_role}`), t: zonedTime(payment.created_at) }),
-      payment.reason ? h("span", { class: "muted" }, ` · ${payment.reason}`) : null),
+    h("p", {}, h("span", { "data-outside": "" }, payment.requester_name), " ",
+      t("approvals.byRole", { r: t(`role.${payment.requester_role}`), t: zonedTime(payment.created_at) }),
+      payment.reason ? h("span", { class: "muted", "data-outside": "" }, ` · ${payment.reason}`) : null),
     h("p", {}, t("approvals.estimate", { e: cny(claim.estimate), c: cny(claim.advance_cap) }), " ",
       h("a", { href: `#/queue/claim/${claim.id}` }, t("approvals.openClaim", { n: claim.id }))),
     (claim.why_first || []).length ? h("div", {}, claim.why_first.map(whyChip)) : null,

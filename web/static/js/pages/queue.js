@@ -246,8 +246,10 @@ export function mount(root, { me, args }) {
         onclick: () => { location.hash = `#/queue/claim/${entry.claim_id}`; },
       },
       h("td", {}, h("a", { href: `#/queue/claim/${entry.claim_id}`, class: "claim-link" }, t("claim.title", { n: entry.claim_id })),
-        h("div", { class: "muted small" }, entry.asset?.address || t(`asset.${entry.asset?.kind || "other"}`))),
-      h("td", {}, entry.customer_name || t("queue.noName"), h("div", { class: "muted small phone" }, entry.customer_phone || "")),
+        entry.asset?.address ? h("div", { class: "muted small", "data-outside": "" }, entry.asset.address)
+          : h("div", { class: "muted small" }, t(`asset.${entry.asset?.kind || "other"}`))),
+      h("td", {}, h("span", { "data-outside": "" }, entry.customer_name || t("queue.noName")),
+        h("div", { class: "muted small phone" }, entry.customer_phone || "")),
       waitingTab ? [
         h("td", { "data-testid": "missing" }, documentList(entry.missing_documents)),
         h("td", {}, reminderCell(entry)),
@@ -260,6 +262,18 @@ export function mount(root, { me, args }) {
   }
 
   function leaseLine() {
+    const open = STAGES.indexOf(claim.stage) >= 0 && claim.stage !== "closed_paid";
+    const waitingOnCustomer = claim.stage === "assessed" && claim.documents.missing.length > 0;
+    if (!claim.lease && open && !waitingOnCustomer) {
+      const take = h("button", { class: "primary small", "data-testid": "take-this", onclick: async (event) => {
+        if (await attempt(event.currentTarget, () => post(`/v1/claims/${claim.id}/lease`, {}))) {
+          toast(t("queue.taken", { n: claim.id }));
+          reloadClaim();
+          reloadQueue();
+        }
+      } }, t("queue.takeThis"));
+      return h("div", { class: "lease", "data-testid": "lease" }, t("queue.free"), " ", take);
+    }
     if (!claim.lease) return null;
     const mine = claim.lease.holder_id === me.id;
     const text = mine ? t("claim.leasedToYou", { t: time(claim.lease.expires_at) })
@@ -346,7 +360,7 @@ export function mount(root, { me, args }) {
         h("td", {}, `#${p.id}`), h("td", {}, t(`kind.${p.kind}`)), h("td", { class: "num" }, cny(p.amount)),
         h("td", {}, h("span", { class: `chip pay-${p.state}` }, t(`pay.${p.state}`))),
         h("td", { class: "muted" }, p.state === "pending_approval" ? t("claim.needs", { r: t(`role.${p.required_role}`) })
-          : `${nameOf(p.requested_by)} · ${time(p.created_at)}`)))))
+          : [h("span", { "data-outside": "" }, nameOf(p.requested_by)), ` · ${time(p.created_at)}`])))))
       : h("p", { class: "muted" }, t("claim.noPayments"));
     const open = STAGES.indexOf(claim.stage) >= 0 && claim.stage !== "closed_paid";
     if (!open) return [rows];
@@ -379,10 +393,12 @@ export function mount(root, { me, args }) {
     if (claim.flags.flood_depth_level) flags.push(t("flag.flood_depth_level", { n: claim.flags.flood_depth_level }));
     const row = (label, value) => [h("dt", {}, label), h("dd", {}, value || "–")];
     return h("dl", { class: "facts" },
-      row(t("claim.customer"), [claim.customer_name || t("queue.noName"), claim.customer_phone ? ` · ${claim.customer_phone}` : ""]),
+      row(t("claim.customer"), [h("span", { "data-outside": "" }, claim.customer_name || t("queue.noName")),
+        claim.customer_phone ? ` · ${claim.customer_phone}` : ""]),
       row(t("claim.lossAt"), time(claim.loss_at, true)),
       row(t("claim.location"), `${claim.location.lat.toFixed(4)}, ${claim.location.lon.toFixed(4)}`),
-      row(t("claim.description"), claim.description), row(t("claim.flags"), flags.join(" · ")),
+      row(t("claim.description"), claim.description ? h("span", { "data-outside": "" }, claim.description) : null),
+      row(t("claim.flags"), flags.join(" · ")),
       row(t("claim.estimate"), claim.estimate ? cny(claim.estimate) : null),
       row(t("queue.col.sla"), slaText(claim.sla)),
       row(t("claim.rescue"), claim.rescue ? `${t(`state.${claim.rescue.state}`)}${claim.rescue.provider ? ` · ${claim.rescue.provider}` : ""}` : null));
@@ -409,7 +425,7 @@ export function mount(root, { me, args }) {
         h("span", { class: "muted" }, time(e.at, true)), " ", h("b", {}, actionName(e.action)),
         e.to && e.from !== e.to ? ` ${e.from ? `${t(`stage.${e.from}`)} → ` : ""}${t(`stage.${e.to}`)}` : "",
         e.actor_id ? ` · ${nameOf(e.actor_id)}` : "",
-        e.note && e.action !== "leased" ? h("span", { class: "muted" }, ` · ${e.note}`) : ""))));
+        e.note && e.action !== "leased" ? h("span", { class: "muted", "data-outside": "" }, ` · ${e.note}`) : ""))));
   }
 
   function navigate(rest) {
