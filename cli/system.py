@@ -11,18 +11,35 @@ import click
 from cli.common import ensure_database, settings_or_exit
 
 
-def _serve(with_periodic: bool | None, last_words: str | None = None) -> None:
+def _serve(with_periodic: bool | None, last_words: str | None = None, event_lines: bool = False) -> None:
     from aiohttp import web
 
     from web.app import create_app
 
     settings = settings_or_exit()
     logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if settings.log_level != "DEBUG":
+        # Every periodic task's "succeeded" line (several every 5 s) would bury what happens.
+        logging.getLogger("celery.app.trace").setLevel(logging.WARNING)
     app = create_app(settings, run_periodic=with_periodic)
+    if event_lines:
+        from cli.run_log import EventLog
+
+        event_log = EventLog()
+
+        async def start_event_log(_app) -> None:
+            event_log.start()
+
+        async def stop_event_log(_app) -> None:
+            event_log.stop()
+
+        app.on_startup.append(start_event_log)
+        app.on_cleanup.append(stop_event_log)
     click.echo(f"Haven listening on http://{settings.bind}/ (database: {settings.database_url.split('@')[-1]})",
                err=True)
     # run_app calls `print` once the server listens, after the start-up logs: the demo sign-ins come last.
-    web.run_app(app, host=settings.host, port=settings.port, access_log=None,
+    web.run_app(app, host=settings.host, port=settings.port,
+                access_log=logging.getLogger("aiohttp.access") if settings.access_log else None,
                 print=(lambda _: click.echo(last_words, err=True)) if last_words else None)
 
 
@@ -51,8 +68,10 @@ def run():
         click.echo(f"Demo sign-in keys are in {keys_path}.", err=True)
     click.echo(f"Console: http://{settings.bind}/   (run `haven demo` in another terminal to watch the "
                f"typhoon story unfold live)", err=True)
-    _serve(with_periodic=None, last_words=f"Demo sign-ins (username password role; the customer signs in "
-                                          f"with the phone number): {sign_ins_path}"
+    _serve(with_periodic=None, event_lines=True,
+           last_words=f"Sign in at http://{settings.bind}/ with a username and password from {sign_ins_path} "
+                      "(one line per person: username password role). The demo customer signs in with the "
+                      "phone number on its line and the six-digit code shown in the outbox."
            if sign_ins_path.exists() else None)
 
 

@@ -46,6 +46,7 @@ class Settings(BaseSettings):
     public_base_url: str = "http://127.0.0.1:8080"
     max_body_bytes: int = Field(default=5 * 1024 * 1024, gt=0)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    access_log: bool = False  # one line per HTTP request; off so the event lines stay readable
     # API threads: request work and /metrics scrapes each have their own bounded pool
     api_threads: int = Field(default=16, ge=1, le=256)
     metrics_threads: int = Field(default=1, ge=1, le=16)
