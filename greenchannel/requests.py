@@ -187,6 +187,10 @@ class CustomerReminder(Request):
     note: Text() = None
 
 
+class LeaseClaim(Request):
+    note: Text() = None
+
+
 # --- rescue --------------------------------------------------------------------------------------
 
 class ProviderRegistration(Request):

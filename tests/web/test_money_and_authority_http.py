@@ -60,7 +60,8 @@ def test_an_adjuster_cannot_split_120000_into_twelve_requests_of_10000(api):
     assert api["alice"].get(f"/v1/claims/{claim_id}").json()["advance_paid"] == "10000.00", \
         "the customer's claim page shows the one advance paid"
 
-    decided = api["sup"].post(f"/v1/payments/{answers[1].json()['id']}/approve", json={"note": "photos seen"})
+    decided = api["sup"].post(f"/v1/payments/{answers[1].json()['id']}/approve",
+                              json={"note": "photos seen", "override_reason": "ID and bank card seen on a call"})
     assert decided.status_code == 200 and decided.json()["state"] == "approved", decided.text
     refused = api["sup"].post(f"/v1/payments/{answers[11].json()['id']}/approve")
     assert _error(refused, 403)["code"] == "above_authority", "the 12th request needs a manager"
@@ -95,7 +96,8 @@ def test_the_estimate_never_drops_below_paid_plus_pending(api):
     claim_id = _claim(api, "200000.00")
     big = _pay(api, "ann", claim_id, "50000.00", "big")
     assert big.json()["state"] == "pending_approval", big.text
-    assert api["sup"].post(f"/v1/payments/{big.json()['id']}/approve").status_code == 200
+    assert api["sup"].post(f"/v1/payments/{big.json()['id']}/approve",
+                           json={"override_reason": "ID and bank card seen on a call"}).status_code == 200
     waiting = _pay(api, "ann", claim_id, "20000.00", "waiting")
     assert waiting.json()["state"] == "pending_approval", waiting.text
 

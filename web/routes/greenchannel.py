@@ -234,8 +234,9 @@ async def lease_next(request: web.Request, body: asks.LeaseNext) -> web.Response
 
 @routes.post("/v1/claims/{id}/lease")
 @requires(*CLAIMS_STAFF)
+@body(asks.LeaseClaim)
 @responds(views.ClaimView)
-async def lease_claim(request: web.Request) -> web.Response:
+async def lease_claim(request: web.Request, body: asks.LeaseClaim) -> web.Response:
     """Lease this claim (one found by a search) to the caller; 409 leased or waiting_on_customer otherwise."""
     return json_response(await call(service.lease_claim, principal_of(request), path_id(request)))
 
