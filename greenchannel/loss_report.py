@@ -95,8 +95,7 @@ class WarningOutcome:
 
 def warning_outcome(contact: CustomerContact, window_start: datetime) -> WarningOutcome:
     """Warned when a warning was handed to the provider before the window opened; otherwise why not."""
-    handed = sorted(at for at in contact.handovers if at is not None)
-    first = handed[0] if handed else None
+    first = min((at for at in contact.handovers if at is not None), default=None)
     if first is not None and first < window_start:
         return WarningOutcome(Group.WARNED, None, first)
     if first is not None:

@@ -29,13 +29,15 @@ def _report(session, event_id: int) -> dict:
         raise NotFound(f"CAT event {event_id}")
     rows = dao.assets_in_box(session, *loss_report.area_bounds(event.area_geojson))
     inside = loss_report.inside_area(event.area_geojson, (r.lon for r in rows), (r.lat for r in rows))
-    rows = [row for row, keep in zip(rows, inside, strict=True) if keep]
+    rows = [rows[index] for index in inside.nonzero()[0].tolist()]
     handovers = defaultdict(list)
     for customer_id, handed_at in dao.warnings_sent(session, event):
         handovers[customer_id].append(handed_at)
-    contacts = {row.customer_id: loss_report.CustomerContact(row.customer_id, row.phone, bool(row.sms_opt_out),
-                                                             tuple(handovers.get(row.customer_id, ())))
-                for row in rows}
+    contacts = {}
+    for row in rows:
+        if row.customer_id not in contacts:
+            contacts[row.customer_id] = loss_report.CustomerContact(
+                row.customer_id, row.phone, bool(row.sms_opt_out), tuple(handovers.get(row.customer_id, ())))
     assets = [loss_report.InsuredAsset(row.asset_id, row.customer_id, row.kind or "vehicle") for row in rows]
     in_area = {asset.asset_id for asset in assets}
     paid = dao.paid_by_claim(session, event)
