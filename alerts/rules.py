@@ -86,6 +86,12 @@ def configure(rules: AlertRules | RulesSource) -> None:
     _source[:] = [rules if callable(rules) else (lambda: rules)]
 
 
+def follow(settings: Callable[[], object]) -> None:
+    """Rebuild the rules from `settings()` (the root's settings getter) on every use: cheap, and a settings
+    reload, or a test's HAVEN_* variables, take effect at once."""
+    configure(lambda: AlertRules.from_settings(settings()))
+
+
 def current() -> AlertRules:
     if not _source:
         raise RuntimeError("alerts.rules.configure(rules) was not called at start-up")

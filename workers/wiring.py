@@ -9,7 +9,6 @@ service hands its after-commit effects to what was wired here (docs/architecture
 from __future__ import annotations
 
 from alerts import rules, service
-from alerts.rules import AlertRules
 from config import get_settings
 from workers.greenchannel import wire_green_channel
 from workers.ingest import queue_matching
@@ -17,6 +16,6 @@ from workers.receipts import schedule_drain
 
 
 def wire() -> None:
-    rules.configure(lambda: AlertRules.from_settings(get_settings()))
+    rules.follow(get_settings)
     service.configure(service.Effects(match_alerts=queue_matching, drain_receipts=schedule_drain))
     wire_green_channel()
