@@ -11,7 +11,7 @@ from aiohttp import web
 
 from config import Settings, get_settings
 from web import metrics, security_headers
-from web.common import POOLS, PRINCIPAL, in_thread
+from web.common import POOLS, PRINCIPAL, in_thread, refuse_unstorable_text
 from web.errors import ApiError, error_response
 from web.routes import auth
 
@@ -68,6 +68,13 @@ async def error_middleware(request: web.Request, handler):
 
 
 @web.middleware
+async def query_middleware(request: web.Request, handler):
+    """A query parameter no database can compare (a NUL, half a surrogate pair) is a 400 naming it."""
+    refuse_unstorable_text(dict(request.query))
+    return await handler(request)
+
+
+@web.middleware
 async def auth_middleware(request: web.Request, handler):
     # Who is calling, and whether a signed-in browser's write carries its CSRF token (web/routes/auth.py).
     request[PRINCIPAL] = await auth.authenticate(request)
@@ -103,7 +110,7 @@ async def _start_periodic(app: web.Application):
 
 def create_app(settings: Settings | None = None, *, run_periodic: bool | None = None) -> web.Application:
     settings = settings or get_settings()
-    app = web.Application(middlewares=[error_middleware, auth_middleware], client_max_size=settings.max_body_bytes)
+    app = web.Application(middlewares=[error_middleware, query_middleware, auth_middleware], client_max_size=settings.max_body_bytes)
     app[SETTINGS] = settings
     security_headers.install(app)
     POOLS.configure(request=settings.api_threads, metrics=settings.metrics_threads)
