@@ -223,3 +223,20 @@ def test_an_oversized_customer_field_refuses_its_row_in_the_cli(tmp_path, sqlite
     assert report["loaded"] == 2, f"customers 1 and 4 should load, {report['loaded']} did"
     assert [(r["row"], r["field"]) for r in report["rejected"]] == [(2, "name"), (3, "phone")], \
         f"the refusals should name row 2's name and row 3's phone: {report['rejected']}"
+
+
+@pytest.mark.parametrize(("method", "path", "body", "field"), [
+    ("POST", "/v1/rescue/providers", '{"name": "Tow\\u0000Co", "kind": "tow", "location": {"lon": 120, "lat": 28}}', "name"),
+    ("POST", "/v1/rescue/providers", '{"name": "Tow\\udb5fCo", "kind": "tow", "location": {"lon": 120, "lat": 28}}', "name"),
+    ("POST", "/v1/users", '{"role": "dispatcher", "name": "Dee\\u0000"}', "name"),
+    ("POST", "/v1/auth/login", '{"username": "dee\\u0000", "password": "x"}', "username"),
+    ("GET", "/v1/alerts?status=%00", None, "status"),
+    ("GET", "/v1/claims?stage=%00", None, "stage"),
+    ("GET", "/v1/claims?cat_code=CAT%00", None, "cat_code"),
+])
+def test_text_no_database_keeps_is_refused_naming_the_field(api_server, pg_clean_url, method, path, body, field):
+    admin = api_server(pg_clean_url).as_user(make_user(pg_clean_url, "admin"))
+    response = admin.request(method, path, data=body.encode() if body else None,
+                             headers={"Content-Type": "application/json"} if body else None)
+    assert response.status_code == 400, f"{method} {path} with a NUL or lone surrogate answered {response.status_code}"
+    assert response.json()["error"]["field"] == field, f"{method} {path}: the refusal does not name {field}"
