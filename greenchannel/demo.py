@@ -32,6 +32,7 @@ from sqlalchemy import select
 
 from greenchannel import catevents, claims, payments, queue, rescue
 from greenchannel.documents import Upload
+from greenchannel.loss_report_service import demo_report_line
 from greenchannel.requests import FirstNotice, JobRequest, ProviderChanges, ProviderRegistration
 from greenchannel.rules import GreenChannelRules
 from store.db import session_scope
@@ -480,6 +481,7 @@ def run_story(run: Runner, chain_id: int | None = None, started_at: datetime | N
     summary.people = {role: person.name for role, person in people.items() if role != "customer"}
     summary.ended_at = clock
     print_summary(summary, say)
+    say(demo_report_line(event.id))
     print_work_left(people, left, say)
     return summary
 

@@ -57,3 +57,8 @@ def _report(session, event_id: int) -> dict:
         "claims_outside_area": len(found) - len(claims),
         **figures,
     }
+
+
+def demo_report_line(event_id: int) -> str:
+    """What `haven demo` prints last about its event: the report, labelled as synthetic data."""
+    return loss_report.summary_line(mark_demo_report(event_id)) + " (console: Loss prevention)"
