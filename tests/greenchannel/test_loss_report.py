@@ -241,6 +241,13 @@ def test_the_route_answers_managers_refuses_adjusters_and_its_csv_matches_the_js
     missing = manager.get("/v1/cat-events/987654/loss-report")
     assert missing.status_code == 404, f"an unknown event is a 404: {missing.status_code} {missing.text}"
     assert missing.json()["error"]["code"] == "not_found", missing.text
+    for odd in ("１２", "12abc", "99999999999999999999", "-1"):
+        answer = manager.get(f"/v1/cat-events/{odd}/loss-report")
+        assert answer.status_code == 404, f"event id {odd!r} names no event: {answer.status_code} {answer.text}"
+    admin = api.as_user(make_user(pg_clean_url, "admin", "Ops Admin"))
+    assert admin.get(f"/v1/cat-events/{book.event_id}/loss-report").status_code == 200, "admins read it too"
+    customer = api.as_user(make_user(pg_clean_url, "customer", "A Customer", "LR-C00001"))
+    assert customer.get(f"/v1/cat-events/{book.event_id}/loss-report").status_code == 403, "customers may not"
     bad = manager.get(f"/v1/cat-events/{book.event_id}/loss-report?format=pdf")
     assert bad.status_code == 400, f"an unknown format is a 400: {bad.status_code} {bad.text}"
     assert bad.json()["error"]["field"] == "format", f"the error names the field: {bad.text}"
