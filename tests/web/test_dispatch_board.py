@@ -19,7 +19,7 @@ from playwright.sync_api import Page, expect
 
 from greenchannel import rescue, service
 from store.db import session_scope
-from store.models import Customer, RescueProvider
+from store.models import Customer, RescueJob, RescueProvider
 from store.types import utcnow
 from store.users import principal_for_key
 from tests.support import ROOT
@@ -75,6 +75,9 @@ def storm(api_server, database_url):
     for other in others:
         assert dispatcher.patch(f"/v1/rescue/providers/{other['id']}", json={"available": True}).status_code == 200
     scene.lapsed_job, scene.lapsed_truck = lapsed, truck
+    with session_scope(database_url) as session:  # reported a while ago: the board ages them
+        session.get(RescueJob, scene.jobs[2]["id"]).created_at = utcnow() - timedelta(minutes=14)
+        session.get(RescueJob, scene.far_job["id"]).created_at = utcnow() - timedelta(minutes=35)
     return scene
 
 
@@ -201,7 +204,9 @@ def assert_board_reads_well(page: Page, where: str, chinese: bool) -> None:
     width = page.evaluate("window.innerWidth")
     if width >= 1280:
         for key in ("created", "offered", "accepted", "en_route", "on_scene"):
-            box = page.get_by_test_id(f"column-{key}").bounding_box()
+            column = page.get_by_test_id(f"column-{key}")
+            expect(column).to_be_visible()
+            box = column.bounding_box() or (page.wait_for_timeout(300), column.bounding_box())[1]  # mid re-render
             assert box and box["x"] >= 0 and box["x"] + box["width"] <= width + 0.5, \
                 f"{where}: the column {key} is not wholly in view ({box})"
             covering = page.evaluate("""([x, y]) => {
@@ -240,6 +245,11 @@ def test_a_dispatcher_works_a_storm_on_the_board_in_english_and_chinese(api_serv
     expect(first.get_by_test_id("call")).to_have_attribute("href", f"tel:{full}")
     expect(first.get_by_test_id("customer-phone")).to_contain_text("****")
     expect(first.get_by_test_id("waited")).to_contain_text(re.compile(r"waiting \d+"))
+    aged, old = card_of(page, scene.jobs[2]["id"]), card_of(page, scene.far_job["id"])
+    expect(aged).to_have_attribute("data-age", "amber")
+    expect(aged.get_by_test_id("waited")).to_contain_text(re.compile(r"waiting 14 min · waiting long"))
+    expect(old).to_have_attribute("data-age", "red")
+    expect(old.get_by_test_id("waited")).to_contain_text(re.compile(r"waiting 3\d min · waiting too long"))
     person = card_of(page, scene.jobs[1]["id"])  # the claim filed with a person trapped
     expect(person.get_by_test_id("problems")).to_contain_text("Person trapped")
     pending_order = page.get_by_test_id("column-created").get_by_test_id("job-card").evaluate_all(
@@ -303,6 +313,7 @@ def test_a_dispatcher_works_a_storm_on_the_board_in_english_and_chinese(api_serv
     expect(card_of(wide, scene.lapsed_job["id"]).get_by_test_id("unplaced-reason")).to_contain_text(
         re.compile(r"未在 \d\d:\d\d 北京时间 前响应派单"))
     expect(card_of(wide, scene.jobs[2]["id"]).get_by_test_id("call")).to_have_text("拨打")
+    expect(card_of(wide, scene.jobs[2]["id"]).get_by_test_id("waited")).to_contain_text("等待较久")
     assert_board_reads_well(wide, "board 1920x1080 zh-CN", chinese=True)
     wide.screenshot(path=str(SCREENSHOTS / "dispatch-board-1920-zh.png"))
     wide.context.close()
@@ -316,3 +327,12 @@ def test_a_dispatcher_works_a_storm_on_the_board_in_english_and_chinese(api_serv
     assert_board_reads_well(wide, "board 1440x900 en", chinese=False)
     wide.screenshot(path=str(SCREENSHOTS / "dispatch-board-1440-en.png"))
     wide.context.close()
+
+    widest = open_board(browser, scene.api.base_url, scene.keys["dispatcher"], {"width": 1920, "height": 1080})
+    expect(widest.get_by_test_id("dispatch-map").locator(".truck")).to_have_count(len(scene.providers))
+    live_jobs = len(api.get("/v1/rescue/jobs").json()["jobs"]) - 1  # all but the cancelled one
+    expect(widest.get_by_test_id("dispatch-map").locator(".leaflet-jobs-pane path.leaflet-interactive")) \
+        .to_have_count(live_jobs)
+    assert_board_reads_well(widest, "board 1920x1080 en", chinese=False)
+    widest.screenshot(path=str(SCREENSHOTS / "dispatch-board-1920-en.png"))
+    widest.context.close()

@@ -3,7 +3,7 @@
 // the jobs and trucks on a map; assign (by hand, beyond the radius with a reason), re-offer, cancel, batch.
 import { get, post } from "../api.js";
 import { lang, t } from "../i18n.js";
-import { busy, clock, confirmButton, debounce, duration, h, replace, serverNow, showError, syncClock, toast }
+import { busy, clock, debounce, duration, h, replace, serverNow, showError, syncClock, toast }
   from "../ui.js";
 import { zonedTime } from "../zone.js";
 import { JOB_COLOURS } from "./map.js";
@@ -21,6 +21,7 @@ const HOLDABLE = ["created", "offered"];
 const AMBER_AFTER_S = 10 * 60;
 const RED_AFTER_S = 30 * 60;
 const KIND_LETTER = { tow: "T", flatbed: "F", boat: "B" };
+const CONFIRM_MS = 5000;
 
 // +8617000000001 -> +86 170****0001: enough to tell two numbers apart on a shared screen.
 export function maskPhone(phone) {
@@ -114,6 +115,7 @@ export function mount(root) {
   let showFinished = localStorage.getItem("haven.dispatch.finished") === "1";
   const open = new Set(); // jobs whose truck chooser is open: held while the dispatcher works them
   const reasons = new Map(); // typed override reasons survive a live re-render
+  const armed = new Map(); // job id -> when its cancel button was first clicked
   let mounted = true;
 
   const map = typeof L === "undefined" ? null : startMap(mapElement);
@@ -224,6 +226,36 @@ export function mount(root) {
         onclick: () => { open.delete(job.id); render(); } }, t("board.closeChooser")));
   }
 
+  // Cancelling asks for a second click; the armed state is kept per job, so a live re-render between
+  // the two clicks does not disarm it.
+  function cancelButton(job) {
+    const left = () => (armed.get(job.id) || 0) + CONFIRM_MS - Date.now();
+    const label = () => (left() > 0 ? t("common.confirm") : t("dispatch.cancelJob"));
+    const button = h("button", { class: "small danger", "data-testid": "cancel" }, label());
+    const show = () => {
+      button.classList.toggle("armed", left() > 0);
+      button.textContent = label();
+    };
+    if (left() > 0) setTimeout(show, left() + 50);
+    show();
+    button.addEventListener("click", async () => {
+      if (left() <= 0) {
+        armed.set(job.id, Date.now());
+        show();
+        setTimeout(show, CONFIRM_MS + 50);
+        return;
+      }
+      armed.delete(job.id);
+      await busy(button, async () => {
+        await post(`/v1/rescue/jobs/${job.id}/status`, { status: "cancelled", note: "cancelled by the dispatcher" });
+        toast(t("board.cancelled", { a: jobPlace(job) }));
+        open.delete(job.id);
+        reload();
+      });
+    });
+    return button;
+  }
+
   function offerLine(job) {
     if (job.state !== "offered" || !job.offer) return null;
     const total = data.offer_timeout_s * 1000;
@@ -266,14 +298,7 @@ export function mount(root) {
           t("board.reoffered", { a: jobPlace(job) })),
       }, t("dispatch.reoffer")));
     }
-    if (CANCELLABLE.includes(job.state)) {
-      actions.push(confirmButton(t("dispatch.cancelJob"), { class: "small danger", "data-testid": "cancel" }, async () => {
-        await post(`/v1/rescue/jobs/${job.id}/status`, { status: "cancelled", note: "cancelled by the dispatcher" });
-        toast(t("board.cancelled", { a: jobPlace(job) }));
-        open.delete(job.id);
-        reload();
-      }));
-    }
+    if (CANCELLABLE.includes(job.state)) actions.push(cancelButton(job));
     const level = ageLevel(job.waited_s);
     return h("article", { class: `job-card urgency-${job.urgency} age-${level}${job.held ? " held" : ""}`,
       style: { "--job": JOB_COLOURS[job.state] },
@@ -413,6 +438,7 @@ function startMap(element) {
     fadeAnimation: false, zoomAnimation: false, markerZoomAnimation: false });
   map.fitBounds([[18.2, 108.6], [31.2, 122.6]]);
   map.createPane("base").style.zIndex = 250; // under the jobs and trucks, whenever it arrives
+  map.createPane("jobs").style.zIndex = 650; // a job above the truck parked beside it
   const canvas = L.canvas({ padding: 0.3, pane: "base" });
   const base = L.layerGroup().addTo(map);
   const jobs = L.layerGroup().addTo(map);
@@ -432,7 +458,7 @@ function startMap(element) {
     for (const job of data.jobs) {
       const where = [job.location.lat, job.location.lon];
       points.push(where);
-      L.circleMarker(where, { radius: job.urgency === 2 ? 9 : 7, color: "#ffffff", weight: 2,
+      L.circleMarker(where, { pane: "jobs", radius: job.urgency === 2 ? 9 : 7, color: "#ffffff", weight: 2,
         fillColor: JOB_COLOURS[job.state], fillOpacity: 1 })
         .bindTooltip(h("span", { class: "job-tooltip" }, [jobPlace(job), job.customer_name, t(`state.${job.state}`),
           problemWords(job).join(", ")].filter(Boolean).join(" · ")))
