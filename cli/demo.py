@@ -1,8 +1,8 @@
 """`haven demo`: replay the bundled typhoon scenario end to end and print a summary.
 
 The demo is a flat list of steps; each takes the shared `DemoRun` and prints what it did. The story
-happens in the past: the red warning (landfall) was sent STORY_SPAN ago and the green channel's clock
-runs from there up to now, so nothing is dated ahead of the clock. It runs once a day (Beijing date):
+happens in the past: the red warning (landfall) was sent STORY_SPAN ago, the green channel's clock runs
+from there up to now, and the all-clear is sent now, so nothing is dated ahead of the clock. It runs once a day (Beijing date):
 a second run that day says so and changes nothing, so no customer is warned twice.
 """
 
@@ -19,9 +19,7 @@ from cli.common import ensure_database
 from cli.root import cli
 
 DEMO_DIR = Path(__file__).resolve().parent.parent / "config" / "demo"
-# The storm is still on when the demo ends: the orange Alert and the red Update (landfall). The
-# recorded Cancel stays out, or it would be dated days ahead of the clock.
-TYPHOON_CHAIN = ["01-typhoon-infa-orange-alert.xml", "02-typhoon-infa-red-update.xml"]
+TYPHOON_CHAIN = ["01-typhoon-infa-orange-alert.xml", "02-typhoon-infa-red-update.xml", "03-typhoon-infa-cancel.xml"]
 BEIJING = timezone(timedelta(hours=8))
 
 
@@ -88,7 +86,8 @@ def demo_users(run: DemoRun) -> None:
 
 
 def replay_typhoon_chain(run: DemoRun) -> None:
-    """The CMA-style typhoon In-Fa chain: the orange Alert, then the red Update at landfall, STORY_SPAN ago."""
+    """The CMA-style typhoon In-Fa chain: the orange Alert 8 hours before landfall, the red Update at landfall
+    (STORY_SPAN ago), and the all-clear now. The CAT event stays open: losses keep being reported."""
     from alerts.dao.alerts_dao import alert_detail
     from alerts.reading.ingest import Origin
     from alerts.reading.replay import replay
@@ -100,7 +99,8 @@ def replay_typhoon_chain(run: DemoRun) -> None:
     raws = [(DEMO_DIR / name).read_bytes() for name in TYPHOON_CHAIN]
     sent = [parse_time(re.search(rb"<sent>([^<]+)</sent>", raw).group(1).decode()) for raw in raws]
     landfall = run.started_at - STORY_SPAN
-    messages = replay(raws, landfall - (sent[-1] - sent[0]), tag=run.tag)
+    messages = replay(raws, landfall, tag=run.tag,
+                      sent_at=[landfall - (sent[1] - sent[0]), landfall, run.started_at])
     for name, raw in zip(TYPHOON_CHAIN, messages, strict=True):
         result = ingest(raw, Origin(source=f"demo:{name}"))
         if result.problems:
@@ -115,7 +115,8 @@ def replay_typhoon_chain(run: DemoRun) -> None:
             else f"{detail['matched_assets']:,} insured assets inside its area"
         sent_at = datetime.fromisoformat(str(detail["sent"])).astimezone(BEIJING)
         click.echo(f"alert {detail['id']}: {detail['msg_type']} ({detail['max_severity']}) sent "
-                   f"{sent_at:%Y-%m-%d %H:%M} Beijing time (UTC+8): {detail['infos'][0]['headline']}; {matched}")
+                   f"{sent_at:%Y-%m-%d %H:%M} Beijing time (UTC+8): {detail['infos'][0]['headline']}; {matched}; "
+                   f"chain {detail['chain']['id']} is {detail['chain']['state']}")
     run.started_at = landfall
 
 

@@ -2,7 +2,7 @@
 for every role, and a second run the same day says so, exits 0 and warns nobody again."""
 
 import re
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 from sqlalchemy import func, select
@@ -113,3 +113,25 @@ def test_demo_twice_tells_a_past_story_leaves_work_and_never_warns_twice(tmp_pat
             "the second demo sent a second wave of messages"
         assert session.scalar(select(func.count()).select_from(Claim)) == claims_filed, \
             "the second demo filed claims again"
+
+
+def test_replay_gives_each_message_its_own_send_time_and_references_follow():
+    from pathlib import Path
+
+    from alerts.reading.parse import parse_message
+    from alerts.reading.replay import replay
+    from cli.demo import DEMO_DIR, TYPHOON_CHAIN
+
+    landfall = datetime(2030, 1, 1, 2, 0, tzinfo=UTC)
+    now = landfall + timedelta(hours=15)
+    raws = [Path(DEMO_DIR / name).read_bytes() for name in TYPHOON_CHAIN]
+    messages = replay(raws, landfall, tag="T2", sent_at=[landfall - timedelta(hours=8), landfall, now])
+    orange, red, cancel = (parse_message(raw, max_bytes=10**6).alerts[0].alert for raw in messages)
+    assert [orange["sent"], red["sent"], cancel["sent"]] == \
+        ["2030-01-01T02:00:00+08:00", "2030-01-01T10:00:00+08:00", "2030-01-02T01:00:00+08:00"], \
+        "each message should be sent at its own replayed time"
+    assert orange["infos"][0]["expires"] == "2030-01-02T02:00:00+08:00", "the orange alert's lifetime moved with it"
+    assert cancel["references"] == [
+        {"sender": orange["sender"], "identifier": orange["identifier"], "sent": orange["sent"]},
+        {"sender": red["sender"], "identifier": red["identifier"], "sent": red["sent"]}], \
+        "the all-clear's references should carry the replayed send times of the messages they point to"
