@@ -162,3 +162,19 @@ def test_an_adjuster_searches_takes_and_reminds_and_a_supervisor_overrides_and_r
     assert states[second_pay] == "rejected", f"the rejected advance is {states[second_pay]}"
     assert states[first_pay] in ("approved", "paid"), f"the overridden advance is {states[first_pay]}"
     page.context.close()
+
+
+def test_a_storm_of_claims_comes_in_pages_of_fifty_on_a_page_that_fits_the_screen(api_server, pg_clean_url,
+                                                                                  browser):  # noqa: F811
+    scene = green_channel_scene(api_server, pg_clean_url, claims=55, jobs=0)
+    page = open_console(browser, scene.api.base_url, staff(pg_clean_url, "adjuster", "Li Lei", "li"), "queue")
+    rows = page.get_by_test_id("queue-row")
+    expect(rows).to_have_count(50)
+    expect(page.get_by_test_id("pager")).to_contain_text("1–50 of 55")
+    height = page.evaluate("document.scrollingElement.scrollHeight")
+    assert height <= 800, f"the queue page is {height} px tall at 1280x800; the list should scroll in its pane"
+    page.get_by_test_id("page-next").click()
+    expect(rows).to_have_count(5)
+    expect(page.get_by_test_id("pager")).to_contain_text("51–55 of 55")
+    assert_reads_well(page, "en-GB", "queue, second page")
+    page.context.close()
