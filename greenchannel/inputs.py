@@ -81,8 +81,12 @@ def _bounds(minimum: int | None, maximum: int | None):
     return WithJsonSchema({"type": "integer", **extra})
 
 
+INT32_MAX = 2_147_483_647  # every whole number a request carries lands in an INTEGER column
+
+
 def Whole(minimum: int | None = None, maximum: int | None = None):
     """An integer (JSON integer only: not true, not 2.0, not "2") within [minimum, maximum]."""
+    maximum = INT32_MAX if maximum is None else maximum
 
     def bounded(value):
         if value is not None and ((minimum is not None and value < minimum)
