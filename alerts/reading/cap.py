@@ -186,7 +186,7 @@ def _reference_problems(cap: _Cap) -> list[Problem]:
     element = cap.find(cap.alert, "references")
     triples = (text_of(element) or "").split()
     problems = []
-    if msg_type in ("Update", "Cancel") and not triples:
+    if msg_type in (MsgType.UPDATE, MsgType.CANCEL) and not triples:
         path = element_path(element) if element is not None else element_path(cap.alert) + "/references"
         problems.append(Problem(path, f"msgType {msg_type} must reference at least one earlier message "
                                       "(sender,identifier,sent)"))

@@ -24,13 +24,14 @@ from datetime import timedelta
 from alerts.reading.errors import MessageInvalid, Problem
 from alerts.reading.parsed import ParsedAlert, ParsedMessage
 from alerts.reading.times import BadTime, parse_time
+from store.models.alerts import AlertStatus, MsgType
 
 SENDER = "qweather.com"
 COLOUR_SEVERITY = {"blue": "Minor", "yellow": "Moderate", "orange": "Severe", "red": "Extreme"}
 CAP_SEVERITY = ("Extreme", "Severe", "Moderate", "Minor", "Unknown")
 CAP_URGENCY = ("Immediate", "Expected", "Future", "Past", "Unknown")
 CAP_CERTAINTY = ("Observed", "Likely", "Possible", "Unlikely", "Unknown")
-MESSAGE_TYPES = {"alert": "Alert", "active": "Alert", "update": "Update", "cancel": "Cancel"}
+MESSAGE_TYPES = {"alert": MsgType.ALERT, "active": MsgType.ALERT, "update": MsgType.UPDATE, "cancel": MsgType.CANCEL}
 _CJK = re.compile(r"[\u4e00-\u9fff]")
 
 
@@ -70,10 +71,10 @@ def _message_type(warning: dict) -> tuple[str, list[str]]:
     if isinstance(message_type, dict):
         code = str(message_type.get("code") or "alert").lower()
         supersedes = message_type.get("supersedes") or []
-        return MESSAGE_TYPES.get(code, "Alert"), [str(s) for s in supersedes]
+        return MESSAGE_TYPES.get(code, MsgType.ALERT), [str(s) for s in supersedes]
     code = str(warning.get("status") or "active").lower()
     related = str(warning.get("related") or "").strip()
-    return MESSAGE_TYPES.get(code, "Alert"), [related] if related else []
+    return MESSAGE_TYPES.get(code, MsgType.ALERT), [related] if related else []
 
 
 def parse_warning(warning: dict, path: str, admin_code: str | None, area_desc: str | None) -> ParsedAlert:
@@ -91,7 +92,7 @@ def parse_warning(warning: dict, path: str, admin_code: str | None, area_desc: s
     flags: list[dict] = []
     msg_type, replaced = _message_type(warning)
     expires = warning.get("endTime") or None
-    if msg_type == "Cancel":
+    if msg_type == MsgType.CANCEL:
         expires = (parse_time(warning["pubTime"]) + timedelta(hours=1)).isoformat(timespec="minutes")
     text = " ".join(str(warning.get(k) or "") for k in ("title", "text", "typeName"))
     area = {"desc": area_desc or warning.get("sender"), "polygons": [], "circles": [],
@@ -118,11 +119,11 @@ def parse_warning(warning: dict, path: str, admin_code: str | None, area_desc: s
         flags.append({"code": "area-unlocated", "path": path,
                       "detail": "QWeather warnings have no geometry; set the feed's admin_code (CN-ADCODE) "
                                 "so the polled location can be matched"})
-    alert = {"sender": SENDER, "identifier": str(warning["id"]), "sent": warning["pubTime"], "status": "Actual",
+    alert = {"sender": SENDER, "identifier": str(warning["id"]), "sent": warning["pubTime"], "status": AlertStatus.ACTUAL,
              "msg_type": msg_type, "scope": "Public",
              "references": [{"sender": SENDER, "identifier": r, "sent": None} for r in replaced],
              "infos": [info]}
-    return ParsedAlert(alert, "qweather", flags=flags, ends_chain=msg_type == "Cancel")
+    return ParsedAlert(alert, "qweather", flags=flags, ends_chain=msg_type == MsgType.CANCEL)
 
 
 def parse_warning_list(document: dict, admin_code: str | None = None, area_desc: str | None = None) -> ParsedMessage:

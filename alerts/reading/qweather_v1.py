@@ -26,11 +26,12 @@ from alerts.reading.errors import MessageInvalid, Problem
 from alerts.reading.parsed import ParsedAlert, ParsedMessage
 from alerts.reading.qweather import CAP_CERTAINTY, CAP_SEVERITY, CAP_URGENCY, COLOUR_SEVERITY
 from alerts.reading.times import BadTime, parse_time
+from store.models.alerts import AlertStatus, MsgType
 
 FORMAT = "qweather-v1"
 FALLBACK_SENDER = "qweather.com"
 ADMIN_CODE_SCHEME = "CN-ADCODE"
-MESSAGE_TYPES = {"alert": "Alert", "update": "Update", "cancel": "Cancel"}
+MESSAGE_TYPES = {"alert": MsgType.ALERT, "update": MsgType.UPDATE, "cancel": MsgType.CANCEL}
 CANCEL_LIFETIME = timedelta(hours=1)
 REQUEST_LANGUAGES = {"zh": "zh-CN", "zh-hans": "zh-CN", "zh-cn": "zh-CN", "zh-hant": "zh-TW", "en": "en"}
 _CJK = re.compile(r"[\u4e00-\u9fff]")
@@ -103,7 +104,7 @@ def _message_type(entry: dict, flags: list[dict], path: str) -> tuple[str, list[
                       "detail": f"message type {code!r} is not alert, update or cancel; read as alert"})
     supersedes = message_type.get("supersedes")
     replaced = [str(s).strip() for s in supersedes if _text(s)] if isinstance(supersedes, list) else []
-    return MESSAGE_TYPES.get(code, "Alert"), replaced
+    return MESSAGE_TYPES.get(code, MsgType.ALERT), replaced
 
 
 def _problems(entry: dict, path: str) -> list[Problem]:
@@ -138,7 +139,7 @@ def parse_alert_entry(entry: dict, path: str, admin_codes: Iterable[str] = (), a
                       "detail": "issuedTime is null: effectiveTime stands in as the sent time"})
     msg_type, replaced = _message_type(entry, flags, path)
     expires = _text(entry.get("expireTime"))
-    if msg_type == "Cancel":
+    if msg_type == MsgType.CANCEL:
         expires = (parse_time(sent) + CANCEL_LIFETIME).isoformat(timespec="minutes")
     event_type = entry.get("eventType") if isinstance(entry.get("eventType"), dict) else {}
     headline, description = _text(entry.get("headline")), _text(entry.get("description"))
@@ -171,11 +172,11 @@ def parse_alert_entry(entry: dict, path: str, admin_codes: Iterable[str] = (), a
         flags.append({"code": "area-unlocated", "path": path,
                       "detail": "QWeather warnings have no geometry; poll them by point (feed kind qweather-v1) "
                                 "or give the county's CN-ADCODE, so the warning can be matched"})
-    alert = {"sender": sender, "identifier": _text(entry.get("id")), "sent": sent, "status": "Actual",
+    alert = {"sender": sender, "identifier": _text(entry.get("id")), "sent": sent, "status": AlertStatus.ACTUAL,
              "msg_type": msg_type, "scope": "Public",
              "references": [{"sender": sender, "identifier": r, "sent": None} for r in replaced],
              "infos": [info]}
-    return ParsedAlert(alert, FORMAT, flags=flags, ends_chain=msg_type == "Cancel")
+    return ParsedAlert(alert, FORMAT, flags=flags, ends_chain=msg_type == MsgType.CANCEL)
 
 
 def parse_alert_answer(document: dict, admin_codes: Iterable[str] = (), area_desc: str | None = None,

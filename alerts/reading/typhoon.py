@@ -20,6 +20,7 @@ from alerts.reading.parsed import ParsedAlert, ParsedMessage
 from alerts.reading.times import BadTime, parse_time
 from geo.limits import MAX_CIRCLE_RADIUS_KM
 from geo.swath import Fix, polygons_lon_lat, wind_swath
+from store.models.alerts import AlertStatus, MsgType
 
 SENDER = "qweather.com"
 CLASS_SEVERITY = {"TD": "Minor", "TS": "Moderate", "STS": "Severe", "TY": "Severe", "STY": "Extreme",
@@ -127,6 +128,6 @@ def parse_track(document: dict, storm_id: str | None = None, storm_name: str | N
         "areas": [{"desc": f"Wind swath of {name}", "polygons": polygons_lon_lat(swath), "circles": [],
                    "geocodes": []}],
     }
-    alert = {"sender": SENDER, "identifier": f"typhoon-track:{identity}", "sent": sent, "status": "Actual",
-             "msg_type": "Alert", "scope": "Public", "references": [], "infos": [info]}
+    alert = {"sender": SENDER, "identifier": f"typhoon-track:{identity}", "sent": sent, "status": AlertStatus.ACTUAL,
+             "msg_type": MsgType.ALERT, "scope": "Public", "references": [], "infos": [info]}
     return ParsedMessage("typhoon-track", alerts=[ParsedAlert(alert, "typhoon-track", flags=flags)])

@@ -8,7 +8,7 @@ from aiohttp import web
 from prometheus_client.core import GaugeMetricFamily
 
 from alerts import requests, responses
-from alerts.notifying.channels.outbox import list_outbox
+from alerts.dao.outbox_dao import list_outbox
 from alerts.notifying.reach import delivery_counts, reach_report, recent_handover
 from store.db import session_scope
 from web.common import in_thread, json_response, requires, whole_number
