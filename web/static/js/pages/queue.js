@@ -32,8 +32,10 @@ export function documentList(kinds) {
 // One "why first" chip in the page's language; the server gives facts, never words.
 export function whyChip(fact) {
   const vars = { c: fact.cat_code, a: fact.age, l: fact.level, e: fact.amount !== undefined ? cny(fact.amount) : "" };
+  // The CAT code names the storm's event, as the declaring supervisor wrote it: shown as it is.
+  const event = fact.code === "green_channel" && fact.cat_code ? [" ", h("span", { "data-outside": "" }, fact.cat_code)] : [];
   return h("span", { class: `chip ${fact.code === "green_channel" ? "green" : "reason"}`, "data-code": fact.code },
-    t(`why.${fact.code}`, vars));
+    t(`why.${fact.code}`, vars), event);
 }
 
 // A refusal from the server in words of the page's language: known codes get their own sentence (with
