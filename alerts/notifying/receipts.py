@@ -25,16 +25,19 @@ from store.audit import record
 from store.bulk import one_of
 from store.db import is_postgresql
 from store.models import Customer, InboundMessage, Notification, Receipt
-from store.models.notifications import FINAL_STATES
+from store.models.notifications import FINAL_STATES, NOT_DELIVERED, NotificationState
 from store.types import utcnow
 
 # Twilio MessageStatus -> our state. The provider-side steps before "sent" say nothing new to us.
 TWILIO_STATUS = {
-    "accepted": "sent", "scheduled": "sent", "queued": "sent", "sending": "sent", "sent": "sent",
-    "delivered": "delivered", "read": "delivered",
-    "undelivered": "undelivered", "failed": "failed", "canceled": "failed",
+    "accepted": NotificationState.SENT, "scheduled": NotificationState.SENT, "queued": NotificationState.SENT,
+    "sending": NotificationState.SENT, "sent": NotificationState.SENT,
+    "delivered": NotificationState.DELIVERED, "read": NotificationState.DELIVERED,
+    "undelivered": NotificationState.UNDELIVERED, "failed": NotificationState.FAILED,
+    "canceled": NotificationState.FAILED,
 }
-RANK = {"sending": 0, "sent": 1, "delivered": 2, "undelivered": 2, "failed": 2, "expired": 2}
+RANK = {NotificationState.SENDING: 0, NotificationState.SENT: 1,
+        **{final: 2 for final in (NotificationState.DELIVERED, *NOT_DELIVERED)}}
 FINAL = set(FINAL_STATES)
 ORPHAN_AFTER = timedelta(hours=1)
 
@@ -107,7 +110,7 @@ def apply_receipt(session: Session, receipt_id: int, now: datetime | None = None
         .values(state=target, final_at=now if final else None, updated_at=now,
                 error_code=receipt.error_code or notification.error_code,
                 last_error=f"provider reported {receipt.status}" + (f" ({receipt.error_code})" if receipt.error_code else "")
-                if target in ("undelivered", "failed") else notification.last_error)
+                if target in (NotificationState.UNDELIVERED, NotificationState.FAILED) else notification.last_error)
         .execution_options(synchronize_session=False)
     ).rowcount
     if not moved:  # another receipt moved it first; this one is now judged against the new state
