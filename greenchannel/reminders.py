@@ -105,7 +105,7 @@ def remind_customer(session: Session, actor: Principal, claim_id: int, note: str
     except IntegrityError:  # another reminder for this claim and day was saved a moment ago
         raise _already_reminded(now) from None
     audit.record(session, "claim", claim.id, "customer_reminded", actor_id=actor.user_id, actor_role=actor.role,
-                 note=note, data={"notification_id": notification.id, "missing": missing, "day": day})
+                 note=note, data={"notification_id": notification.id, "missing": missing, "day": day}).at = now
     effects.after_commit(session, effects.NOTIFICATIONS, [notification.id])
     return {"claim_id": claim.id, "notification_id": notification.id, "reminded_at": now, "missing": missing,
             "language": language}
