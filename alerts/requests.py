@@ -6,9 +6,9 @@ describes them from the same models.
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema, model_validator
 
 from store.models.alerts import FeedKind
 
@@ -66,13 +66,23 @@ class OutboxQuery(Request):
                                                                  "spaces, dashes and brackets are ignored)")] = None
 
 
+def _interval(value):
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        raise ValueError('must be a number of seconds or a text such as "60s" or "5m"')
+    return value
+
+
+# Read by the rules (feedstate.add_feed), which refuse an unreadable text with a 422 naming the field.
+Interval = Annotated[Any, BeforeValidator(_interval), WithJsonSchema({"anyOf": [{"type": "number"}, {"type": "string"}]})]
+
+
 class FeedRegistration(Request):
     """A feed to poll."""
 
     url: str = Field(min_length=1, pattern=r"\S")
     # Checked by the rules (a 422 naming the kinds), described here as the enum it is.
     kind: str = Field(min_length=1, pattern=r"\S", json_schema_extra={"enum": [str(k) for k in FeedKind]})
-    every: int | float | str = Field(60, description='how often to poll: seconds, or e.g. "60s", "5m"')
+    every: Interval = Field(60, description='how often to poll: seconds, or e.g. "60s", "5m"')
     enabled: bool = True
     require_signature: bool = False
     admin_code: str | None = None

@@ -144,3 +144,21 @@ def test_list_parameters_that_do_not_fit_are_refused_naming_the_field(sqlite_url
         assert answer.status_code == 400, f"?{query} is refused: {answer.status_code} {answer.text[:200]}"
         assert answer.json()["error"]["field"] == field, f"?{query} names {field}: {answer.json()}"
     assert ops.get("/v1/alerts?limit=&cursor=").status_code == 200, "blank parameters count as absent"
+
+
+def test_a_feed_registration_that_does_not_fit_is_refused_naming_the_field(sqlite_url, api_server):
+    api = api_server(sqlite_url)
+    ops = api.as_user(make_user(sqlite_url, "supervisor"))
+    for body, status, field in (({"kind": "cap-atom"}, 400, "url"),
+                                ({"url": 5, "kind": "cap-atom"}, 400, "url"),
+                                ({"url": "   ", "kind": "cap-atom"}, 400, "url"),
+                                ({"url": "http://127.0.0.1:9/a"}, 400, "kind"),
+                                ({"url": "http://127.0.0.1:9/a", "kind": ["cap-atom"]}, 400, "kind"),
+                                ({"url": "http://127.0.0.1:9/a", "kind": "cap-atom", "every": [60]}, 400, "every"),
+                                ({"url": "http://127.0.0.1:9/a", "kind": "cap-atom", "every": "soon"}, 422, "every")):
+        answer = ops.post("/v1/feeds", json=body)
+        assert answer.status_code == status, f"{body} answers {status}: {answer.status_code} {answer.text[:200]}"
+        assert answer.json()["error"]["field"] == field, f"{body} names {field}: {answer.json()}"
+    not_json = ops.post("/v1/feeds", data=b"{url", headers={"Content-Type": "application/json"})
+    assert not_json.status_code == 400, f"a body that is not JSON is a 400: {not_json.status_code}"
+    assert ops.get("/v1/feeds").json()["feeds"] == [], "nothing refused was registered"
