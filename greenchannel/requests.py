@@ -10,7 +10,7 @@ import re
 from enum import StrEnum
 from typing import Annotated, Any
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
 
 from greenchannel.inputs import (
     ClientKey,
@@ -168,6 +168,13 @@ class LeaseNext(Request):
     fast_track_only: Flag = False
 
 
+def _printable(value):
+    """A search is typed by a person: a NUL or another control character is not (PostgreSQL keeps no NUL)."""
+    if value is not None and any(ord(c) < 32 or 0xD800 <= ord(c) <= 0xDFFF for c in value):
+        raise ValueError("must not hold control characters")
+    return value
+
+
 class QueueTab(StrEnum):
     WORKABLE = "workable"
     WAITING_ON_CUSTOMER = "waiting_on_customer"
@@ -178,7 +185,8 @@ class QueueQuery(Request):
     leased: bool | None = Field(None, description="false leaves out claims someone holds")
     tab: QueueTab | None = Field(None, description="workable, or waiting_on_customer (documents missing); "
                                                    "both when absent, those waiting on the customer last")
-    q: Text(100) = Field(None, description="claim id, customer name or phone digits, asset id (plate) or address")
+    q: Annotated[Text(100), AfterValidator(_printable)] = Field(
+        None, description="claim id, customer name or phone digits, asset id (plate) or address")
     page: QueryWhole(1, 100000) = 1
     limit: QueryWhole(1, 1000) = 100
 

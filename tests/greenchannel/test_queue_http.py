@@ -96,6 +96,9 @@ def test_search_finds_a_claim_by_id_name_phone_and_asset_and_pages_through(api):
     assert found("100%_") == [], "a search with LIKE wildcards matched claims"
     refused = _error(api["ann"].get("/v1/queue", params={"q": "x" * 101}), 400)
     assert refused["field"] == "q", f"an oversized search is not refused naming q: {refused}"
+    nul = _error(api["ann"].get("/v1/queue", params={"q": "王\x00"}), 400)
+    assert nul["field"] == "q", f"a search holding a NUL is not refused naming q: {nul}"
+    assert _error(api["ann"].get("/v1/queue?tab=everything"), 400)["field"] == "tab", "an unknown tab is not refused"
     pages = [api["ann"].get("/v1/queue", params={"limit": 2, "page": n}).json() for n in (1, 2)]
     assert [len(p["queue"]) for p in pages] == [2, 1], "pages of two do not split three claims into 2 and 1"
     assert {e["claim_id"] for p in pages for e in p["queue"]} == {first, second, third}, \
