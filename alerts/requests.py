@@ -29,6 +29,13 @@ def _blank_is_absent(value):
     return None if isinstance(value, str) and not value.strip() else value
 
 
+def _no_nul(value):
+    # PostgreSQL text cannot hold NUL: refused here with the field's name, not as a database error.
+    if isinstance(value, str) and "\x00" in value:
+        raise ValueError("must not contain NUL characters")
+    return value
+
+
 def _ascii_whole(value):
     # int() would also take "¹" or "٣"; a query string's number is ASCII digits.
     if isinstance(value, str) and not (value.isascii() and value.isdigit()):
@@ -36,7 +43,8 @@ def _ascii_whole(value):
     return value
 
 
-QueryText = Annotated[str | None, BeforeValidator(_blank_is_absent)]
+QueryText = Annotated[str | None, BeforeValidator(_blank_is_absent), BeforeValidator(_no_nul)]
+Text = Annotated[str, BeforeValidator(_no_nul)]
 
 
 def QueryWhole(minimum: int, maximum: int):  # noqa: N802 - used as a type
@@ -79,11 +87,11 @@ Interval = Annotated[Any, BeforeValidator(_interval), WithJsonSchema({"anyOf": [
 class FeedRegistration(Request):
     """A feed to poll."""
 
-    url: str = Field(min_length=1, pattern=r"\S")
+    url: Text = Field(min_length=1, max_length=2000, pattern=r"\S")
     # Checked by the rules (a 422 naming the kinds), described here as the enum it is.
     kind: str = Field(min_length=1, pattern=r"\S", json_schema_extra={"enum": [str(k) for k in FeedKind]})
     every: Interval = Field(60, description='how often to poll: seconds, or e.g. "60s", "5m"')
     enabled: bool = True
     require_signature: bool = False
-    admin_code: str | None = None
-    name: str | None = None
+    admin_code: Annotated[Text, Field(max_length=16)] | None = None
+    name: Annotated[Text, Field(max_length=200)] | None = None

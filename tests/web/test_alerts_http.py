@@ -162,3 +162,20 @@ def test_a_feed_registration_that_does_not_fit_is_refused_naming_the_field(sqlit
     not_json = ops.post("/v1/feeds", data=b"{url", headers={"Content-Type": "application/json"})
     assert not_json.status_code == 400, f"a body that is not JSON is a 400: {not_json.status_code}"
     assert ops.get("/v1/feeds").json()["feeds"] == [], "nothing refused was registered"
+
+
+def test_nul_characters_and_oversized_texts_are_refused_before_the_database(db_url, api_server):
+    api = api_server(db_url)
+    admin = api.as_user(make_user(db_url, "admin"))
+    supervisor = api.as_user(make_user(db_url, "supervisor"))
+    for body, field in (({"url": "http://127.0.0.1:9/\u0000", "kind": "cap-atom"}, "url"),
+                        ({"url": "http://127.0.0.1:9/" + "x" * 2001, "kind": "cap-atom"}, "url"),
+                        ({"url": "http://127.0.0.1:9/a", "kind": "cap-atom", "name": "n" * 201}, "name"),
+                        ({"url": "http://127.0.0.1:9/a", "kind": "cap-atom", "name": "a\u0000b"}, "name")):
+        answer = supervisor.post("/v1/feeds", json=body)
+        assert answer.status_code == 400, f"{str(body)[:80]} is a 400: {answer.status_code} {answer.text[:200]}"
+        assert answer.json()["error"]["field"] == field, f"{str(body)[:80]} names {field}: {answer.json()}"
+    for path, field in (("/v1/alerts?status=a%00b", "status"), ("/v1/outbox?customer_id=C%00", "customer_id")):
+        answer = (admin if path.startswith("/v1/outbox") else supervisor).get(path)
+        assert answer.status_code == 400, f"{path} is a 400: {answer.status_code} {answer.text[:200]}"
+        assert answer.json()["error"]["field"] == field, f"{path} names {field}: {answer.json()}"
