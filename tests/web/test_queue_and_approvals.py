@@ -25,9 +25,10 @@ VIEWPORTS = ({"width": 1280, "height": 800}, {"width": 1920, "height": 1080}, {"
 DOCS = ROOT / "docs" / "screenshots"
 WORDS = {
     "en-GB": {"zone": "CST (Beijing)", "leased": "Leased to you", "again": "already reminded today",
-              "identity": "ID card: missing", "reason": "Please write a reason.", "sent": "Reminder sent"},
+              "identity": "ID card: missing", "reason": "Please write a reason.", "sent": "Reminder sent",
+              "cap": "Advances would total CN¥50,000.00, above the cap of CN¥40,000.00 (50% of the estimate"},
     "zh-CN": {"zone": "北京时间", "leased": "由您处理", "again": "今天已经提醒过", "identity": "身份证：缺",
-              "reason": "请填写原因。", "sent": "已通过短信提醒"},
+              "reason": "请填写原因。", "sent": "已通过短信提醒", "cap": "预赔合计将为 ¥50,000.00，超过上限 ¥40,000.00"},
 }
 
 
@@ -124,6 +125,15 @@ def test_an_adjuster_searches_takes_and_reminds_and_a_supervisor_overrides_and_r
     refusal = page.locator(".toast.error")
     expect(refusal).to_contain_text(words["again"])
     assert "already_reminded_today" not in refusal.first.inner_text(), "the refusal shows the internal code"
+
+    # An advance above the cap is refused in words, the amounts written for the page's language.
+    row.click()
+    view.get_by_test_id("advance-amount").fill("30000")
+    view.get_by_test_id("request-advance").click()
+    capped = page.locator(".toast.error").filter(has_text="40,000.00")
+    expect(capped).to_contain_text(words["cap"])
+    expect(capped).to_contain_text("50,000.00")
+    assert "above_advance_ratio" not in capped.first.inner_text(), "the refusal shows the internal code"
     page.context.close()
 
     # --- the supervisor: badge, override with a reason, reject with a reason ---

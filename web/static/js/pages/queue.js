@@ -45,7 +45,8 @@ export function refusalText(error, context = {}) {
   const known = {
     documents_missing: () => t("refusal.documents_missing", { d: documentList(context.missing || []) }),
     above_advance_ratio: () => (context.cap !== undefined
-      ? t("refusal.above_advance_ratio", { total: cny(context.total), cap: cny(context.cap), e: cny(context.estimate) })
+      ? t("refusal.above_advance_ratio", { total: cny(context.total), cap: cny(context.cap), e: cny(context.estimate),
+        r: `${Math.round((context.ratio ?? 0.5) * 100)}%` })
       : t("refusal.above_advance_ratio_short")),
     above_estimate: () => (context.estimate !== undefined
       ? t("refusal.above_estimate", { total: cny(context.all ?? context.total), e: cny(context.estimate) })
@@ -313,7 +314,17 @@ export function mount(root, { me, args }) {
     const rejectNote = fields.get("rejectNote", () => h("input", { type: "text", placeholder: t("claim.rejectNote"),
       "data-testid": "reject-note" }));
     const reject = confirmButton(t("claim.reject"), { class: "danger", "data-testid": "reject" }, async () => {
-      await post(`/v1/claims/${claim.id}/transition`, { to: "rejected", note: rejectNote.value });
+      if (!rejectNote.value.trim()) {
+        toast(t("approvals.reasonRequired"), "error");
+        rejectNote.focus();
+        return;
+      }
+      try {
+        await post(`/v1/claims/${claim.id}/transition`, { to: "rejected", note: rejectNote.value });
+      } catch (error) {
+        refusalToast(error);
+        return;
+      }
       toast(t("claim.moved", { n: claim.id, s: t("stage.rejected") }));
       reloadClaim();
       reloadQueue();
@@ -340,7 +351,8 @@ export function mount(root, { me, args }) {
     const sum = (list) => list.reduce((total, p) => total + Number(p.amount), 0);
     const estimate = Number(claim.estimate);
     return { total: sum(counted.filter((p) => p.kind === "advance")) + amount, all: sum(counted) + amount,
-      cap: Math.floor(estimate * me.advance_ratio * 100) / 100, estimate, missing: claim.documents.missing };
+      cap: Math.floor(estimate * me.advance_ratio * 100) / 100, ratio: me.advance_ratio, estimate,
+      missing: claim.documents.missing };
   }
 
   function detailReminder() {
