@@ -32,6 +32,7 @@ ROUTE_MODULES = [
     "web.routes.payments",
     "web.routes.customer",
     "web.routes.reports",
+    "web.routes.docs",
     "web.routes.console",
 ]
 
