@@ -170,6 +170,7 @@ def render(kind: str, hazard: str, severity: str, language: str, assets: AssetCo
         "assets": _assets_phrase(template, assets),
         "advice": _advice(template, hazard, assets),
         "hotline": hotline,
+        "menu": template["reply"]["menu"],
     }
     text = _message_template(template, kind, severity)
     gsm_language = is_gsm7(text.format(place="", **fields))
@@ -188,6 +189,11 @@ def render(kind: str, hazard: str, severity: str, language: str, assets: AssetCo
     if result.segments > max_segments:
         raise TemplateError(f"{language} {kind} {hazard} {severity}: {result.segments} segments even without a place")
     return result
+
+
+def reply_help(language: str, hotline: str = DEFAULT_HOTLINE) -> Text:
+    """The one short answer to a reply the menu does not know (alerts/notifying/replies.py)."""
+    return _text(_load(language)["reply"]["help"].format(hotline=hotline), language)
 
 
 def _fit_place(text: str, fields: dict, place_form: str, key: str, place: str, max_segments: int) -> str | None:

@@ -175,6 +175,8 @@ class Claim(Base):
     asset_id: Mapped[str | None] = mapped_column(ForeignKey("assets.asset_id"))
     asset_kind: Mapped[str | None] = mapped_column(String(32))
     client_ref: Mapped[str | None] = mapped_column(String(200))
+    intake_channel: Mapped[str | None] = mapped_column(String(16))  # sms_reply: a reply "1" or "9" to a warning
+    warning_chain_id: Mapped[int | None] = mapped_column(ForeignKey("alert_chains.id"))
     cat_event_id: Mapped[int | None] = mapped_column(ForeignKey("cat_events.id"), index=True)
     cat_code: Mapped[str | None] = mapped_column(String(64))
     fast_track: Mapped[bool] = mapped_column(Boolean, default=False, index=True)

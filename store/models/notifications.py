@@ -83,6 +83,9 @@ class Notification(Base):
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # handed to the provider
     final_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+    # The customer's latest answer to a warning SMS (damaged, safe, rescue) and when it came.
+    reply: Mapped[str | None] = mapped_column(String(16))
+    replied_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     # The sweep's index: rows not final yet (final_at is set exactly when a row reaches a final state).
     # Claims and receipts find their rows by primary key or provider id, never through this index.
@@ -135,4 +138,9 @@ class InboundMessage(Base):
     action: Mapped[str] = mapped_column(String(16))  # opt_out, opt_in, none
     customers_changed: Mapped[int] = mapped_column(Integer, default=0)
     payload: Mapped[dict] = mapped_column(JSON)
+    # A reply to a warning SMS: what it said, the warning it answered and what it opened.
+    reply: Mapped[str | None] = mapped_column(String(16))  # damaged, safe, rescue, help, not_warned
+    notification_id: Mapped[int | None] = mapped_column(Integer, index=True)
+    claim_id: Mapped[int | None] = mapped_column(Integer)
+    rescue_job_id: Mapped[int | None] = mapped_column(Integer)
     received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
