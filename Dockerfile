@@ -17,6 +17,7 @@ COPY store store
 COPY cli cli
 COPY --from=console-assets /build/node_modules/leaflet/dist web/static/vendor/leaflet
 COPY --from=console-assets /build/node_modules/chart.js/dist/chart.umd.min.js web/static/vendor/chartjs/chart.umd.min.js
+COPY --from=console-assets /build/node_modules/swagger-ui-dist/swagger-ui-bundle.js /build/node_modules/swagger-ui-dist/swagger-ui.css web/static/vendor/swagger-ui/
 RUN pip install --no-cache-dir .
 RUN useradd --create-home haven
 USER haven

@@ -6,5 +6,6 @@ window.SwaggerUIBundle({
   deepLinking: true,
   validatorUrl: null,
   tryItOutEnabled: false,
+  showExtensions: true,  // the roles each operation needs are its x-roles
   withCredentials: true,
 });
