@@ -100,6 +100,7 @@ class ReachReport(View):
     chain_id: int | None = None
     msg_type: str | None = None
     notifications: int = 0
+    replies: dict[str, int] | None = None  # warnings answered damaged, safe, rescue
 
 
 class OutboxMessage(View):

@@ -1,4 +1,5 @@
-"""Customer texts for rescue updates, in the customer's language (zh-CN default, en).
+"""Customer texts for rescue updates and for answers to warning replies, in the customer's language (zh-CN
+default, en).
 
 They travel as Notification rows through the same pipeline as warnings (docs/architecture.md, "A warning,
 from feed to SMS"): saved in the transaction that changes the job, queued by id after it commits.
@@ -22,6 +23,17 @@ TEXTS = {
                               "car. Job {job}.",
 }
 KINDS = ("rescue_assigned", "rescue_arrived")
+
+# Answers to a reply to the warning SMS (greenchannel/sms_replies.py); each carries the customer's signed link.
+REPLY_TEXTS = {
+    ("reply_claim", "zh-CN"): "【Haven理赔】已收到您的受损回复，理赔已登记{green}。请点击链接上传损失照片：{link}",
+    ("reply_claim", "en"): "Haven claims: we have opened a claim from your reply{green}. Add photos of the damage "
+                           "here: {link}",
+    ("reply_rescue", "zh-CN"): "【Haven救援】已收到您的求援，调度员会回电。请点击链接分享您的位置：{link} 危急请拨110。",
+    ("reply_rescue", "en"): "Haven rescue: we have your rescue request and a dispatcher will call you back. Share "
+                            "your location here: {link} In danger, call 110.",
+}
+GREEN_CHANNEL_NOTE = {"zh-CN": "，已进入绿色通道", "en": " in the green channel"}
 
 
 def language_of(customer: Customer) -> str:
@@ -53,3 +65,8 @@ def notify_customer(session: Session, job: RescueJob, provider: RescueProvider, 
     session.flush()
     effects.after_commit(session, effects.NOTIFICATIONS, [notification.id])
     return notification
+
+
+def reply_text(kind: str, language: str, link: str, green_channel: bool = False) -> str:
+    green = GREEN_CHANNEL_NOTE[language] if green_channel and kind == "reply_claim" else ""
+    return REPLY_TEXTS[(kind, language)].format(link=link, green=green)

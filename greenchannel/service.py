@@ -21,7 +21,18 @@ from datetime import timedelta
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.orm.exc import StaleDataError
 
-from greenchannel import catevents, claims, effects, payments, privacy, queue, read_models, reminders, rescue
+from greenchannel import (
+    catevents,
+    claims,
+    effects,
+    payments,
+    privacy,
+    queue,
+    read_models,
+    reminders,
+    rescue,
+    sms_replies,
+)
 from greenchannel import requests as asks
 from greenchannel.dao import catevents_dao, claims_dao, payments_dao, rescue_dao
 from greenchannel.errors import Conflict, GreenChannelError, Invalid, Malformed
@@ -201,6 +212,12 @@ def check_may_upload(actor: Principal, claim_id: int) -> None:
 
 def add_document(actor: Principal, claim_id: int, kind: str, stored) -> dict:
     return claims.document_json(run_unit(claims.add_document, actor, claim_id, kind, stored))
+
+
+def answer_sms(params: dict[str, str], hotline: str) -> dict:
+    """An inbound SMS: STOP/START, or a reply to a warning that may open a claim or a rescue job, in one unit
+    (greenchannel/sms_replies.py); the follow-up SMS are queued after the commit."""
+    return run_unit(sms_replies.answer_inbound, params, rules().rescue, hotline)
 
 
 # --- queue ---------------------------------------------------------------------------------------

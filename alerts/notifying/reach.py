@@ -4,6 +4,7 @@ The headline figure is the share of an alert's notifications handed to the provi
 the alert's arrival (Alert.received_at -> Notification.sent_at). Its denominator is every notification
 the alert meant to send at once: those held for quiet hours (not_before set) wait by design, and those
 cancelled (by a Cancel, or an opt-out) were never meant to go; both are reported but not counted.
+`replies` counts the alert's warnings answered 1 damaged, 2 safe and 9 rescue (alerts/notifying/replies.py).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import numpy as np
 from sqlalchemy import and_, case, func, select
 from sqlalchemy.orm import Session
 
+from alerts.notifying.replies import reply_counts
 from store.db import is_postgresql
 from store.models import Alert, Notification
 from store.models.notifications import NotificationState
@@ -75,6 +77,7 @@ def reach_report(session: Session, alert_id: int) -> dict | None:
         "held_for_quiet_hours": sum(1 for _, state, not_before in rows if not_before is not None),
         "possible_duplicates": int(duplicates),
         "handover": _handover(alert.received_at, rows),
+        "replies": reply_counts(session, alert_id),
     }
 
 

@@ -7,7 +7,8 @@ may also arrive before the send task has recorded the provider's message id: it 
 applied as soon as the id is known (or by the sweep); one that never finds its message is set aside
 as an orphan after a while.
 Inbound STOP, STOPALL, UNSUBSCRIBE, CANCEL, END, QUIT opt the number out of SMS; START, YES, UNSTOP
-opt it back in (Twilio's standard keywords; the provider enforces them too).
+opt it back in (Twilio's standard keywords; the provider enforces them too). Any other inbound SMS may be
+a reply to a warning (alerts/notifying/replies.py).
 """
 
 from __future__ import annotations
@@ -153,6 +154,12 @@ def keyword_action(body: str) -> str:
 
 def handle_inbound(session: Session, params: Mapping[str, str]) -> InboundMessage:
     """Record an inbound SMS once (a retried webhook changes nothing) and apply its STOP/START keyword."""
+    return record_inbound(session, params)[0]
+
+
+def record_inbound(session: Session, params: Mapping[str, str]) -> tuple[InboundMessage, bool]:
+    """handle_inbound, also saying whether this post is the first of its MessageSid: the unique key decides,
+    so a provider posting twice (even at once) gets True once, and only that post may act on a reply."""
     message_id = _required(params, "MessageSid", 64)
     sender = _required(params, "From", 32)
     recipient = _optional(params, "To", 32)
@@ -169,7 +176,7 @@ def handle_inbound(session: Session, params: Mapping[str, str]) -> InboundMessag
     inbound = session.execute(
         select(InboundMessage).where(InboundMessage.provider_message_id == message_id)).scalar_one()
     if inserted is None or action == "none":
-        return inbound
+        return inbound, inserted is not None
     opted_out = action == "opt_out"
     customers = session.execute(
         select(Customer).where(Customer.phone == sender, Customer.sms_opt_out.is_(not opted_out))
@@ -180,4 +187,4 @@ def handle_inbound(session: Session, params: Mapping[str, str]) -> InboundMessag
                from_state="in" if opted_out else "out", to_state="out" if opted_out else "in",
                note=f"replied {body.strip().upper()}", data={"inbound_message_id": inbound.id})
     inbound.customers_changed = len(customers)
-    return inbound
+    return inbound, True

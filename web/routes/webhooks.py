@@ -16,9 +16,12 @@ from twilio.request_validator import RequestValidator
 from alerts import service
 from alerts.notifying import receipts
 from config import get_settings
+from greenchannel import service as green_service
+from greenchannel.errors import GreenChannelError
 from store.db import session_scope
 from web.common import in_thread, public
 from web.errors import ApiError, bad_request
+from web.openapi import gives, takes
 
 routes = web.RouteTableDef()
 
@@ -116,6 +119,8 @@ def _queue_drain() -> None:
 
 @routes.post("/webhooks/twilio/status")
 @public
+@takes("application/x-www-form-urlencoded", schema={"type": "object", "additionalProperties": True}, description="Twilio's status callback")
+@gives("text/plain", status=204, description="stored; processed later")
 async def twilio_status(request: web.Request) -> web.Response:
     """Twilio message status callback: checked, stored, acknowledged; applied later by a receipts task."""
     params = await _signed_form(request)
@@ -132,18 +137,19 @@ async def twilio_status(request: web.Request) -> web.Response:
     return web.Response(status=204)
 
 
-def _handle_inbound(params: dict[str, str]) -> str:
-    with session_scope() as session:
-        return receipts.handle_inbound(session, params).action
-
-
 @routes.post("/webhooks/twilio/inbound")
 @public
+@takes("application/x-www-form-urlencoded", schema={"type": "object", "additionalProperties": True}, description="an SMS from a customer")
+@gives("text/xml", description="empty TwiML")
 async def twilio_inbound(request: web.Request) -> web.Response:
-    """Inbound SMS: STOP, STOPALL, UNSUBSCRIBE, CANCEL, END, QUIT opt out; START, YES, UNSTOP opt back in."""
+    """Inbound SMS: STOP, STOPALL, UNSUBSCRIBE, CANCEL, END, QUIT opt out; START, YES, UNSTOP opt back in; a
+    reply to a warning (1 damaged, 2 safe, 9 rescue) opens a claim, marks the customer safe or opens a rescue
+    job, once per MessageSid. Answers go out as SMS through the pipeline, so the TwiML answer stays empty."""
     params = await _signed_form(request)
     try:
-        await in_thread(_handle_inbound, params)
+        await in_thread(green_service.answer_sms, params, get_settings().hotline)
     except receipts.ReceiptError as exc:
         raise bad_request(str(exc), field=exc.field) from None
+    except GreenChannelError as exc:
+        raise ApiError(409, exc.code, exc.message, exc.field) from None
     return web.Response(text=EMPTY_TWIML, content_type="text/xml")
