@@ -461,6 +461,8 @@ Object.assign(TEXTS.en, {
   "approvals.rejectReason": "Reason for rejecting", "approvals.reasonRequired": "Please write a reason.",
   "outbox.kind.claim_reminder": "documents reminder",
   "approvals.line": "{k} of {a} on claim {c}", "approvals.approved": "Approved: {a} to {n}",
+  "approvals.byRole": "({r}) asked {t}", "queue.takeThis": "Take this claim", "queue.free": "Nobody is working on this claim.",
+  "queue.taken": "Claim {n} is yours now.", "refusal.waiting_on_customer": "This claim waits for the customer's documents.",
   "approvals.rejected": "Rejected: {a} to {n}",
 });
 Object.assign(TEXTS["zh-CN"], {
@@ -518,6 +520,8 @@ Object.assign(TEXTS["zh-CN"], {
   "approvals.rejectReason": "拒绝原因", "approvals.reasonRequired": "请填写原因。",
   "outbox.kind.claim_reminder": "补交单证提醒",
   "approvals.line": "案件 {c} 的{k} {a}", "approvals.approved": "已批准：向{n}支付 {a}",
+  "approvals.byRole": "（{r}）申请于 {t}", "queue.takeThis": "领取此案件", "queue.free": "此案件目前无人处理。",
+  "queue.taken": "案件 {n} 已由您领取。", "refusal.waiting_on_customer": "此案件在等客户补交单证。",
   "approvals.rejected": "已拒绝：向{n}支付 {a}",
 });
 
@@ -577,8 +581,6 @@ Object.assign(TEXTS["zh-CN"], {
   "cat.error.forbidden": "您的角色不能决定巨灾事件。",
   "cat.error.field": "请检查：{field}。", "cat.error.other": "服务器未能完成此操作，请重试。",
   "cat.field.code": "事件编号（CAT-年-月日-名称，大写）", "cat.field.reason": "原因",
-  "approvals.byRole": "({r}) asked {t}", "queue.takeThis": "Take this claim", "queue.free": "Nobody is working on this claim.",
-  "queue.taken": "Claim {n} is yours now.", "refusal.waiting_on_customer": "This claim waits for the customer's documents.",
   "cat.field.into_id": "要并入的事件", "cat.field.other": "表单",
   "map.ingestedNone": "预警已存在：没有新增",
 });
@@ -636,7 +638,5 @@ Object.assign(TEXTS["zh-CN"], {
   "board.batchTitle": "批量派单：已派 {n} 单，{u} 单未派出",
   "board.batchHeld": "{n} 单由调度员保留，未参加本轮批量派单。",
   "board.batchNothing": "没有等待派车的任务。", "board.closeReport": "关闭",
-  "approvals.byRole": "（{r}）申请于 {t}", "queue.takeThis": "领取此案件", "queue.free": "此案件目前无人处理。",
-  "queue.taken": "案件 {n} 已由您领取。", "refusal.waiting_on_customer": "此案件在等客户补交单证。",
   "board.showFinished": "显示已结束任务（近一小时 {n} 单）", "board.finishedTitle": "近一小时已结束",
 });
