@@ -81,7 +81,6 @@ function renderTopbar() {
   markLive(events && events.readyState === EventSource.OPEN);
 }
 
-function markLive(on) {
 // The count of payments waiting for this user's decision, beside "Approvals" in the navigation.
 const approvalsBadge = h("span", { class: "badge nav-badge", "data-testid": "approvals-badge", hidden: true });
 async function refreshApprovalsBadge() {
@@ -96,6 +95,7 @@ async function refreshApprovalsBadge() {
   }
 }
 
+function markLive(on) {
   const live = document.getElementById("live");
   live.textContent = on ? `● ${t("live.on")}` : `○ ${t("live.off")}`;
   live.classList.toggle("on", Boolean(on));
@@ -133,8 +133,8 @@ function listen() {
   events = new EventSource("/v1/console/events");
   events.addEventListener("open", () => {
     markLive(true);
-    page?.instance.changed?.("reconnect", {});
     refreshApprovalsBadge();
+    page?.instance.changed?.("reconnect", {});
   });
   events.addEventListener("error", () => markLive(false));
   for (const topic of ["warnings", "deliveries", "rescue", "queue", "payments", "cat_events", "claim"]) {
@@ -216,8 +216,8 @@ async function enter() {
   if (me.role === "customer") writeChoicesToAddress();
   topbar.hidden = false;
   renderTopbar();
-  listen();
   refreshApprovalsBadge();
+  listen();
   remount();
 }
 
