@@ -22,6 +22,7 @@ from store.db import session_scope
 from store.users import Principal, principal_for_key
 from web.common import PRINCIPAL, in_thread, json_response, public, requires
 from web.errors import ApiError, bad_request, error_response
+from web.openapi import query_parameter
 from web.typed import body, responds
 
 log = logging.getLogger(__name__)
@@ -234,6 +235,8 @@ async def customer_verify(request: web.Request, body: CodeVerification) -> web.R
 @routes.get("/c/{token}")
 @public
 @responds(None, status=303, description="to the customer's page, signed in (or with ?link=expired)")
+@query_parameter("lang", {"type": "string", "enum": ["zh-CN", "en"]})
+@query_parameter("type", {"type": "string", "enum": ["large"]})
 async def customer_link(request: web.Request) -> web.Response:
     """A signed link from a customer's SMS: signs that customer in and opens their page.
 

@@ -15,6 +15,7 @@ from aiohttp import web
 
 from web.common import in_thread, json_response, principal_of, requires
 from web.errors import bad_request
+from web.openapi import gives, query_parameter, takes
 
 routes = web.RouteTableDef()
 
@@ -71,6 +72,12 @@ async def _handle(request: web.Request, kind: str, file_format: str, crs: str = 
 
 @routes.post("/v1/assets/import")
 @requires("manager")
+@query_parameter("crs", {"type": "string", "enum": ["wgs84", "gcj02", "bd09"], "default": "wgs84"})
+@query_parameter("format", {"type": "string", "enum": ["csv", "geojson", "parquet", "gpkg"]},
+                 description="the file format, when the Content-Type does not say it")
+@takes("text/csv", description="CSV, GeoJSON, GeoParquet or GeoPackage, by Content-Type or ?format=")
+@takes("application/geo+json")
+@gives("application/json", schema={"type": "object", "additionalProperties": True}, description="how many were received and loaded")
 async def import_assets(request: web.Request) -> web.Response:
     """Import insured assets (upsert by asset_id); refused rows are listed with row number and reason."""
     crs = request.query.get("crs", "wgs84")
@@ -81,6 +88,9 @@ async def import_assets(request: web.Request) -> web.Response:
 
 @routes.post("/v1/customers/import")
 @requires("manager")
+@query_parameter("format", {"type": "string", "enum": ["csv", "geojson", "parquet", "gpkg"]})
+@takes("text/csv", description="customer_id,name,phone,locale,time_zone,...")
+@gives("application/json", schema={"type": "object", "additionalProperties": True}, description="how many were received and loaded")
 async def import_customers(request: web.Request) -> web.Response:
     """Import customers from CSV (upsert by customer_id; phones normalised to E.164)."""
     if _format(request) != "csv":

@@ -41,6 +41,7 @@ from web.common import (
     whole_number,
 )
 from web.errors import ApiError, bad_request
+from web.openapi import gives, query_parameter, takes
 
 log = logging.getLogger(__name__)
 routes = web.RouteTableDef()
@@ -69,6 +70,7 @@ PAGES = {
 
 @routes.get("/")
 @public
+@gives("text/html", description="the console")
 async def console_page(request: web.Request) -> web.FileResponse:
     """The console: sign in with an API key, then the pages of your role."""
     return web.FileResponse(STATIC_DIR / "index.html", headers={"Cache-Control": "no-cache"})
@@ -110,6 +112,9 @@ def _me(principal: Principal) -> dict:
 
 @routes.post("/v1/console/session")
 @public
+@takes("application/json", schema={"type": "object", "required": ["api_key"],
+                                   "properties": {"api_key": {"type": "string"}}})
+@gives("application/json", schema={"type": "object", "additionalProperties": True}, description="who signed in and the pages of their role")
 async def sign_in(request: web.Request) -> web.Response:
     """Sign in with an API key: it is kept in an HttpOnly, SameSite=Strict cookie for the console."""
     body = await json_body(request)
@@ -127,6 +132,7 @@ async def sign_in(request: web.Request) -> web.Response:
 
 @routes.delete("/v1/console/session")
 @public
+@gives("text/plain", status=204, description="the cookie is gone")
 async def sign_out(request: web.Request) -> web.Response:
     """Sign out: forget the console's cookie."""
     response = web.Response(status=204)
@@ -136,6 +142,7 @@ async def sign_out(request: web.Request) -> web.Response:
 
 @routes.get("/v1/console/me")
 @requires(*ALL_ROLES)
+@gives("application/json", schema={"type": "object", "additionalProperties": True})
 async def console_me(request: web.Request) -> web.Response:
     """Who is signed in, which console pages their role sees, and the customer hotline."""
     return json_response(_me(principal_of(request)))
@@ -145,6 +152,7 @@ async def console_me(request: web.Request) -> web.Response:
 
 @routes.get("/v1/console/basemap")
 @requires(*ALL_ROLES)
+@gives("application/geo+json", schema={"type": "object"})
 async def basemap(request: web.Request) -> web.Response:
     """Administrative boundaries of the gazetteer, simplified: the offline base layer of the map."""
     layer = await in_thread(queries.base_layer, get_settings().gazetteer_path)
@@ -161,6 +169,7 @@ def _overview() -> dict:
 
 @routes.get("/v1/console/map")
 @requires(*MAP_ROLES)
+@gives("application/json", schema={"type": "object", "additionalProperties": True})
 async def operations_map(request: web.Request) -> web.Response:
     """Warning areas with chains and delivery counts, CAT event areas, rescue jobs, providers."""
     overview, role = await in_thread(_overview), principal_of(request).role
@@ -191,6 +200,10 @@ def _bbox(raw: str | None) -> tuple[float, float, float, float] | None:
 
 @routes.get("/v1/console/map/assets")
 @requires(*MAP_ROLES)
+@query_parameter("chain_id", {"type": "integer"})
+@query_parameter("bbox", {"type": "string"}, description="west,south,east,north")
+@query_parameter("cell", {"type": "number"}, description="grid cell size in degrees")
+@gives("application/json", schema={"type": "object", "additionalProperties": True})
 async def affected_assets(request: web.Request) -> web.Response:
     """Insured assets inside the warnings in force, counted into grid cells (?cell=degrees, ?chain_id=, ?bbox=)."""
     try:
@@ -214,6 +227,7 @@ def _board() -> dict:
 
 @routes.get("/v1/console/dispatch")
 @requires("dispatcher")
+@gives("application/json", schema={"type": "object", "additionalProperties": True})
 async def dispatch_board(request: web.Request) -> web.Response:
     """Pending, offered, accepted and en-route jobs with their nearest free providers; every provider."""
     return json_response(await in_thread(_board))
@@ -226,6 +240,7 @@ def _inbox(actor: Principal) -> dict:
 
 @routes.get("/v1/console/approvals")
 @requires("supervisor", "manager")
+@gives("application/json", schema={"type": "object", "additionalProperties": True})
 async def approvals(request: web.Request) -> web.Response:
     """Payments waiting for your decision: your level or below, never your own requests."""
     return json_response(await in_thread(_inbox, principal_of(request)))
@@ -238,6 +253,8 @@ def _names(user_ids: set[int]) -> dict:
 
 @routes.get("/v1/console/users")
 @requires("dispatcher", "adjuster", "supervisor", "manager")
+@query_parameter("ids", {"type": "string"}, description="user ids, comma-separated")
+@gives("application/json", schema={"type": "object", "additionalProperties": True})
 async def staff_names(request: web.Request) -> web.Response:
     """Names of the users whose ids a page shows (?ids=1,2,3): lease holders, requesters."""
     raw = [part for part in request.query.get("ids", "").split(",") if part]
@@ -332,6 +349,7 @@ def _sse(topic: str, data: dict) -> bytes:
 
 @routes.get("/v1/console/events")
 @requires(*ALL_ROLES)
+@gives("text/event-stream", description="Server-Sent Events: what changed")
 async def events(request: web.Request) -> web.StreamResponse:
     """Server-Sent Events: warnings, deliveries, rescue, queue, payments, cat_events (customers: claim)."""
     principal = principal_of(request)

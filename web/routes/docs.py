@@ -14,6 +14,7 @@ from aiohttp import web
 
 from web.common import public
 from web.errors import ApiError
+from web.openapi import gives
 
 routes = web.RouteTableDef()
 
@@ -23,6 +24,7 @@ SWAGGER_UI_DIR = Path(__file__).resolve().parent.parent.parent / "node_modules" 
 
 @routes.get("/api")
 @public
+@gives("text/html", description="Swagger UI over /openapi.json")
 async def api_page(request: web.Request) -> web.FileResponse:
     """The API, browsable: every operation of /openapi.json with its parameters, bodies, answers and roles."""
     return web.FileResponse(STATIC_DIR / "api.html", headers={"Cache-Control": "no-cache"})

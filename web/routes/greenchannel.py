@@ -21,6 +21,7 @@ from greenchannel.inputs import ClientKey
 from web.common import in_thread, json_response, principal_of, requires
 from web.common import path_id as common_path_id
 from web.errors import ApiError, bad_request
+from web.openapi import query_parameter, takes
 from web.typed import body, header, query, responds
 
 routes = web.RouteTableDef()
@@ -188,6 +189,9 @@ async def _receive_file(part, limit: int):
 @routes.post("/v1/claims/{id}/documents")
 @requires("customer", *CLAIMS_STAFF)
 @responds(views.DocumentView, status=201)
+@query_parameter("kind", {"type": "string"}, description="the document kind, when the form has no kind field")
+@takes("multipart/form-data", schema={"type": "object", "properties": {
+    "kind": {"type": "string"}, "file": {"type": "string", "format": "binary"}}})
 async def upload_document(request: web.Request) -> web.Response:
     """Upload one document (multipart/form-data: kind, file); stored by SHA-256 under var/, size-limited."""
     claim_id, actor = path_id(request), principal_of(request)

@@ -13,7 +13,7 @@ from store.models import User
 from web import metrics
 from web.common import in_pool, in_thread, json_body, json_response, principal_of, public, requires
 from web.errors import ApiError, bad_request, unprocessable
-from web.openapi import build_openapi
+from web.openapi import build_openapi, gives, takes
 from web.routes.auth import ACTIVE_SESSION, SignedInView
 from web.typed import responds
 
@@ -46,6 +46,10 @@ def _database_status() -> dict:
 
 @routes.get("/healthz")
 @public
+@gives("application/json", schema={"type": "object", "required": ["ok", "database", "queue"],
+                                   "properties": {"ok": {"type": "boolean"}, "database": {"type": "object"},
+                                                  "queue": {"type": "object"}}})
+@gives("application/json", status=503, schema={"type": "object"}, description="the database or the queue is down")
 async def healthz(request: web.Request) -> web.Response:
     """Database and task-queue status; 503 when either is down."""
     database = await in_thread(_database_status)
@@ -76,6 +80,7 @@ def _check_metrics_token(request: web.Request) -> None:
 
 @routes.get("/metrics")
 @public
+@gives("text/plain", description="Prometheus text exposition 0.0.4")
 async def prometheus_metrics(request: web.Request) -> web.Response:
     """Prometheus text exposition (Authorization: Bearer <token> when HAVEN_METRICS_TOKEN is set)."""
     _check_metrics_token(request)
@@ -85,6 +90,7 @@ async def prometheus_metrics(request: web.Request) -> web.Response:
 
 @routes.get("/openapi.json")
 @public
+@gives("application/json", schema={"type": "object", "additionalProperties": True}, description="an OpenAPI 3.1 document")
 async def openapi(request: web.Request) -> web.Response:
     """This API's OpenAPI 3.1 description, generated from the live routes."""
     return json_response(build_openapi(request.app))
@@ -114,6 +120,9 @@ def _list_users() -> list[dict]:
 
 @routes.get("/v1/users")
 @requires("admin")
+@gives("application/json", schema={"type": "object", "properties": {"users": {"type": "array", "items": {
+    "type": "object", "properties": {"id": {"type": "integer"}, "name": {"type": "string"},
+                                     "role": {"type": "string"}, "customer_id": {"type": ["string", "null"]}}}}}})
 async def list_users(request: web.Request) -> web.Response:
     """All users and their roles (admin only)."""
     return json_response({"users": await in_thread(_list_users)})
@@ -130,6 +139,12 @@ def _create_user(role: str, name: str, customer_id: str | None) -> dict:
 
 @routes.post("/v1/users")
 @requires("admin")
+@takes("application/json", schema={"type": "object", "required": ["role", "name"], "properties": {
+    "role": {"type": "string"}, "name": {"type": "string"}, "customer_id": {"type": ["string", "null"]}}})
+@gives("application/json", status=201, schema={"type": "object", "properties": {
+    "id": {"type": "integer"}, "name": {"type": "string"}, "role": {"type": "string"},
+    "customer_id": {"type": ["string", "null"]}, "api_key": {"type": "string"}}},
+       description="the user, with its API key shown only this once")
 async def create_user(request: web.Request) -> web.Response:
     """Create a user with one role; the response carries its API key, shown only this once."""
     body = await json_body(request)
