@@ -14,6 +14,7 @@ from store.db import session_scope
 from store.types import utcnow
 from web.common import in_thread, json_response, path_id, principal_of, requires, whole_number
 from web.errors import ApiError, bad_request, not_found
+from web.openapi import takes
 from web.typed import query, responds
 
 routes = web.RouteTableDef()
@@ -30,6 +31,8 @@ def _ingest(raw: bytes, content_type: str | None, principal_id: int) -> dict:
 @requires("dispatcher", "supervisor", "manager")
 @responds(responses.IngestOutcome, status=201, description="stored")
 @responds(responses.IngestOutcome, description="already stored: duplicates only")
+@takes("application/cap+xml", description="CAP 1.1/1.2 XML, NWS GeoJSON, QWeather or typhoon-track JSON")
+@takes("application/geo+json")
 async def post_alert(request: web.Request) -> web.Response:
     """Ingest one message (CAP XML, NWS GeoJSON, QWeather or typhoon-track JSON); invalid ones are quarantined."""
     raw = await request.read()
