@@ -26,6 +26,9 @@ TEMPLATES = Path(__file__).resolve().parent / "templates"
 LANGUAGES = ("zh-CN", "en")
 FALLBACK_LANGUAGE = "en"
 MAX_SEGMENTS = 2
+# The longest signed link a warning carries: "/c/" and a 22-character token after a public base URL of up
+# to 33 characters ("https://claims.insurer-example.cn"). A longer link is left out, never a third segment.
+LINK_MAX = 58
 KINDS = ("warning", "escalation", "all_clear")
 SEVERITIES = ("Minor", "Moderate", "Severe", "Extreme")
 VEHICLE_KINDS = frozenset({"vehicle"})  # every other asset kind (home, shop, factory) is a property
@@ -156,12 +159,17 @@ def _message_template(template: dict, kind: str, severity: str) -> str:
 @functools.lru_cache(maxsize=16384)  # a fan-out renders the same few texts for thousands of customers
 def render(kind: str, hazard: str, severity: str, language: str, assets: AssetCount,
            address: str | None = None, area: str | None = None, hotline: str = DEFAULT_HOTLINE,
-           max_segments: int = MAX_SEGMENTS) -> Text:
-    """The text for one customer (hotline: HAVEN_HOTLINE). Raises TemplateError only when even the place-less
-    text is too long."""
+           max_segments: int = MAX_SEGMENTS, link: str | None = None) -> Text:
+    """The text for one customer (hotline: HAVEN_HOTLINE). With a link (a CAT event is open for the area), a
+    warning or escalation uses its `_linked` wording; a link longer than LINK_MAX is left out. Raises
+    TemplateError only when even the place-less text is too long."""
     if kind not in KINDS:
         raise ValueError(f"unknown message kind {kind!r}; expected one of {', '.join(KINDS)}")
     template = _load(language)
+    if link and len(link) <= LINK_MAX and f"{kind}_linked" in template["messages"]:
+        kind = f"{kind}_linked"
+    else:
+        link = None
     hazards = template["hazards"]
     fields = {
         "signature": template["signature"],
@@ -171,6 +179,7 @@ def render(kind: str, hazard: str, severity: str, language: str, assets: AssetCo
         "advice": _advice(template, hazard, assets),
         "hotline": hotline,
         "menu": template["reply"]["menu"],
+        "link": link or "",
     }
     text = _message_template(template, kind, severity)
     gsm_language = is_gsm7(text.format(place="", **fields))

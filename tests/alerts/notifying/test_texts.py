@@ -15,6 +15,7 @@ from alerts.notifying.texts import (
     HAZARDS,
     KINDS,
     LANGUAGES,
+    LINK_MAX,
     SEVERITIES,
     AssetCount,
     _load,
@@ -165,3 +166,41 @@ def test_the_info_in_the_customers_language_names_the_hazard_and_area():
 ])
 def test_hazard_from_real_event_names(event, hazard):
     assert hazard_of({"event": event}) == hazard
+
+
+LONGEST_LINK = "https://claims.insurer-example.cn/c/" + "A" * 22
+
+
+def test_the_longest_link_tried_is_the_longest_carried():
+    assert len(LONGEST_LINK) == LINK_MAX, f"the link tried is {len(LONGEST_LINK)} characters, not {LINK_MAX}"
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+@pytest.mark.parametrize("kind", ["warning", "escalation"])
+def test_a_warning_with_a_signed_link_still_fits_two_segments(language, kind):
+    """While a CAT event is open the warning carries the customer's link beside the reply menu and the
+    hotline. In Chinese (UCS-2, 134 characters) the advice gives way to it; in English everything stays."""
+    address, _, _ = demo_book_extremes()
+    template = _load(language)
+    for severity in SEVERITIES:
+        for hazard in HAZARDS:
+            for assets in asset_mixes():
+                single = assets.total == 1
+                text = render(kind, hazard, severity, language, assets, address=address if single else None,
+                              area=longest_area(language), hotline=LONGEST_HOTLINE, link=LONGEST_LINK)
+                facts = (language, kind, severity, hazard, assets, text.body)
+                assert text.segments <= 2, f"more than 2 segments: {facts}"
+                assert LONGEST_LINK in text.body, f"the link is missing: {facts}"
+                assert f" {LONGEST_LINK} " in text.body, f"the link is not set apart by spaces for phones: {facts}"
+                assert LONGEST_HOTLINE in text.body and template["reply"]["menu"].strip() in text.body, \
+                    f"the hotline or the reply menu gave way to the link: {facts}"
+                advice = template["hazards"][hazard]["both" if assets.vehicles and assets.properties
+                                                      else "vehicle" if assets.vehicles else "property"]
+                assert (advice in text.body) == (language == "en"), f"advice kept or dropped wrongly: {facts}"
+
+
+def test_a_link_longer_than_the_limit_is_left_out_rather_than_a_third_segment():
+    longer = "https://claims.a-much-longer-insurer-name.example.cn/c/" + "A" * 22
+    text = render("warning", "typhoon", "Severe", "zh-CN", AssetCount(7, 7), hotline=LONGEST_HOTLINE, link=longer)
+    assert longer not in text.body and text.segments <= 2, f"an over-long link was carried: {text.body}"
+    assert "将车辆移至高处" in text.body, "without a link the Chinese warning lost its advice"
