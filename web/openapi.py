@@ -3,8 +3,8 @@
 Routes record what they take and give on the handler: web/typed.py (`body`, `query`, `header`,
 `responds`) for JSON, `requires` for roles (listed as `x-roles`), and the recorders below for what is not
 JSON (CAP XML, uploads, pages, text) or read from the query string by hand. Error answers are added by
-what an operation can meet: 400 for anything it parses, 401/403 for roles, 404 for a path parameter,
-413 for a body, 409/422 for a write, all in the shared error shape.
+what an operation can meet: 400 for anything it parses, 413 for a write's body, and behind a role 401/403,
+404 for a path parameter and 409/422 for a write; `refuses` adds the rest. All in the shared error shape.
 """
 
 from __future__ import annotations
@@ -52,6 +52,7 @@ ERRORS = {
     409: "the thing's state does not allow this, or someone changed it first",
     413: "request body too large",
     422: "well formed but breaks a rule; the error names the field",
+    429: "too many attempts; Retry-After says when to try again",
 }
 
 
@@ -77,6 +78,17 @@ def gives(media_type: str, status: int = 200, schema: dict | None = None, descri
 
     def decorate(handler):
         _record(handler, "haven_media", status, (media_type, schema or {"type": "string"}, description))
+        return handler
+
+    return decorate
+
+
+def refuses(*statuses: int):
+    """Record refusals an operation gives beyond those its shape implies (e.g. a sign-in's 401 and 429)."""
+
+    def decorate(handler):
+        for status in statuses:
+            _record(handler, "haven_refusals", status, ERRORS[status])
         return handler
 
     return decorate
@@ -175,16 +187,20 @@ def _success_responses(handler, schemas: _Schemas) -> dict:
     return responses or {"200": {"description": "OK"}}
 
 
-def _error_responses(operation: dict, method: str, roles) -> dict:
-    statuses = set()
+def _error_responses(handler, operation: dict, method: str, roles) -> dict:
+    statuses = set(getattr(handler, "haven_refusals", {}))
     if operation.get("parameters") or "requestBody" in operation:
         statuses.add(400)
-    if roles:
-        statuses |= {401, 403}
-    if any(p["in"] == "path" for p in operation.get("parameters", [])):
-        statuses.add(404)
     if method in WRITES:
-        statuses |= {400, 409, 413, 422}
+        statuses |= {400, 413}
+    if roles:
+        # Behind a role the request reaches the domain rules: an unknown id, a state that does not allow
+        # it, a broken rule. Public routes (sign-in, signed links, webhooks) answer for themselves.
+        statuses |= {401, 403}
+        if any(p["in"] == "path" for p in operation.get("parameters", [])):
+            statuses.add(404)
+        if method in WRITES:
+            statuses |= {409, 422}
     return {str(status): {"description": ERRORS[status], "content": ERROR} for status in sorted(statuses)}
 
 
@@ -226,7 +242,7 @@ def build_openapi(app: web.Application) -> dict:
         if request_body:
             operation["requestBody"] = request_body
         operation["responses"] = {**_success_responses(handler, schemas),
-                                  **_error_responses(operation, route.method, roles)}
+                                  **_error_responses(handler, operation, route.method, roles)}
         paths.setdefault(PARAM.sub(r"{\1}", path), {})[route.method.lower()] = operation
     return {
         "openapi": "3.1.0",

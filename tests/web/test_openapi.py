@@ -56,6 +56,10 @@ def test_the_document_is_valid_openapi_with_the_shared_error_shape_and_both_ways
         f"the CSRF header is not described: {schemes.get('csrf')}"
     payments = spec["paths"]["/v1/claims/{id}/payments"]["post"]
     assert payments["x-roles"], "POST /v1/claims/{id}/payments lists no roles"
+    login = spec["paths"]["/v1/auth/login"]["post"]
+    assert {"400", "401", "429"} <= set(login["responses"]), \
+        f"the staff sign-in does not list what it refuses: {sorted(login['responses'])}"
+    assert "409" not in login["responses"], "the staff sign-in lists a 409 it never gives"
     assert {"session": [], "csrf": []} in payments["security"], \
         f"a cookie-authenticated payment request does not say it needs X-CSRF-Token: {payments['security']}"
     assert {"400", "401", "403", "404", "409", "413", "422"} <= set(payments["responses"]), \
@@ -81,8 +85,10 @@ def test_every_operation_says_what_it_takes_and_gives():
                 assert answer["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/Error"}, \
                     f"{name}: error {status} is not in the shared error shape"
         writes = name.split()[0] in ("POST", "PUT", "PATCH", "DELETE")
-        if writes and not {"400", "409", "422"} <= set(operation["responses"]):
-            lacking.append(f"{name}: a write that does not list 400, 409 and 422")
+        if writes and not {"400", "413"} <= set(operation["responses"]):
+            lacking.append(f"{name}: a write that does not list 400 and 413")
+        if writes and operation.get("x-roles") and not {"401", "403", "409", "422"} <= set(operation["responses"]):
+            lacking.append(f"{name}: a write behind a role that does not list 401, 403, 409 and 422")
     assert lacking == [], "operations that do not say what they take or give:\n" + "\n".join(lacking)
 
 

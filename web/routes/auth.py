@@ -22,7 +22,7 @@ from store.db import session_scope
 from store.users import Principal, principal_for_key
 from web.common import PRINCIPAL, in_thread, json_response, public, requires
 from web.errors import ApiError, bad_request, error_response
-from web.openapi import query_parameter
+from web.openapi import query_parameter, refuses
 from web.typed import body, responds
 
 log = logging.getLogger(__name__)
@@ -198,6 +198,7 @@ _SENDING: set[asyncio.Task] = set()
 @public
 @body(CodeRequest)
 @responds(CodeAccepted, status=202)
+@refuses(429)
 async def customer_code(request: web.Request, body: CodeRequest) -> web.Response:
     """Send a six-digit sign-in code by SMS. Always 202, whether or not the number is a customer's."""
     try:
@@ -218,6 +219,7 @@ async def customer_code(request: web.Request, body: CodeRequest) -> web.Response
 @public
 @body(CodeVerification)
 @responds(SignedInView, description="signed in; the session cookie is set")
+@refuses(401, 429)
 async def customer_verify(request: web.Request, body: CodeVerification) -> web.Response:
     """Sign a customer in with the code from the SMS; sets the session cookie."""
     policy = _policy()
@@ -272,6 +274,7 @@ async def revoke_links(request: web.Request, body: LinkRevocation) -> web.Respon
 @public
 @body(StaffLogin)
 @responds(SignedInView, description="signed in; the session cookie is set")
+@refuses(401, 403, 429)
 async def staff_login(request: web.Request, body: StaffLogin) -> web.Response:
     """Staff sign-in with username and password; sets the session cookie.
 
