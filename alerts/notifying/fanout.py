@@ -25,6 +25,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from alerts.matching import spatial
+from alerts.notifying import links
 from alerts.notifying.delivery import cancel_pending, requeue_still_queued
 from alerts.notifying.leases import keeper
 from alerts.notifying.targeting import (
@@ -132,7 +133,7 @@ def _requeue_what_a_dead_run_saved(alert_id: int, enqueue: Enqueue) -> None:
 
 def _fan_out(alert_id: int, enqueue: Enqueue, now: datetime, rules: Rules) -> FanOutSummary:
     with session_scope() as session:
-        facts = _alert_facts(session, alert_id)
+        facts = _alert_facts(session, alert_id, now, rules)
         if facts is None:
             return FanOutSummary(alert_id, skipped={"no_such_alert_or_chain": 1})
         summary = FanOutSummary(alert_id, facts.msg_type)
@@ -199,6 +200,7 @@ class _Facts:
     alert: AlertFacts
     expires_at: datetime | None
     ends_chain: bool
+    link_ttl: timedelta = timedelta(hours=72)
 
     @property
     def chain_id(self) -> int:
@@ -209,7 +211,7 @@ class _Facts:
         return self.alert.msg_type
 
 
-def _alert_facts(session: Session, alert_id: int) -> _Facts | None:
+def _alert_facts(session: Session, alert_id: int, now: datetime, rules: Rules) -> _Facts | None:
     alert = session.get(Alert, alert_id)
     if alert is None or alert.chain_id is None:
         return None
@@ -225,8 +227,10 @@ def _alert_facts(session: Session, alert_id: int) -> _Facts | None:
                 break
     facts = AlertFacts(alert_id=alert.id, chain_id=alert.chain_id, status=alert.status, msg_type=alert.msg_type,
                        expires_at=alert.expires_at, infos=tuple(normalized.get("infos") or ()),
-                       chain_state=chain.state if chain else ChainState.ACTIVE, earlier_infos=earlier_infos)
-    return _Facts(facts, alert.expires_at, ends_chain)
+                       chain_state=chain.state if chain else ChainState.ACTIVE, earlier_infos=earlier_infos,
+                       signed_links=not ends_chain and bool(rules.public_base_url) and links.cat_event_open(
+                           session, alert.chain_id, lambda: spatial.geometry_of(alert), now))
+    return _Facts(facts, alert.expires_at, ends_chain, timedelta(hours=rules.link_ttl_h))
 
 
 def _superseded(session: Session, alert_id: int) -> bool:
@@ -331,6 +335,8 @@ def _insert(session: Session, facts: _Facts, plan: Plan, now: datetime) -> list[
         "queued_at": None if m.not_before else now, "attempts": 0, "possible_duplicates": 0,
         "created_at": now, "updated_at": now,
     } for m in plan.messages]
+    if facts.alert.signed_links:
+        links.mint_links(session, rows, now, facts.link_ttl)
     if is_postgresql(session):
         return _insert_unnest(session, rows)
     statement = (sqlite.insert(Notification).on_conflict_do_nothing(index_elements=["idempotency_key"])

@@ -22,6 +22,7 @@ from functools import cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from alerts.notifying import texts
+from alerts.notifying.links import placeholder_url
 from alerts.notifying.texts import AssetCount
 from config.settings import DEFAULT_HOTLINE, parse_quiet_hours
 from store.models.alerts import AlertStatus, ChainState, MsgType
@@ -45,11 +46,15 @@ class Rules:
     quiet_start: time = time(22, 0)
     quiet_end: time = time(7, 0)
     hotline: str = DEFAULT_HOTLINE
+    # Where the customers' signed links point, and how long they last; no base URL, no links.
+    public_base_url: str | None = None
+    link_ttl_h: float = 72.0
 
     @classmethod
     def from_settings(cls, settings) -> Rules:
         (start_h, start_m), (end_h, end_m) = parse_quiet_hours(settings.quiet_hours)
-        return cls(settings.severity_threshold, time(start_h, start_m), time(end_h, end_m), settings.hotline)
+        return cls(settings.severity_threshold, time(start_h, start_m), time(end_h, end_m), settings.hotline,
+                   settings.public_base_url, settings.customer_link_ttl_h)
 
 
 @dataclass(frozen=True)
@@ -65,6 +70,8 @@ class AlertFacts:
     chain_state: str = ChainState.ACTIVE
     # The infos of the chain's earlier messages, to name the hazard in an all-clear whose Cancel has none.
     earlier_infos: tuple[dict, ...] = ()
+    # A CAT event is open for the area: warning SMS carry the customer's signed link (alerts/notifying/links.py).
+    signed_links: bool = False
 
 
 @dataclass(frozen=True)
@@ -219,10 +226,10 @@ def _composer(infos: tuple[dict, ...], hotline: str):
         return language, texts.hazard_of(info), texts.area_name(info, language)
 
     def compose(locale: str | None, kind: str, severity: str | None, assets: AssetCount,
-                address: str | None) -> texts.Text:
+                address: str | None, link: str | None = None) -> texts.Text:
         language, hazard, area = wording(locale)
         return texts.render(kind, hazard, severity or "Moderate", language, assets, address=address, area=area,
-                            hotline=hotline)
+                            hotline=hotline, link=link)
 
     return compose
 
@@ -239,6 +246,7 @@ def plan_warnings(alert: AlertFacts, customers: Iterable[CustomerInArea], earlie
     severity = alert_severity(alert.infos)
     history = _by_customer_channel(earlier)
     compose = _composer(alert.infos, rules.hotline)
+    link = placeholder_url(rules.public_base_url) if alert.signed_links and rules.public_base_url else None
     for customer in customers:
         if not customer.assets:
             continue
@@ -257,7 +265,7 @@ def plan_warnings(alert: AlertFacts, customers: Iterable[CustomerInArea], earlie
             # one whose earlier warning never went out (held, then superseded) is warned, not "upgraded".
             reached = any(m.kind in WARNING_KINDS and m.state in REACHED for m in before)
             text = "escalation" if kind == "escalation" and reached else "warning"
-            message = compose(customer.locale, text, severity, assets, address)
+            message = compose(customer.locale, text, severity, assets, address, link if channel == "sms" else None)
             plan.messages.append(PlannedMessage(
                 idempotency_key=idempotency_key(alert.chain_id, customer.customer_id, channel, kind, severity),
                 customer_id=customer.customer_id, channel=channel, kind=kind, severity=severity,

@@ -5,6 +5,7 @@ safe, 9 opens a rescue request, each exactly once; the answers carry a /c/ link 
 a number that was never warned changes nothing."""
 
 from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
 
 import pytest
 import requests
@@ -14,6 +15,7 @@ from twilio.request_validator import RequestValidator
 from alerts.matching import spatial
 from store.db import session_scope
 from store.models import Claim, InboundMessage, Notification, RescueJob
+from store.types import utcnow
 from tests.notify_support import (  # noqa: F401
     ACCOUNT_SID,
     AUTH_TOKEN,
@@ -31,8 +33,8 @@ STRANGER = "+8613900000000"  # no customer at all
 
 
 @pytest.fixture
-def warned(api_server, haven_env, pg_clean_url, twilio_server):
-    """Four customers in Wenzhou warned of the orange typhoon through the twilio SDK; one customer in Beijing."""
+def book(api_server, haven_env, pg_clean_url, twilio_server):
+    """The API sending SMS through the twilio SDK; four customers in Wenzhou, one in Beijing."""
     url = pg_clean_url
     spatial.forget_indexes()
     api = api_server(url)
@@ -42,14 +44,25 @@ def warned(api_server, haven_env, pg_clean_url, twilio_server):
     api.database_url, api.twilio = url, twilio_server.provider
     api.staff = api.as_user(make_user(url, "supervisor"))
     api.dispatcher = api.as_user(make_user(url, "dispatcher"))
+    yield api
+    spatial.forget_indexes()
+
+
+@pytest.fixture
+def warned(book):
+    """The four customers in Wenzhou warned of the orange typhoon."""
+    yield warn(book)
+
+
+def warn(api):
+    url = api.database_url
     answer = api.staff.post("/v1/alerts", data=live_demo_cap(ORANGE), headers={"Content-Type": "application/xml"})
     assert answer.status_code == 201, f"the warning was not stored: {answer.text}"
     api.alert_id = answer.json()["stored"][0]
     wait_until(lambda: count(url, Notification, Notification.kind == "warning",
                              Notification.state == "delivered") == 4,
                timeout=60, message="the four warnings delivered through the Twilio-compatible server")
-    yield api
-    spatial.forget_indexes()
+    return api
 
 
 def count(url, model, *where):
@@ -172,3 +185,27 @@ def test_a_number_that_was_never_warned_changes_nothing(warned):
     assert count(url, InboundMessage, InboundMessage.reply == "not_warned") == 4, \
         "the replies from numbers never warned were not recorded as such"
     assert len(api.twilio.accepted) == before, "a number never warned was sent an SMS"
+
+
+def test_while_a_cat_event_is_open_the_warning_carries_a_link_and_reply_1_is_fast_tracked(book):
+    api = book
+    declared = api.staff.post("/v1/cat-events", json={
+        "code": "CAT-2021-0725-INFA", "hazard": "typhoon",
+        "window_start": (utcnow() - timedelta(hours=1)).isoformat(),
+        "area": {"type": "Polygon", "coordinates": [[[120, 27.5], [121.5, 27.5], [121.5, 28.5], [120, 28.5], [120, 27.5]]]}})
+    assert declared.status_code == 201, f"the CAT event was not declared: {declared.text}"
+    warn(api)
+    warnings = {number: texts_to(api, number)[0] for number in (DAMAGED, CHATTY)}
+    for number, text in warnings.items():
+        assert len(text) <= 134 if number == DAMAGED else len(text) <= 306, f"a warning longer than 2 segments: {text}"
+    assert signs_in(link_in(warnings[DAMAGED])) == "C0000001", "the Chinese warning's link did not sign its customer in"
+    assert signs_in(link_in(warnings[CHATTY])) == "C0000004", "the English warning's link did not sign its customer in"
+    assert link_in(warnings[DAMAGED]) != link_in(texts_to(api, SAFE)[0]), "two customers were given the same link"
+
+    post_twice(api, "1", DAMAGED, "1")
+    with session_scope(api.database_url) as session:
+        claim = session.execute(select(Claim)).scalar_one()
+        assert (claim.fast_track, claim.cat_code) == (True, "CAT-2021-0725-INFA"), \
+            "a reply 1 inside the open CAT event was not fast-tracked"
+    answer = wait_for_texts(api, DAMAGED, 2)[1]
+    assert "绿色通道" in answer and signs_in(link_in(answer)) == "C0000001", f"the claim SMS: {answer}"
