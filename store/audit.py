@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from store.models import AuditEvent
@@ -33,3 +34,14 @@ def record(
     )
     session.add(event)
     return event
+
+
+def latest_event_id(session: Session) -> int:
+    """The newest audit row's id (0 when there is none): where a reader of the trail stands."""
+    return session.scalar(select(func.max(AuditEvent.id))) or 0
+
+
+def events_after(session: Session, after_id: int, limit: int) -> list[AuditEvent]:
+    """Audit rows newer than `after_id`, oldest first, at most `limit`."""
+    return list(session.scalars(select(AuditEvent).where(AuditEvent.id > after_id)
+                                .order_by(AuditEvent.id).limit(limit)))

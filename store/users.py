@@ -27,6 +27,17 @@ class Principal:
     must_change_password: bool = False  # signed in with a one-time password not yet replaced
 
 
+def names_of(session: Session, user_ids: set[int]) -> dict[int, str]:
+    """User id -> display name, for the ids given."""
+    if not user_ids:
+        return {}
+    return dict(session.execute(select(User.id, User.name).where(User.id.in_(user_ids))).all())
+
+
+def all_users(session: Session) -> list[User]:
+    return list(session.execute(select(User).order_by(User.id)).scalars())
+
+
 def hash_key(key: str) -> str:
     return hashlib.sha256(key.encode()).hexdigest()
 

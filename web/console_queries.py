@@ -19,17 +19,14 @@ from functools import cache
 
 import shapely
 from shapely.geometry import mapping
-from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from alerts.dao import map_dao
 from geo.gazetteer import Gazetteer, load_gazetteer
 from greenchannel import catevents, read_models, service
 from greenchannel.dao import claims_dao, rescue_dao
-from store.models import (
-    AuditEvent,
-    User,
-)
+from store import audit
+from store.models import AuditEvent
 from store.users import Principal
 
 log = logging.getLogger(__name__)
@@ -95,12 +92,6 @@ def approvals_inbox(session: Session, actor: Principal) -> list[dict]:
     return read_models.approvals_inbox(session, actor, service.rules())
 
 
-def user_names(session: Session, user_ids: set[int]) -> dict[int, str]:
-    if not user_ids:
-        return {}
-    return dict(session.execute(select(User.id, User.name).where(User.id.in_(user_ids))).all())
-
-
 # --- what changed (for the live event stream) ----------------------------------------------------
 
 @dataclass(frozen=True)
@@ -121,7 +112,7 @@ AUDITED_TOPICS = {"claim": "queue", "payment": "payments", "rescue_job": "rescue
 
 def current_cursor(session: Session, now: datetime) -> Cursor:
     return Cursor(
-        audit_id=session.scalar(select(func.max(AuditEvent.id))) or 0,
+        audit_id=audit.latest_event_id(session),
         **map_dao.warnings_fingerprint(session, now),
         providers_updated=rescue_dao.last_provider_change(session),
     )
@@ -156,8 +147,7 @@ def changes_since(session: Session, cursor: Cursor, now: datetime, limit: int = 
         changes.append({"topic": "rescue"})
     audit_id = cursor.audit_id
     if latest.audit_id > cursor.audit_id:
-        events = list(session.scalars(select(AuditEvent).where(AuditEvent.id > cursor.audit_id)
-                                      .order_by(AuditEvent.id).limit(limit)))
+        events = audit.events_after(session, cursor.audit_id, limit)
         audit_id = events[-1].id if events else latest.audit_id
         job_ids = {int(e.entity_id) for e in events if e.entity == "rescue_job"}
         job_claims = rescue_dao.claims_of_jobs(session, job_ids)

@@ -27,7 +27,7 @@ from config import get_settings
 from greenchannel.privacy import PROVIDER, phone_as_seen_by
 from store.db import session_scope
 from store.types import utcnow
-from store.users import Principal, principal_for_key
+from store.users import Principal, names_of, principal_for_key
 from web import console_queries as queries
 from web.common import (
     dumps,
@@ -248,7 +248,7 @@ async def approvals(request: web.Request) -> web.Response:
 
 def _names(user_ids: set[int]) -> dict:
     with session_scope() as session:
-        return queries.user_names(session, user_ids)
+        return names_of(session, user_ids)
 
 
 @routes.get("/v1/console/users")

@@ -5,11 +5,10 @@ from __future__ import annotations
 import hmac
 
 from aiohttp import web
-from sqlalchemy import select
 
 from config import get_settings
 from store.db import ping, session_scope
-from store.models import User
+from store.users import all_users
 from web import metrics
 from web.common import in_pool, in_thread, json_body, json_response, principal_of, public, requires
 from web.errors import ApiError, bad_request, unprocessable
@@ -113,9 +112,8 @@ async def whoami(request: web.Request) -> web.Response:
 
 def _list_users() -> list[dict]:
     with session_scope() as session:
-        users = session.execute(select(User).order_by(User.id)).scalars()
         return [{"id": u.id, "name": u.name, "role": u.role, "customer_id": u.customer_id,
-                 "created_at": u.created_at} for u in users]
+                 "created_at": u.created_at} for u in all_users(session)]
 
 
 @routes.get("/v1/users")
