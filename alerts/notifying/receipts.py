@@ -44,6 +44,7 @@ ORPHAN_AFTER = timedelta(hours=1)
 
 OPT_OUT_WORDS = {"STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT"}
 OPT_IN_WORDS = {"START", "YES", "UNSTOP"}
+INBOUND_BODY_MAX = 1600  # Twilio's longest message
 
 
 class ReceiptError(ValueError):
@@ -152,6 +153,23 @@ def keyword_action(body: str) -> str:
     return "none"
 
 
+def _storable(params: Mapping[str, str]) -> None:
+    """Every field is kept as sent, so each must be text the database can hold: no NUL, no half surrogate pair."""
+    for name, value in params.items():
+        if not _text(name):
+            raise ReceiptError("a form field's name holds a NUL character or half a surrogate pair", field="body")
+        if not _text(value):
+            raise ReceiptError(f"{name[:64]} holds a NUL character or half a surrogate pair", field=name[:64])
+
+
+def _text(value: str) -> bool:
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return "\x00" not in value
+
+
 def handle_inbound(session: Session, params: Mapping[str, str]) -> InboundMessage:
     """Record an inbound SMS once (a retried webhook changes nothing) and apply its STOP/START keyword."""
     return record_inbound(session, params)[0]
@@ -160,10 +178,13 @@ def handle_inbound(session: Session, params: Mapping[str, str]) -> InboundMessag
 def record_inbound(session: Session, params: Mapping[str, str]) -> tuple[InboundMessage, bool]:
     """handle_inbound, also saying whether this post is the first of its MessageSid: the unique key decides,
     so a provider posting twice (even at once) gets True once, and only that post may act on a reply."""
+    _storable(params)
     message_id = _required(params, "MessageSid", 64)
     sender = _required(params, "From", 32)
     recipient = _optional(params, "To", 32)
     body = params.get("Body") or ""
+    if len(body) > INBOUND_BODY_MAX:
+        raise ReceiptError(f"Body is longer than {INBOUND_BODY_MAX} characters, the most an SMS carries", field="Body")
     action = keyword_action(body)
     dialect = postgresql if is_postgresql(session) else sqlite
     inserted = session.execute(

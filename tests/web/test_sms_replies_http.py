@@ -209,3 +209,27 @@ def test_while_a_cat_event_is_open_the_warning_carries_a_link_and_reply_1_is_fas
             "a reply 1 inside the open CAT event was not fast-tracked"
     answer = wait_for_texts(api, DAMAGED, 2)[1]
     assert "绿色通道" in answer and signs_in(link_in(answer)) == "C0000001", f"the claim SMS: {answer}"
+
+
+@pytest.mark.parametrize(("field", "value"), [("Body", "1" + "x" * 1600), ("Body", "1\x00"), ("From", "+86170\x00"),
+                                              ("MessageSid", "SM" + "f" * 80), ("From", "")])
+def test_a_malformed_reply_is_a_400_naming_the_field_and_opens_nothing(warned, field, value):
+    api = warned
+    params = {"MessageSid": "SM" + "7" * 32, "AccountSid": ACCOUNT_SID, "From": DAMAGED, "To": FROM_NUMBER,
+              "Body": "1", field: value}
+    path = "/webhooks/twilio/inbound"
+    signature = RequestValidator(AUTH_TOKEN).compute_signature(api.base_url + path, params)
+    answer = api.post(path, data=params, headers={"X-Twilio-Signature": signature})
+    assert answer.status_code == 400, f"{field}={value[:20]!r} was answered {answer.status_code}: {answer.text}"
+    assert answer.json()["error"]["field"] == field, f"the refusal names {answer.json()['error']}, not {field}"
+    assert count(api.database_url, Claim) == 0 and count(api.database_url, InboundMessage) == 0, \
+        f"a refused reply ({field}) was stored or opened a claim"
+
+
+def test_an_unsigned_reply_is_refused_and_opens_nothing(warned):
+    api = warned
+    params = {"MessageSid": "SM" + "8" * 32, "AccountSid": ACCOUNT_SID, "From": DAMAGED, "To": FROM_NUMBER,
+              "Body": "1"}
+    answer = api.post("/webhooks/twilio/inbound", data=params, headers={"X-Twilio-Signature": "forged"})
+    assert answer.status_code == 403, f"a forged reply was answered {answer.status_code}"
+    assert count(api.database_url, Claim) == 0, "a forged reply opened a claim"
