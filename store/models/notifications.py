@@ -91,6 +91,8 @@ class Notification(Base):
     # Claims and receipts find their rows by primary key or provider id, never through this index.
     __table_args__ = (Index("ix_notifications_open", "state", postgresql_where=text("final_at IS NULL"),
                             sqlite_where=text("final_at IS NULL")),
+                      # A reply to a warning is matched to the latest warning handed to its number.
+                      Index("ix_notifications_recipient_sent_at", "recipient", "sent_at"),
                       CheckConstraint(f"state IN ({_sql_list(NotificationState)})", name="state_known"))
 
 
