@@ -12,7 +12,6 @@ shows, so a route or a task only parses, calls one of them, and serializes.
 from __future__ import annotations
 
 import logging
-import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -38,6 +37,7 @@ from greenchannel.dao import catevents_dao, claims_dao, payments_dao, rescue_dao
 from greenchannel.errors import Conflict, GreenChannelError, Invalid, Malformed
 from greenchannel.rules import GreenChannelRules
 from store.db import session_scope
+from store.retry import Backoff
 from store.types import utcnow
 from store.users import Principal
 
@@ -87,6 +87,9 @@ def _as_domain_error(exc: Exception) -> GreenChannelError:
     return Conflict("someone else changed this at the same moment; reload and retry", code="concurrent_change")
 
 
+CONFLICT_BACKOFF = Backoff(base_s=0.03, cap_s=0.25, jitter=0.7)
+
+
 def run_unit(fn, *args, **kwargs):
     """fn(session, *args, **kwargs) in one transaction; after the commit, its effects are run."""
     for attempt in range(1, RETRIES + 1):
@@ -105,7 +108,7 @@ def run_unit(fn, *args, **kwargs):
             raise _as_domain_error(exc) from exc
         except OperationalError as exc:
             if attempt < RETRIES and _retryable(exc):
-                time.sleep(random.uniform(0.01, 0.05) * attempt)
+                time.sleep(CONFLICT_BACKOFF.wait_s(attempt))
                 continue
             raise
         _run_effects(pending)

@@ -35,12 +35,12 @@ from alerts.notifying.channels.base import ChannelConfigError, Outcome, Outgoing
 from alerts.notifying.channels.configured import channel_for
 from alerts.notifying.leases import keeper
 from alerts.notifying.ratelimit import limiter_for
-from alerts.retry import Backoff
 from store.audit import record
 from store.bulk import one_of, unnest_rows
 from store.db import is_postgresql, session_scope
 from store.models import Customer, Notification
 from store.models.notifications import FINAL_STATES, NOT_YET_SENDING, NotificationState
+from store.retry import Backoff
 from store.types import utcnow
 
 log = logging.getLogger(__name__)

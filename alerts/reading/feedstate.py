@@ -20,9 +20,9 @@ from sqlalchemy import or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from alerts.retry import Backoff
 from store.audit import record
 from store.models.alerts import Feed, FeedEntry, FeedHealth, FeedKind
+from store.retry import Backoff
 
 FEED_KINDS = tuple(FeedKind)
 INDEX_KINDS = (FeedKind.CAP_ATOM, FeedKind.CAP_RSS)

@@ -1,8 +1,9 @@
-"""The one retry policy of the warnings: exponential backoff, capped, with optional jitter.
+"""The one retry policy of every domain part: exponential backoff, capped, with optional jitter.
 
 Used for a send that failed (delivery: 0.5-1 s, then 1-2 s, ... up to the cap, jittered so a provider
-that failed many messages at once is not asked again all at once) and for a feed or QWeather point
-that failed (its interval doubled per failure in a row, up to the cap).
+that failed many messages at once is not asked again all at once), for a feed or QWeather point that
+failed (its interval doubled per failure in a row, up to the cap), and for a green-channel unit of work
+that lost a deadlock or serialisation race (tens of milliseconds, jittered so the two racers part).
 """
 
 from __future__ import annotations

@@ -1,10 +1,10 @@
-"""alerts/retry.py: the one backoff policy, for failed sends and for failing feeds."""
+"""store/retry.py: the one backoff policy, for failed sends, failing feeds and database conflicts."""
 
 import random
 
 from alerts.notifying.delivery import backoff_s
 from alerts.reading.feedstate import backoff_s as feed_backoff_s
-from alerts.retry import Backoff
+from store.retry import Backoff
 
 
 def test_the_wait_doubles_per_attempt_up_to_the_cap():
