@@ -95,3 +95,10 @@ class FeedRegistration(Request):
     require_signature: bool = False
     admin_code: Annotated[Text, Field(max_length=16)] | None = None
     name: Annotated[Text, Field(max_length=200)] | None = None
+
+
+class WarnedQuery(Request):
+    q: Annotated[QueryText, Field(max_length=100, description="part of a customer's name, or digits of the "
+                                                                "phone number (3 to 20)")] = None
+    limit: QueryWhole(1, 200) = Field(50, description="at most 200")
+    offset: QueryWhole(0, 10_000_000) = 0

@@ -115,3 +115,42 @@ class OutboxMessage(View):
 class OutboxPage(View):
     messages: list[OutboxMessage]
     next_before_id: int | None = None
+
+
+class WarnedPerson(View):
+    notification_id: int
+    customer_id: str
+    name: str | None = None
+    phone: str | None = None  # masked unless the role may see it (greenchannel/privacy.py)
+    channel: str
+    state: NotificationState
+    held_until: datetime | None = None
+    error_code: str | None = None
+
+
+class WarnedPage(View):
+    """Who an alert warned: one page of its notifications with the customer's name and phone."""
+
+    alert_id: int
+    total: int
+    offset: int
+    limit: int
+    people: list[WarnedPerson]
+    failures: list[dict[str, Any]] = []  # not delivered, counted by state and provider error code
+    held: dict[str, Any] | None = None  # still held for quiet hours: how many, first release time
+
+
+class ChainMessage(View):
+    id: int
+    msg_type: str | None = None
+    change: str  # issued, updated, all_clear
+    sent_at: datetime | None = None
+    headlines: dict[str, str]
+
+
+class ChainHistory(View):
+    """Every message of an alert's chain in the order sent, each with its own headlines by language."""
+
+    alert_id: int
+    chain_id: int | None = None
+    messages: list[ChainMessage]

@@ -117,3 +117,94 @@ def list_quarantine(session: Session, limit: int = 100, feed_id: int | None = No
         query = query.where(QuarantinedMessage.feed_id == feed_id)
     total = session.execute(select(func.count(QuarantinedMessage.id))).scalar_one()
     return {"total": total, "messages": [quarantine_json(r) for r in session.execute(query).scalars()]}
+
+
+MSG_TYPE_WORDS = {"Alert": "issued", "Update": "updated", "Cancel": "all_clear"}
+
+
+def _headlines(alert: Alert) -> dict[str, str]:
+    """language -> headline of each CAP info (an alert may carry one per language)."""
+    infos = (alert.normalized or {}).get("infos") or []
+    return {info.get("language") or "": info.get("headline") or info.get("event") or ""
+            for info in infos if info.get("headline") or info.get("event")}
+
+
+def chain_history(session: Session, alert_id: int) -> dict | None:
+    """The chain an alert belongs to, each message with its own headlines; None when the alert doesn't exist."""
+    alert = session.get(Alert, alert_id, options=[defer(Alert.raw), defer(Alert.area_geojson)])
+    if alert is None:
+        return None
+    members = chains.chain_alerts(session, alert.chain_id) if alert.chain_id else [alert]
+    return {"alert_id": alert_id, "chain_id": alert.chain_id, "messages": [
+        {"id": m.id, "msg_type": m.msg_type, "change": MSG_TYPE_WORDS.get(m.msg_type, "other"), "sent": m.sent,
+         "sent_at": m.sent_at, "received_at": m.received_at, "max_severity": m.max_severity,
+         "ends_chain": m.ends_chain, "headlines": _headlines(m), "sender": m.sender}
+        for m in members]}
+
+
+def _name_or_phone(text: str) -> tuple[str | None, str | None]:
+    """A search is phone digits when it is only digits and phone punctuation, else part of a name."""
+    stripped = text.strip()
+    digits = "".join(c for c in stripped if c.isdigit())
+    if digits and all(c.isdigit() or c in "+ ()-." for c in stripped):
+        return None, digits
+    return stripped, None
+
+
+def warned_for_alert(session: Session, alert_id: int, *, viewer_role: str, search: str | None = None,
+                     limit: int = 50, offset: int = 0) -> dict | None:
+    """Who this alert warned, by customer name, newest first; phones as the viewer's role may see them
+    (greenchannel/privacy.py). None when the alert doesn't exist."""
+    from greenchannel.privacy import CUSTOMER, phone_as_seen_by
+    from store.models import Customer, Notification
+
+    if session.get(Alert, alert_id, options=[defer(Alert.raw), defer(Alert.area_geojson)]) is None:
+        return None
+    query = (select(Notification, Customer.name, Customer.phone)
+             .join(Customer, Customer.customer_id == Notification.customer_id)
+             .where(Notification.alert_id == alert_id))
+    name, digits = _name_or_phone(search) if search else (None, None)
+    if name:
+        pattern = "%" + name.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        query = query.where(Customer.name.ilike(pattern, escape="\\"))
+    if digits:
+        query = query.where(or_(Notification.recipient.contains(digits, autoescape=True),
+                                Customer.phone.contains(digits, autoescape=True)))
+    total = session.execute(select(func.count()).select_from(query.subquery())).scalar_one()
+    rows = session.execute(query.order_by(Customer.name, Notification.id).limit(limit).offset(offset)).all()
+    people = []
+    for notification, customer_name, customer_phone in rows:
+        phone = notification.recipient if notification.channel == "sms" else customer_phone
+        people.append({
+            "notification_id": notification.id, "customer_id": notification.customer_id,
+            "name": customer_name, "phone": phone_as_seen_by(viewer_role, phone, CUSTOMER),
+            "channel": notification.channel, "kind": notification.kind, "language": notification.language,
+            "state": notification.state, "held_until": notification.not_before
+            if notification.not_before and notification.state in ("created", "queued") else None,
+            "error_code": notification.error_code, "sent_at": notification.sent_at,
+            "final_at": notification.final_at, "reply": notification.reply, "replied_at": notification.replied_at})
+    return {"alert_id": alert_id, "total": total, "offset": offset, "limit": limit, "people": people}
+
+
+def failure_reasons(session: Session, alert_id: int) -> list[dict]:
+    """Failed, undelivered and expired notifications of an alert, counted by state and provider error code."""
+    from store.models import Notification
+    from store.models.notifications import NOT_DELIVERED
+
+    rows = session.execute(select(Notification.state, Notification.error_code, func.count())
+                           .where(Notification.alert_id == alert_id, Notification.state.in_(NOT_DELIVERED))
+                           .group_by(Notification.state, Notification.error_code)).all()
+    return [{"state": state, "error_code": code, "count": count}
+            for state, code, count in sorted(rows, key=lambda r: -r[2])]
+
+
+def held_release(session: Session, alert_id: int) -> dict:
+    """Notifications still held for quiet hours and when the first of them is released."""
+    from store.models import Notification
+    from store.models.notifications import NOT_YET_SENDING
+
+    count, first = session.execute(
+        select(func.count(), func.min(Notification.not_before))
+        .where(Notification.alert_id == alert_id, Notification.not_before.is_not(None),
+               Notification.state.in_(NOT_YET_SENDING))).one()
+    return {"waiting": count, "release_at": first}

@@ -60,9 +60,9 @@ PAGES = {
     "customer": ["claims"],
     "dispatcher": ["map", "dispatch"],
     "adjuster": ["queue"],
-    "supervisor": ["map", "queue", "approvals", "catevents", "feeds"],
-    "manager": ["map", "queue", "approvals", "catevents", "feeds", "lossreport"],
-    "admin": ["map", "dispatch", "queue", "catevents", "feeds", "outbox", "lossreport"],
+    "supervisor": ["map", "queue", "approvals", "catevents", "warnings", "feeds"],
+    "manager": ["map", "queue", "approvals", "catevents", "warnings", "feeds", "lossreport"],
+    "admin": ["map", "dispatch", "queue", "catevents", "warnings", "feeds", "outbox", "lossreport"],
 }
 
 

@@ -8,10 +8,11 @@ from aiohttp import web
 from prometheus_client.core import GaugeMetricFamily
 
 from alerts import requests, responses
+from alerts.dao.alerts_dao import chain_history, failure_reasons, held_release, warned_for_alert
 from alerts.dao.outbox_dao import list_outbox
 from alerts.notifying.reach import delivery_counts, reach_report, recent_handover
 from store.db import session_scope
-from web.common import in_thread, json_response, requires, whole_number
+from web.common import in_thread, json_response, principal_of, requires, whole_number
 from web.errors import bad_request, not_found
 from web.typed import query, responds
 
@@ -38,6 +39,59 @@ async def alert_notifications(request: web.Request) -> web.Response:
     if report is None:
         raise not_found(f"alert {alert_id}")
     return json_response(report)
+
+
+OPERATORS = ("supervisor", "manager")
+
+
+def _alert_id(request: web.Request) -> int:
+    alert_id = whole_number(request.match_info["alert_id"], minimum=1)
+    if alert_id is None:
+        raise bad_request("alert id must be a whole number from 1 to 2147483647", field="alert_id")
+    return alert_id
+
+
+def _warned(alert_id: int, role: str, search: str | None, limit: int, offset: int) -> dict | None:
+    with session_scope() as session:
+        page = warned_for_alert(session, alert_id, viewer_role=role, search=search, limit=limit, offset=offset)
+        if page is not None:
+            page["failures"] = failure_reasons(session, alert_id)
+            page["held"] = held_release(session, alert_id)
+        return page
+
+
+@routes.get("/v1/alerts/{alert_id}/warned")
+@requires(*OPERATORS)
+@query(requests.WarnedQuery)
+@responds(responses.WarnedPage)
+async def alert_warned(request: web.Request, query: requests.WarnedQuery) -> web.Response:
+    """Who an alert warned, by name: state, failure code, quiet-hours release; search by part of a name or
+    by phone digits. Phones masked except for admins; also the failures counted by reason and the held."""
+    alert_id = _alert_id(request)
+    search = query.q
+    if search is not None and search.strip().replace("+", "").isdigit() and len(search.strip().lstrip("+")) < 3:
+        raise bad_request("a phone search needs at least 3 digits", field="q")
+    page = await in_thread(_warned, alert_id, principal_of(request).role, search, query.limit, query.offset)
+    if page is None:
+        raise not_found(f"alert {alert_id}")
+    return json_response(page)
+
+
+def _history(alert_id: int) -> dict | None:
+    with session_scope() as session:
+        return chain_history(session, alert_id)
+
+
+@routes.get("/v1/alerts/{alert_id}/history")
+@requires("dispatcher", *OPERATORS)
+@responds(responses.ChainHistory)
+async def alert_history(request: web.Request) -> web.Response:
+    """The alert's chain in the order sent: each message's type, time and its own headline per language."""
+    alert_id = _alert_id(request)
+    history = await in_thread(_history, alert_id)
+    if history is None:
+        raise not_found(f"alert {alert_id}")
+    return json_response(history)
 
 
 PHONE_SEARCH = re.compile(r"^\+?[\d\s().-]{1,40}$")

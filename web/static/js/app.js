@@ -9,11 +9,12 @@ import * as feeds from "./pages/feeds.js";
 import * as lossreport from "./pages/lossreport.js";
 import * as map from "./pages/map.js";
 import * as outbox from "./pages/outbox.js";
+import * as warnings from "./pages/warnings.js";
 import * as queue from "./pages/queue.js";
 import { showPasswordChange, showSignIn } from "./pages/signin.js";
 import { h, replace, showError } from "./ui.js";
 
-const PAGES = { map, dispatch, queue, approvals, catevents, claims, feeds, outbox, lossreport };
+const PAGES = { map, dispatch, queue, approvals, catevents, claims, feeds, outbox, lossreport, warnings };
 const view = document.getElementById("view");
 const topbar = document.getElementById("topbar");
 let me = null;
