@@ -24,43 +24,13 @@ from pathlib import Path
 import click
 
 from cli.bench import bench
+from store.db import scratch_database
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_ADMIN_URL = os.environ.get("HAVEN_TEST_DATABASE_URL",
                                    "postgresql+psycopg://postgres:postgres@127.0.0.1:5432/postgres")
 CAP12 = "urn:oasis:names:tc:emergency:cap:1.2"
 CLAIM_READ_GOAL_MS = 200.0
-
-
-@contextlib.contextmanager
-def scratch_database(admin_url: str, name: str):
-    """A fresh, migrated PostgreSQL database, dropped afterwards."""
-    from sqlalchemy import create_engine, text
-    from sqlalchemy.engine import make_url
-
-    from store.db import dispose_engines, upgrade
-
-    admin = create_engine(make_url(admin_url).set(database="postgres"), isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
-    url = make_url(admin_url).set(database=name).render_as_string(hide_password=False)
-    upgrade(url)
-    try:
-        yield url
-    finally:
-        dispose_engines()
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
-
-
-def _free_port() -> int:
-        import socket
-
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            return s.getsockname()[1]
 
 
 def _free_port() -> int:

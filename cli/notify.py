@@ -17,7 +17,7 @@ import subprocess
 import sys
 import time
 import uuid
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -26,6 +26,7 @@ import click
 
 from cli.bench import bench
 from cli.common import progress
+from store.db import scratch_database
 
 ROOT = Path(__file__).resolve().parent.parent
 ORANGE_ALERT = ROOT / "config" / "demo" / "01-typhoon-infa-orange-alert.xml"
@@ -46,29 +47,6 @@ class Scenario:
 def _admin_url() -> str:
     url = os.environ.get("HAVEN_DATABASE_URL", "")
     return url if url.startswith("postgresql") else os.environ.get("HAVEN_BENCH_ADMIN_URL", DEFAULT_ADMIN_URL)
-
-
-@contextmanager
-def _database(admin_url: str, name: str):
-    """A fresh, migrated database of its own; dropped afterwards."""
-    from sqlalchemy import create_engine, text
-    from sqlalchemy.engine import make_url
-
-    from store.db import dispose_engines, upgrade
-
-    admin = create_engine(make_url(admin_url).set(database="postgres"), isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
-    url = make_url(admin_url).set(database=name).render_as_string(hide_password=False)
-    upgrade(url)
-    try:
-        yield url
-    finally:
-        dispose_engines()
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 def _book(url: str, customers: int, area) -> None:
@@ -201,7 +179,7 @@ def _run(scenario: Scenario, admin_url: str, redis_url: str, workers: int, threa
     raw = replay([ORANGE_ALERT.read_bytes()], utcnow(), tag=f"BENCH-{scenario.name}-{uuid.uuid4().hex[:6]}")[0]
     polygon = parse_message(raw).alerts[0].alert["infos"][0]["areas"][0]["polygons"][0]
     with ExitStack() as stack:
-        url = stack.enter_context(_database(admin_url, f"haven_bench_fanout_{scenario.name}"))
+        url = stack.enter_context(scratch_database(admin_url, f"haven_bench_fanout_{scenario.name}"))
         _book(url, scenario.customers, shape({"type": "Polygon", "coordinates": [polygon]}))
         provider = _Provider(latency_ms)
         stack.callback(provider.stop)
@@ -459,7 +437,7 @@ def _run_drill(kind: str, customers: int, admin_url: str, redis: _PrivateRedis, 
     all_queues = QUEUES + ",greenchannel"
     with ExitStack() as stack:
         log_dir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="haven-drill-")))
-        url = stack.enter_context(_database(admin_url, f"haven_bench_drill_{kind}"))
+        url = stack.enter_context(scratch_database(admin_url, f"haven_bench_drill_{kind}"))
         _book(url, customers, shape({"type": "Polygon", "coordinates": [polygon]}))
         provider = _Provider(latency_ms)
         stack.callback(provider.stop)

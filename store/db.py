@@ -9,6 +9,7 @@ from pathlib import Path
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 from config import get_settings
@@ -95,3 +96,21 @@ def upgrade(url: str | None = None, revision: str = "head") -> None:
 def ping(url: str | None = None) -> None:
     with get_engine(url).connect() as connection:
         connection.execute(text("SELECT 1"))
+
+
+@contextmanager
+def scratch_database(admin_url: str, name: str):
+    """A fresh, migrated PostgreSQL database of its own (for a benchmark), dropped afterwards."""
+    admin = create_engine(make_url(admin_url).set(database="postgres"), isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    url = make_url(admin_url).set(database=name).render_as_string(hide_password=False)
+    upgrade(url)
+    try:
+        yield url
+    finally:
+        dispose_engines()
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
