@@ -97,20 +97,32 @@ def shown_chains(session: Session, now: datetime) -> list[AlertChain]:
         .order_by(AlertChain.updated_at.desc()).limit(200)))
 
 
+def _by_language(infos: list[dict], field: str) -> dict[str, str]:
+    """language -> that info's text (a CAP alert carries one info per language), first info first."""
+    found: dict[str, str] = {}
+    for info in infos:
+        if info.get(field):
+            found.setdefault(info.get("language") or "", info[field])
+    return found
+
+
 def _warning_json(session: Session, chain: AlertChain, counts: dict, now: datetime) -> dict | None:
     alert = session.get(Alert, chain.effective_alert_id or chain.current_alert_id or 0)
     if alert is None:
         return None
     current = session.get(Alert, chain.current_alert_id) if chain.current_alert_id else alert
-    infos = (alert.normalized or {}).get("infos") or [{}]
-    info = infos[0]
     active = chain.state == ChainState.ACTIVE and (alert.expires_at is None or alert.expires_at > now)
+    # An ended chain reads in its all-clear's own words; the area stays the last one in force.
+    worded = current if current is not None and current.ends_chain else alert
+    infos = (worded.normalized or {}).get("infos") or [{}]
+    info = infos[0]
     return {
         "chain_id": chain.id, "state": ChainState.EXPIRED if chain.state == ChainState.ACTIVE and not active else chain.state,
         "active": active, "alert_id": alert.id, "current_msg_type": current.msg_type if current else None,
         "severity": alert.max_severity, "max_severity": chain.max_severity, "event": info.get("event"),
         "headline": info.get("headline"), "instruction": info.get("instruction"), "sender": alert.sender,
-        "headlines": {i.get("language") or "": i.get("headline") for i in infos if i.get("headline")},
+        "headlines": _by_language(infos, "headline"), "events": _by_language(infos, "event"),
+        "instructions": _by_language(infos, "instruction"), "worded_alert_id": worded.id,
         "sent": alert.sent, "expires_at": alert.expires_at, "received_at": alert.received_at,
         "matched_assets": alert.matched_assets, "matched_at": alert.matched_at,
         "counts": counts, "history": chain_json(session, chain)["alerts"],

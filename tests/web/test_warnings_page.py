@@ -199,3 +199,79 @@ def test_operators_read_reach_find_who_was_warned_and_read_the_chain(api_server,
         shot(zh, f"ops-warnings-zh-{viewport['width']}")
     assert_accessible(zh, "warnings zh")
     zh.context.close()
+
+
+ALL_CLEAR = DEMO_WARNING.parent / "03-typhoon-infa-cancel.xml"
+AREA_PATHS = ".leaflet-areas-pane path"
+
+
+def area_share_of_map(page) -> float:
+    """The largest warning area's width or height as a share of the map's (how closely the map frames it)."""
+    return page.evaluate("""(selector) => {
+      const map = document.querySelector('[data-testid=ops-map]').getBoundingClientRect();
+      const boxes = [...document.querySelectorAll(selector)].map((p) => p.getBoundingClientRect());
+      return Math.max(...boxes.map((b) => Math.max(b.width / map.width, b.height / map.height)));
+    }""", AREA_PATHS)
+
+
+def test_the_map_reads_each_warning_in_the_console_language_and_zooms_to_it(api_server, pg_clean_url,
+                                                                          browser):  # noqa: F811
+    api, admin, orange_raw, red_raw, _ = quiet_storm(api_server, pg_clean_url)
+    now = utcnow()
+    raws = replay([DEMO_WARNING.read_bytes(), RED_UPDATE.read_bytes(), ALL_CLEAR.read_bytes()], now,
+                  tag=uuid.uuid4().hex[:8], sent_at=[now - timedelta(hours=2), now - timedelta(hours=1), now])
+    for raw in raws:  # a storm that has ended: warned, raised to red, all clear
+        post_and_fan_out(admin, raw)
+    post_and_fan_out(admin, orange_raw)  # and the next one, in force
+    username = staff(pg_clean_url, "supervisor", "Zhou Min", "zhou")
+    page = open_console(browser, api.base_url, username, "map", viewport=VIEWPORTS[1])
+    cards = page.get_by_test_id("warning-card")
+    expect(cards).to_have_count(2)
+    ended = page.locator(".warning-card.ended")
+    expect(ended.get_by_test_id("warning-title")).to_have_text("CMA lifts the red typhoon warning")
+    expect(ended).to_contain_text("All clear")
+    in_force = page.locator(".warning-card:not(.ended)")
+    expect(in_force.get_by_test_id("warning-title")).to_have_text("CMA issues an orange typhoon warning")
+    expect(in_force).to_contain_text(re.compile(r"Expires .*\d\d:\d\d CST \(Beijing\)"))
+
+    expect(page.locator(AREA_PATHS)).to_have_count(2)
+    for _ in range(3):  # the operator looks at the whole coast
+        page.locator(".leaflet-control-zoom-out").click()
+        page.wait_for_timeout(150)
+    before = area_share_of_map(page)
+    ended.click()
+    expect(page.get_by_test_id("instruction")).to_have_text(
+        "Watch for urban flooding, flash floods and landslides after the typhoon; do not start vehicles that have "
+        "stood in water.")
+    page.wait_for_timeout(400)
+    after = area_share_of_map(page)
+    assert after > max(0.6, before * 2), \
+        f"clicking a warning frames its area (it filled {before:.0%} of the map before, {after:.0%} after)"
+    in_force.click()
+    expect(page.get_by_test_id("instruction")).to_contain_text("Authorities carry out typhoon emergency work")
+
+    panes = page.evaluate("""() => Object.fromEntries(['baseLabels', 'catLabels', 'clusters', 'jobs'].map((name) =>
+      [name, Number(getComputedStyle(document.querySelector(`.leaflet-${name}-pane`)).zIndex)]))""")
+    assert panes["baseLabels"] < panes["catLabels"] < panes["clusters"] < panes["jobs"], \
+        f"place and CAT labels lie under asset clusters and job markers: {panes}"
+    assert page.locator(".leaflet-tooltip-pane .province-label, .leaflet-tooltip-pane .cat-label").count() == 0, \
+        "no standing label is drawn in the tooltip pane, above the markers"
+    labels = page.evaluate("""() => [...document.querySelectorAll('.province-label, .cat-label')]
+      .filter((e) => getComputedStyle(e).visibility !== 'hidden').map((e) => e.getBoundingClientRect())
+      .map((b) => [b.left, b.top, b.right, b.bottom])""")
+    overlapping = [(a, b) for i, a in enumerate(labels) for b in labels[i + 1:]
+                   if a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]]
+    assert not overlapping, f"visible labels overlap each other: {overlapping}"
+    expect(page.locator(".province-label").first).to_have_text(re.compile(r"^(Zhejiang|Fujian|Guangdong|Hainan)$"))
+    assert_reads_well(page, "en-GB", "map en 1920")
+    shot(page, "operations-map-warning-zoomed-en-1920")
+    page.context.close()
+
+    zh = open_console(browser, api.base_url, username, "map", language="zh-CN", viewport=VIEWPORTS[0])
+    ended = zh.locator(".warning-card.ended")
+    expect(ended.get_by_test_id("warning-title")).to_have_text("中央气象台解除台风红色预警")
+    expect(ended).to_contain_text("解除预警")
+    ended.click()
+    expect(zh.get_by_test_id("instruction")).to_have_text("注意防范台风过后的城市内涝、山洪和地质灾害等次生灾害；涉水车辆不要启动。")
+    assert_reads_well(zh, "zh-CN", "map zh 1280")
+    zh.context.close()

@@ -3,7 +3,8 @@
 // gazetteer's boundaries, no tile server.
 import { api, get } from "../api.js";
 import { lang, t } from "../i18n.js";
-import { debounce, duration, h, number, replace, showError, syncClock, time, toast } from "../ui.js";
+import { debounce, duration, h, number, replace, showError, syncClock, toast } from "../ui.js";
+import { zonedTime } from "../zone.js";
 
 export const SEVERITY_COLOURS = {
   Extreme: "#b71c1c", Severe: "#e65100", Moderate: "#f9a825", Minor: "#1e88e5", Unknown: "#78909c",
@@ -23,6 +24,35 @@ const LAND = "#f6f3ec";
 const START_VIEW = [[18.2, 108.6], [31.2, 122.6]]; // Hainan to Zhejiang: the bundled gazetteer's coast
 const CLUSTER_PX = 56;
 const KIND_LETTER = { tow: "T", flatbed: "F", boat: "B" };
+const CHANGE_OF = { Alert: "issued", Update: "updated", Cancel: "all_clear" };
+// Provinces by the first two digits of their GB/T 2260 code, for the English console (the gazetteer
+// names them in Chinese only).
+const PROVINCES_EN = {
+  11: "Beijing", 12: "Tianjin", 13: "Hebei", 14: "Shanxi", 15: "Inner Mongolia", 21: "Liaoning", 22: "Jilin",
+  23: "Heilongjiang", 31: "Shanghai", 32: "Jiangsu", 33: "Zhejiang", 34: "Anhui", 35: "Fujian", 36: "Jiangxi",
+  37: "Shandong", 41: "Henan", 42: "Hubei", 43: "Hunan", 44: "Guangdong", 45: "Guangxi", 46: "Hainan",
+  50: "Chongqing", 51: "Sichuan", 52: "Guizhou", 53: "Yunnan", 54: "Tibet", 61: "Shaanxi", 62: "Gansu",
+  63: "Qinghai", 64: "Ningxia", 65: "Xinjiang", 71: "Taiwan", 81: "Hong Kong", 82: "Macao",
+};
+
+// A CAP alert carries one info per language: the text in the console's language, else the first.
+function inUiLanguage(byLanguage) {
+  const entries = Object.entries(byLanguage || {});
+  const wanted = lang().slice(0, 2).toLowerCase();
+  const match = entries.find(([language]) => language.toLowerCase().startsWith(wanted));
+  return (match || entries[0] || [])[1] || null;
+}
+
+function changeWords(msgType) {
+  const key = `warnings.change.${CHANGE_OF[msgType] || "other"}`;
+  return t(key);
+}
+
+function provinceName(properties) {
+  if (lang() === "zh-CN" || !properties.name) return { text: properties.name, outside: true };
+  const english = /^\d{6}$/.test(properties.code || "") ? PROVINCES_EN[Number(properties.code.slice(0, 2))] : null;
+  return english ? { text: english, outside: false } : { text: properties.name, outside: true };
+}
 
 function severityOf(warning) {
   return SEVERITY_COLOURS[warning.severity] ? warning.severity : "Unknown";
@@ -43,21 +73,20 @@ function countsBlock(warning) {
 function historyList(warning) {
   return h("ol", { class: "history", "data-testid": "chain-history" }, warning.history.map((message) =>
     h("li", { class: message.ends_chain ? "ends" : "" },
-      h("span", { class: `chip sev-${message.max_severity || "Unknown"}` }, t(`msg.${message.msg_type}`)),
+      h("span", { class: `chip sev-${message.max_severity || "Unknown"}` }, changeWords(message.msg_type)),
       " ", message.max_severity ? t(`sev.${message.max_severity}`) : "", " · ",
-      h("span", { class: "muted" }, time(message.sent, true)))));
+      h("span", { class: "muted" }, zonedTime(message.sent, true)))));
 }
 
 // The headline in the console's language when the alert carries one (CAP infos per language).
 function warningTitle(warning) {
-  const wanted = lang().slice(0, 2).toLowerCase();
-  const match = Object.entries(warning.headlines || {}).find(([language]) => language.toLowerCase().startsWith(wanted));
-  return (match && match[1]) || warning.headline || warning.event || `${t("msg.Alert")} ${warning.alert_id}`;
+  return inUiLanguage(warning.headlines) || warning.headline || inUiLanguage(warning.events) || warning.event
+    || t("warnings.untitled", { n: warning.alert_id });
 }
 
 // Leaflet puts a string given to a tooltip or popup in as HTML; an element keeps outside text as text.
-function label(text, className) {
-  return h("span", { class: className }, text);
+function label(text, className, outside = true) {
+  return h("span", { class: className, "data-outside": outside ? "" : null }, text);
 }
 
 function shortAge(seconds) {
@@ -81,7 +110,9 @@ export function mount(root) {
   });
   map.fitBounds(START_VIEW);
   // Stacking, bottom to top: boundaries, CAT areas, warning areas, asset clusters, jobs, trucks.
-  for (const [pane, z] of [["base", 250], ["areas", 390], ["clusters", 420], ["jobs", 450]]) {
+  // Place labels sit just above the boundaries, under every area and marker: a label never hides a marker.
+  for (const [pane, z] of [["base", 250], ["baseLabels", 260], ["areas", 390], ["catLabels", 400], ["clusters", 420],
+    ["jobs", 450]]) {
     map.createPane(pane).style.zIndex = z;
   }
   const canvas = L.canvas({ padding: 0.3, pane: "base" });
@@ -117,22 +148,27 @@ export function mount(root) {
       renderer: canvas, interactive: false, style: (feature) => BASE_STYLE[feature.properties.level],
       onEachFeature: (feature, layer) => {
         if (feature.properties.level === "province") {
-          L.tooltip({ permanent: true, direction: "center", className: "province-label" })
-            .setContent(label(feature.properties.name)).setLatLng(layer.getBounds().getCenter()).addTo(layers.base);
+          const name = provinceName(feature.properties);
+          L.tooltip({ permanent: true, direction: "center", className: "province-label", pane: "baseLabels",
+            interactive: false })
+            .setContent(label(name.text, "", name.outside)).setLatLng(layer.getBounds().getCenter()).addTo(layers.base);
         }
       },
     }).addTo(layers.base);
   }).catch(showError);
 
-  function select(chainId, latlng) {
+  // zoom: chosen from the list, the map frames the warning's area (a click on the map keeps the view).
+  function select(chainId, latlng, zoom = false) {
     selected = chainId;
     renderSide();
     const warning = overview?.warnings.find((w) => w.chain_id === chainId);
     if (!warning) return;
-    const where = latlng || layers.warnings.getLayers().find((l) => l.chainId === chainId)?.getBounds().getCenter();
+    const area = layers.warnings.getLayers().find((l) => l.chainId === chainId);
+    if (zoom && area) map.fitBounds(area.getBounds(), { padding: [30, 30], maxZoom: 10 });
+    const where = latlng || area?.getBounds().getCenter();
     if (where) {
       popup.setLatLng(where).setContent(h("div", { class: "popup", "data-testid": "area-popup" },
-        h("strong", {}, warningTitle(warning)), countsBlock(warning))).openOn(map);
+        h("strong", { "data-outside": "" }, warningTitle(warning)), countsBlock(warning))).openOn(map);
     }
   }
 
@@ -161,8 +197,10 @@ export function mount(root) {
       L.geoJSON(event.area, { interactive: false, style: { color: "#6a1b9a", weight: 3, dashArray: "10 6", fill: false } })
         .addTo(layers.cat);
       const centre = L.geoJSON(event.area).getBounds().getCenter();
-      L.tooltip({ permanent: true, direction: "center", className: "cat-label" })
-        .setContent(label(`${event.code} (${t(`state.${event.status}`)})`)).setLatLng(centre).addTo(layers.cat);
+      // In a pane under the clusters, jobs and trucks: the label never hides a marker.
+      L.tooltip({ permanent: true, direction: "center", className: "cat-label", pane: "catLabels", interactive: false })
+        .setContent(h("span", {}, h("span", { "data-outside": "" }, event.code), ` (${t(`state.${event.status}`)})`))
+        .setLatLng(centre).addTo(layers.cat);
     }
     layers.jobs.clearLayers();
     // Completed rescues leave the map at once (the board lists them); cancelled ones stay for the hour.
@@ -190,6 +228,7 @@ export function mount(root) {
         .addTo(layers.providers);
     }
     renderSide();
+    hideCollidingLabels();
     if (selected !== null && map.hasLayer(popup)) select(selected, popup.getLatLng());
   }
 
@@ -220,11 +259,13 @@ export function mount(root) {
     return h("button", {
       class: `warning-card${warning.chain_id === selected ? " selected" : ""}${warning.active ? "" : " ended"}`,
       style: { "--sev": SEVERITY_COLOURS[severity] }, "data-testid": "warning-card", "data-chain-id": warning.chain_id,
-      onclick: () => select(warning.chain_id),
+      onclick: () => select(warning.chain_id, null, true),
     },
-    h("div", { class: "title" }, h("span", { class: `chip sev-${severity}` }, t(`sev.${severity}`)), " ", warningTitle(warning)),
-    h("div", { class: "meta" }, `${warning.event || ""} · ${t(`msg.${warning.current_msg_type}`)} · `,
-      warning.active ? t("map.expires", { t: time(warning.expires_at) }) : t(`state.${warning.state}`)),
+    h("div", { class: "title" }, h("span", { class: `chip sev-${severity}` }, t(`sev.${severity}`)), " ",
+      h("span", { "data-outside": "", "data-testid": "warning-title" }, warningTitle(warning))),
+    h("div", { class: "meta" }, h("span", { "data-outside": "" }, inUiLanguage(warning.events) || warning.event || ""),
+      ` · ${changeWords(warning.current_msg_type)} · `,
+      warning.active ? t("map.expires", { t: zonedTime(warning.expires_at) }) : t(`state.${warning.state}`)),
     h("div", { class: "mini" }, `${t("map.assetsInside")} `,
       h("b", {}, warning.matched_assets === null ? t("map.matching") : number(warning.matched_assets)),
       ` · ${t("map.warned")} `, h("b", {}, number(warning.counts.warned)),
@@ -249,14 +290,15 @@ export function mount(root) {
         active.length ? active.map(warningCard) : h("p", { class: "muted" }, t("map.noWarnings")),
         ended.length ? [h("h3", {}, t("map.ended")), ended.map(warningCard)] : null),
       h("section", { class: "selected-area", "data-testid": "selected-area" }, chosen
-        ? [h("h2", {}, warningTitle(chosen)), h("p", { class: "muted" }, chosen.sender),
-          countsBlock(chosen), chosen.instruction ? h("p", { class: "instruction" }, chosen.instruction) : null,
+        ? [h("h2", { "data-outside": "" }, warningTitle(chosen)), h("p", { class: "muted", "data-outside": "" }, chosen.sender),
+          countsBlock(chosen), h("p", { class: "instruction", "data-outside": "", "data-testid": "instruction" },
+            inUiLanguage(chosen.instructions) || chosen.instruction || ""),
           h("h3", {}, t("map.history")), historyList(chosen)]
         : h("p", { class: "muted" }, t("map.select"))),
       h("section", {}, h("h2", {}, t("map.catEvents")), overview.cat_events.length
         ? overview.cat_events.map((e) => h("div", { class: "cat-card", "data-testid": "cat-event" },
-          h("b", {}, e.code), ` · ${e.hazard} · ${t(`state.${e.status}`)}`, h("br"),
-          h("span", { class: "muted" }, t("map.window", { a: time(e.window_start, true), b: time(e.window_end, true) }))))
+          h("b", { "data-outside": "" }, e.code), " · ", h("span", { "data-outside": "" }, e.hazard), ` · ${t(`state.${e.status}`)}`, h("br"),
+          h("span", { class: "muted" }, t("map.window", { a: zonedTime(e.window_start, true), b: zonedTime(e.window_end, true) }))))
         : h("p", { class: "muted" }, t("map.noCat"))),
       h("section", {}, h("h2", {}, t("map.rescue")),
         h("div", { class: "chips" }, Object.entries(jobsByState).map(([state, n]) =>
@@ -316,7 +358,21 @@ export function mount(root) {
     }
   }, 200);
 
+  // Of two labels that overlap, the later one is hidden (CAT events before provinces); zooming in shows both.
+  function hideCollidingLabels() {
+    const shown = [];
+    const labels = [...mapElement.querySelectorAll(".cat-label"), ...mapElement.querySelectorAll(".province-label")];
+    for (const element of labels) {
+      element.classList.remove("label-hidden");
+      const box = element.getBoundingClientRect();
+      const collides = shown.some((other) => box.left < other.right && other.left < box.right
+        && box.top < other.bottom && other.top < box.bottom);
+      if (collides) element.classList.add("label-hidden"); else shown.push(box);
+    }
+  }
+
   map.on("moveend", reloadCells); // zooming ends with a moveend too
+  map.on("zoomend", hideCollidingLabels);
   reload();
   reloadCells();
   const ticker = setInterval(reload, 30000); // position ages and expiries move even when nothing happens
