@@ -27,6 +27,8 @@ class User(Base):
     password_hash: Mapped[str | None] = mapped_column(String(200))  # argon2
     password_change_required: Mapped[bool] = mapped_column(Boolean, default=False)
     password_changed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Claims staff's work number, E.164 like the book's: the customer's page calls the adjuster on the claim.
+    phone: Mapped[str | None] = mapped_column(String(20))
 
 
 class ApiKey(Base):
