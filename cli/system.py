@@ -124,7 +124,9 @@ def users():
 @click.option("--username", default=None, help="Staff who sign in with a password (no API key then).")
 @click.option("--password-stdin", is_flag=True, help="Read the password from standard input instead of "
               "printing a one-time password that must be changed at the first sign-in.")
-def create_user(role, name, customer_id, username, password_stdin):
+@click.option("--phone", default=None, callback=lambda ctx, param, value: _work_phone(value),
+              help="Staff's work number (E.164, or national for China): customers call the adjuster on their claim.")
+def create_user(role, name, customer_id, username, password_stdin, phone):
     """Create a user. With --username: a staff user who signs in with a password (a one-time password is
     printed unless --password-stdin). Without: a machine user whose API key is printed once."""
     from store.db import session_scope
@@ -134,6 +136,9 @@ def create_user(role, name, customer_id, username, password_stdin):
         raise click.UsageError("--password-stdin needs --username")
     if username and customer_id:
         raise click.UsageError("customers sign in with their phone number: give --customer-id or --username")
+    if phone and role == "customer":
+        raise click.BadParameter("a customer's number is the one in the book (haven customers import)",
+                                 param_hint="'--phone'")
     password = _password_from_stdin() if password_stdin else None
     ensure_database()
     if username:
@@ -141,7 +146,7 @@ def create_user(role, name, customer_id, username, password_stdin):
 
         try:
             with session_scope() as session:
-                user, one_time = create_staff_user(session, role, name, username, password)
+                user, one_time = create_staff_user(session, role, name, username, password, phone)
                 user_id, username = user.id, user.username
         except InvalidInput as exc:
             raise click.ClickException(f"--{exc.field}: {exc.message}") from None
@@ -154,12 +159,23 @@ def create_user(role, name, customer_id, username, password_stdin):
         return
     try:
         with session_scope() as session:
-            user, key = create(session, role, name, customer_id)
+            user, key = create(session, role, name, customer_id, phone)
             user_id = user.id
     except ValueError as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(f"created user {user_id} ({role}); API key, shown only now:", err=True)
     click.echo(key)
+
+
+def _work_phone(raw: str | None) -> str | None:
+    from identity.rules import normalise_phone
+
+    if raw is None:
+        return None
+    phone = normalise_phone(raw)
+    if phone is None:
+        raise click.BadParameter(f"{raw!r} is not a valid phone number", param_hint="'--phone'")
+    return phone
 
 
 def _password_from_stdin() -> str:

@@ -404,9 +404,9 @@ def sign_out(active: ActiveSession, address: str | None, now: datetime | None = 
 # --- creating staff users --------------------------------------------------------------------------
 
 def create_staff_user(session: Session, role: str, name: str, raw_username: str,
-                      password: str | None = None) -> tuple[User, str | None]:
+                      password: str | None = None, raw_phone: str | None = None) -> tuple[User, str | None]:
     """A user who signs in with a username and password. Without a password a one-time password is made,
-    returned once, and must be changed at the first sign-in."""
+    returned once, and must be changed at the first sign-in. `raw_phone` is their work number."""
     if role not in ROLES:
         raise InvalidInput(f"unknown role {role!r}; expected one of {', '.join(ROLES)}", "role")
     if role not in STAFF_ROLES:
@@ -418,6 +418,11 @@ def create_staff_user(session: Session, role: str, name: str, raw_username: str,
         raise InvalidInput(problem, "username")
     if dao.username_taken(session, username):
         raise InvalidInput(f"username {username!r} is taken", "username")
+    phone = None
+    if raw_phone is not None:
+        phone = normalise_phone(raw_phone)
+        if phone is None:
+            raise InvalidInput(f"{raw_phone!r} is not a valid phone number", "phone")
     one_time = None
     if password is None:
         one_time = password = one_time_password()
@@ -426,7 +431,7 @@ def create_staff_user(session: Session, role: str, name: str, raw_username: str,
         if problem:
             raise InvalidInput(problem, "password")
     user = User(name=name, role=role, username=username, password_hash=hash_secret(password),
-                password_change_required=one_time is not None)
+                password_change_required=one_time is not None, phone=phone)
     session.add(user)
     session.flush()
     audit.record(session, "user", user.id, "created", to_state=role, data={"username": username})

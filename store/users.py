@@ -42,8 +42,10 @@ def hash_key(key: str) -> str:
     return hashlib.sha256(key.encode()).hexdigest()
 
 
-def create_user(session: Session, role: str, name: str, customer_id: str | None = None) -> tuple[User, str]:
-    """Create a user with one role and return it with its new API key (never stored in clear)."""
+def create_user(session: Session, role: str, name: str, customer_id: str | None = None,
+                phone: str | None = None) -> tuple[User, str]:
+    """Create a user with one role and return it with its new API key (never stored in clear).
+    `phone` is a staff member's work number, already in E.164."""
     if role not in ROLES:
         raise UnknownRole(f"unknown role {role!r}; expected one of {', '.join(ROLES)}")
     if role == "customer":
@@ -51,7 +53,7 @@ def create_user(session: Session, role: str, name: str, customer_id: str | None 
             raise ValueError("a customer user needs --customer-id")
         if session.get(Customer, customer_id) is None:
             raise ValueError(f"unknown customer {customer_id!r}")
-    user = User(name=name, role=role, customer_id=customer_id)
+    user = User(name=name, role=role, customer_id=customer_id, phone=phone)
     session.add(user)
     session.flush()
     key = f"hv_{role[:3]}_{secrets.token_urlsafe(32)}"

@@ -123,3 +123,22 @@ def test_a_taken_username_is_refused_and_machine_users_still_get_an_api_key(book
     assert taken.returncode != 0 and "taken" in taken.stderr, f"a taken username was accepted: {taken.stderr}"
     machine = _create(book, "--role", "customer", "--name", "App", "--customer-id", "C1")
     assert machine.returncode == 0 and machine.stdout.startswith("hv_cus_"), f"no API key: {machine.stdout!r}"
+
+
+def test_users_create_keeps_a_work_phone_in_e164_and_refuses_a_bad_one_naming_phone(book):
+    staff = _create(book, "--role", "adjuster", "--name", "Li", "--username", "li", "--phone", "139 0000 0011")
+    machine = _create(book, "--role", "supervisor", "--name", "Su", "--phone", "+86 139-0000-0012")
+    assert staff.returncode == 0 and machine.returncode == 0, f"--phone was refused: {staff.stderr} {machine.stderr}"
+    with session_scope(book) as session:
+        phones = dict(session.execute(select(User.name, User.phone).where(User.name.in_(["Li", "Su"]))).all())
+    assert phones == {"Li": "+8613900000011", "Su": "+8613900000012"}, f"phones not stored in E.164: {phones}"
+
+    for args in (("--role", "adjuster", "--name", "Bad", "--username", "bad", "--phone", "12345"),
+                 ("--role", "adjuster", "--name", "Bad", "--phone", "x" * 200),
+                 ("--role", "customer", "--name", "Bad", "--customer-id", "C1", "--phone", "13900000013")):
+        run = _create(book, *args)
+        assert run.returncode == 2, f"{args}: exit {run.returncode}, expected the usage error 2: {run.stderr}"
+        assert "--phone" in run.stderr and "Traceback" not in run.stderr, f"{args}: not named: {run.stderr}"
+    with session_scope(book) as session:
+        made = session.scalars(select(User.name).where(User.name == "Bad")).all()
+    assert made == [], f"a refused --phone still created users: {made}"
