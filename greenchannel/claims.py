@@ -22,7 +22,7 @@ from greenchannel.errors import Conflict, Forbidden, Invalid, Malformed, NotFoun
 from greenchannel.locking import lock_row
 from greenchannel.requests import ClaimChanges, FirstNotice
 from store import audit
-from store.models import Asset, AuditEvent, Claim, ClaimDocument, Customer, RescueProvider
+from store.models import Asset, AuditEvent, Claim, ClaimDocument, Customer, RescueProvider, User
 from store.models.greenchannel import (
     OPEN_STAGES,
     PAYMENTS_IN_FLIGHT,
@@ -352,6 +352,20 @@ def _rescue_json(session: Session, claim_id: int) -> dict | None:
             "provider": provider.name if provider else None, "arrived_at": job.arrived_at}
 
 
+def adjuster_contact(session: Session, claim: Claim, events: list[AuditEvent], now: datetime) -> dict | None:
+    """Whom the customer's Call button dials: the staff member holding the claim's lease, or else the last
+    one who moved its stage; None (the hotline) when there is nobody or they have no work number."""
+    if queue.lease_is_live(claim, now):
+        handler_id = claim.lease_holder_id
+    else:
+        handler_id = next((e.actor_id for e in reversed(events) if e.to_state in STAGES and e.actor_id is not None
+                           and e.actor_role in CLAIMS_ROLES), None)
+    handler = session.get(User, handler_id) if handler_id is not None else None
+    if handler is None or handler.disabled_at is not None or not handler.phone:
+        return None
+    return {"name": handler.name, "phone": handler.phone}
+
+
 def view(session: Session, actor: Principal, claim: Claim, now: datetime | None = None) -> dict:
     now = now or utcnow()
     events = history(session, claim.id)
@@ -375,6 +389,7 @@ def view(session: Session, actor: Principal, claim: Claim, now: datetime | None 
         "payments": [{"id": p.id, "kind": p.kind, "amount": p.amount, "state": p.state, "paid_at": p.paid_at}
                      for p in payments],
         "rescue": _rescue_json(session, claim.id),
+        "adjuster": adjuster_contact(session, claim, events, now),
     }
     if actor.role != "customer":
         customer = session.get(Customer, claim.customer_id)

@@ -67,8 +67,15 @@ class PaymentSummary(View):
     paid_at: datetime | None = None
 
 
+class AdjusterContact(View):
+    """The claims staff member a customer may call about the claim."""
+
+    name: str
+    phone: str
+
+
 class ClaimView(View):
-    """A claim as its caller may see it: customers get the stages, documents, payments and rescue;
+    """A claim as its caller may see it: customers get the stages, documents, payments, rescue and whom to call;
     staff also get location, flags, estimate, priority, SLA, lease and history."""
 
     id: int
@@ -83,6 +90,7 @@ class ClaimView(View):
     advance_paid: Decimal
     payments: list[PaymentSummary]
     rescue: dict[str, Any] | None = None
+    adjuster: AdjusterContact | None = None
 
 
 class ClaimSummary(View):
