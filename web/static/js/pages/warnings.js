@@ -77,7 +77,7 @@ export function mount(root, { args } = {}) {
           onclick: () => open(alert.id) },
         h("span", { class: `chip sev-${alert.max_severity || "Unknown"}` }, words("sev", alert.max_severity, "Unknown")), " ",
         h("span", { class: "headline", "data-outside": "" }, alertHeadline(alert)),
-        h("span", { class: "muted small" }, ` · ${words("warnings.change", CHANGES[alert.msg_type])} · `,
+        h("br"), h("span", { class: "muted small" }, `${words("warnings.change", CHANGES[alert.msg_type])} · `,
           h("time", { datetime: alert.received_at }, zonedTime(alert.received_at))))))
         : [h("li", { class: "muted" }, t("warnings.none"))]);
       if (chosen === null && page.alerts.length) open(page.alerts[0].id);
