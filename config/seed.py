@@ -42,6 +42,13 @@ DEMO_STAFF = [
     ("supervisor", "Supervisor Su"),
     ("manager", "Manager Ma"),
 ]
+# The claims staff's work numbers, which the demo customer's Call button dials. Fictitious: 139 0000 00xx.
+DEMO_STAFF_PHONES = {
+    "Adjuster An": "+8613900000001",
+    "Adjuster Bo": "+8613900000002",
+    "Supervisor Su": "+8613900000003",
+    "Manager Ma": "+8613900000004",
+}
 
 
 def demo_keys_path(settings) -> Path:
@@ -68,7 +75,7 @@ def create_demo_users(path: Path) -> list[tuple[str, str, str]] | None:
         ) or session.scalar(select(Asset.customer_id).order_by(Asset.asset_id).limit(1))
         created = []
         for role, name in DEMO_STAFF:
-            _, key = create_user(session, role, name)
+            _, key = create_user(session, role, name, phone=DEMO_STAFF_PHONES.get(name))
             created.append((role, name, key))
         if wenzhou_customer:
             _, key = create_user(session, "customer", f"Customer {wenzhou_customer}", wenzhou_customer)

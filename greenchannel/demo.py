@@ -94,7 +94,9 @@ def _staff(role: str, name: str) -> Principal:
         user = session.scalar(select(User).where(User.role == role, User.name == name, User.customer_id.is_(None))
                               .order_by(User.id).limit(1))
         if user is None:
-            user, _ = create_user(session, role, name)
+            from config.seed import DEMO_STAFF_PHONES
+
+            user, _ = create_user(session, role, name, phone=DEMO_STAFF_PHONES.get(name))
         return _principal(user)
 
 

@@ -185,8 +185,16 @@ export function mount(root, { me, args }) {
     return box;
   }
 
+  // The adjuster holding the claim when they have a work number, else the hotline.
+  function callLink() {
+    const adjuster = claim && OPEN.has(claim.stage) ? claim.adjuster : null;
+    const number = adjuster ? adjuster.phone : settings.hotline || me.hotline;
+    return h("a", { class: "action call", href: `tel:${number.replace(/[^\d+]/g, "")}`, "data-testid": "action-call",
+      "data-calls": adjuster ? "adjuster" : "hotline" },
+    adjuster ? t("action.callAdjuster", { n: adjuster.name }) : t("action.call", { n: number }));
+  }
+
   function actions() {
-    const hotline = settings.hotline || me.hotline;
     const complaintForm = complaintBox();
     const open = claim && OPEN.has(claim.stage);
     const dialog = open ? withdrawDialog() : null;
@@ -195,8 +203,7 @@ export function mount(root, { me, args }) {
       h("div", { class: "action-grid" },
         h("a", { class: "action report", href: "#/claims/report", "data-testid": "action-report" }, t("action.report")),
         h("a", { class: "action rescue", href: "#/claims/rescue", "data-testid": "action-rescue" }, t("action.rescue")),
-        h("a", { class: "action call", href: `tel:${hotline.replace(/[^\d+]/g, "")}`, "data-testid": "action-call" },
-          t("action.call", { n: hotline })),
+        callLink(),
         complaint ? null : h("button", { type: "button", class: "action complain", "data-testid": "action-complain",
           onclick: () => { complaintForm.hidden = false; complaintForm.querySelector("textarea").focus(); } },
         t("action.complain"))),
