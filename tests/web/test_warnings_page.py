@@ -125,6 +125,17 @@ def test_operators_read_reach_find_who_was_warned_and_read_the_chain(api_server,
     too_long = supervisor.get(f"/v1/alerts/{orange['id']}/warned", params={"limit": "201"})
     assert too_long.status_code == 400 and too_long.json()["error"]["field"] == "limit", \
         f"a page above 200 is a 400 naming limit: {too_long.text}"
+    for params, field in (({"q": "Li\x00"}, "q"), ({"q": "x" * 101}, "q"), ({"offset": "-1"}, "offset"),
+                          ({"limit": "²"}, "limit")):
+        hostile = supervisor.get(f"/v1/alerts/{orange['id']}/warned", params=params)
+        assert hostile.status_code == 400 and hostile.json()["error"]["field"] == field, \
+            f"{params!r} is a 400 naming {field}: {hostile.status_code} {hostile.text}"
+    for bad_id in ("abc", "0", "99999999999"):
+        hostile = supervisor.get(f"/v1/alerts/{bad_id}/history")
+        assert hostile.status_code == 400 and hostile.json()["error"]["field"] == "alert_id", \
+            f"alert id {bad_id!r} is a 400 naming alert_id: {hostile.status_code} {hostile.text}"
+    wildcard = supervisor.get(f"/v1/alerts/{orange['id']}/warned", params={"q": "%_"}).json()
+    assert wildcard["total"] == 0, f"% and _ in a name search are letters, not wildcards: {wildcard['total']}"
     missing = supervisor.get("/v1/alerts/99999999/warned")
     assert missing.status_code == 404, f"an unknown alert is a 404: {missing.status_code}"
     dispatcher = api.as_user(make_user(pg_clean_url, "dispatcher", "Dee Spatcher"))
