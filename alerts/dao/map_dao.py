@@ -24,7 +24,7 @@ from alerts.dao.alerts_dao import area_geojson, chain_json
 from geo.index import AssetIndex
 from store.models import Alert, AlertChain, Asset, Notification
 from store.models.alerts import ChainState
-from store.models.notifications import NOT_DELIVERED, UNFINISHED, NotificationState
+from store.models.notifications import NOT_DELIVERED, NOT_YET_SENDING, UNFINISHED, NotificationState
 
 log = logging.getLogger(__name__)
 ENDED_CHAINS_SHOWN_FOR = timedelta(hours=6)
@@ -86,6 +86,13 @@ def delivery_counts_by_chain(session: Session, chain_ids: list[int]) -> dict[int
                    Notification.kind != "all_clear")
             .group_by(Notification.chain_id)):
         counts[chain_id]["warned"] = customers
+    # Pending is mostly messages waiting for the end of quiet hours: the map says so and until when.
+    for chain_id, held, release_at in session.execute(
+            select(Notification.chain_id, func.count(), func.min(Notification.not_before))
+            .where(Notification.chain_id.in_(chain_ids), Notification.not_before.is_not(None),
+                   Notification.state.in_(NOT_YET_SENDING))
+            .group_by(Notification.chain_id)):
+        counts[chain_id]["held"], counts[chain_id]["held_until"] = held, release_at
     return counts
 
 

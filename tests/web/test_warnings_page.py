@@ -227,7 +227,7 @@ def area_share_of_map(page) -> float:
 
 def test_the_map_reads_each_warning_in_the_console_language_and_zooms_to_it(api_server, pg_clean_url,
                                                                           browser):  # noqa: F811
-    api, admin, orange_raw, red_raw, _ = quiet_storm(api_server, pg_clean_url)
+    api, admin, orange_raw, red_raw, quiet_end = quiet_storm(api_server, pg_clean_url)
     now = utcnow()
     raws = replay([DEMO_WARNING.read_bytes(), RED_UPDATE.read_bytes(), ALL_CLEAR.read_bytes()], now,
                   tag=uuid.uuid4().hex[:8], sent_at=[now - timedelta(hours=2), now - timedelta(hours=1), now])
@@ -260,6 +260,8 @@ def test_the_map_reads_each_warning_in_the_console_language_and_zooms_to_it(api_
         f"clicking a warning frames its area (it filled {before:.0%} of the map before, {after:.0%} after)"
     in_force.click()
     expect(page.get_by_test_id("instruction")).to_contain_text("Authorities carry out typhoon emergency work")
+    expect(page.get_by_test_id("selected-area").get_by_test_id("count-held")).to_contain_text(
+        f"held for quiet hours until {quiet_end:%H:%M} CST (Beijing): they wait by design")
 
     panes = page.evaluate("""() => Object.fromEntries(['baseLabels', 'catLabels', 'clusters', 'jobs'].map((name) =>
       [name, Number(getComputedStyle(document.querySelector(`.leaflet-${name}-pane`)).zIndex)]))""")

@@ -67,7 +67,9 @@ function countsBlock(warning) {
     cell("warned", c.warned, "count-warned"),
     cell("delivered", c.delivered, "count-delivered"),
     cell("failed", c.failed, "count-failed"),
-    cell("pending", c.pending, "count-pending"));
+    cell("pending", c.pending, "count-pending"),
+    c.held ? h("p", { class: "held muted small", "data-testid": "count-held" },
+      t("warnings.held", { n: number(c.held), t: zonedTime(c.held_until) })) : null);
 }
 
 function historyList(warning) {
