@@ -1,1 +1,1 @@
-"""The `haven` command line (see DESIGN.md, Interfaces: CLI)."""
+"""The `haven` command line (docs/architecture.md, the layers: cli/ is an adapter)."""

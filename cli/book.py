@@ -3,7 +3,7 @@
 `haven customers import FILE` and `haven assets import FILE [--crs wgs84|gcj02|bd09]` load what they
 can, print one line per refused row (row number and reason) on stderr and a JSON summary with --json
 on stdout; they exit 1 only when nothing could be loaded. `haven geo match --assets FILE --alert FILE`
-prints {"matched": N, "asset_ids": [...]} (DESIGN.md, Interfaces: CLI).
+prints {"matched": N, "asset_ids": [...]} (the contract in README.md, Command line).
 """
 
 from __future__ import annotations

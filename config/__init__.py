@@ -1,6 +1,6 @@
 """Configuration: one settings object read from HAVEN_* environment variables.
 
-See ../DESIGN.md "Real components, and the embedded default" and config/.env.example.
+See docs/architecture.md, "Embedded default and the real stack", and config/.env.example.
 """
 
 from config.settings import Settings, SettingsError, get_settings, reset_settings

@@ -1,4 +1,4 @@
-"""JSON errors as DESIGN.md defines them: {"error": {"code", "message", "field"}}."""
+"""JSON errors, the one shape every route answers with (docs/architecture.md): {"error": {"code", "message", "field"}}."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The insured book: customers and the assets they insure (see DESIGN.md, Domain rules)."""
+"""The insured book: customers and the assets they insure (docs/architecture.md)."""
 
 from __future__ import annotations
 

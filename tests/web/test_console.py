@@ -1,4 +1,4 @@
-"""The console in headless Chromium (DESIGN.md, Who uses it): the operations map, the dispatch board, the
+"""The console in headless Chromium (docs/architecture.md, the pages people use): the operations map, the dispatch board, the
 fast-track queue with the approver's inbox, and the customer's claim page, kept live by Server-Sent Events.
 
 Each test serves the real app (api_server) on a small demo book, drives Debian's chromium through
