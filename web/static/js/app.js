@@ -241,7 +241,9 @@ function boot() {
     remount();
   });
   document.getElementById("sign-out").addEventListener("click", signOut);
-  whenSignedOut(() => showLogin({ notice: t("signin.ended") }));
+  // Only a session that ends under a signed-in page redraws the sign-in form: a late answer to a request
+  // made before the user signed out must not wipe what they are typing into it.
+  whenSignedOut(() => { if (me) showLogin({ notice: t("signin.ended") }); });
   window.addEventListener("hashchange", route);
   enter();
 }
