@@ -4,7 +4,7 @@ from store.models.alerts import Alert, AlertChain, AlertReference, Feed, Quarant
 from store.models.audit import ROLES, ApiKey, AuditEvent, User
 from store.models.base import Base
 from store.models.book import Asset, Customer
-from store.models.complaints import Complaint
+from store.models.complaints import Complaint, ComplaintState
 from store.models.greenchannel import (
     CatEvent,
     CatEventChain,
@@ -38,7 +38,7 @@ from store.models.notifications import (
 __all__ = [
     "ROLES", "FINAL_STATES", "NOTIFICATION_STATES",
     "Alert", "AlertChain", "AlertReference", "ApiKey", "Asset", "AuditEvent", "Base", "CatEvent", "CatEventChain",
-    "Claim", "ClaimDocument", "Complaint", "Customer", "FanOutLease", "Feed", "InboundMessage", "Notification", "Payment", "PaymentInstruction", "QuarantinedMessage",
+    "Claim", "ClaimDocument", "Complaint", "ComplaintState", "Customer", "FanOutLease", "Feed", "InboundMessage", "Notification", "Payment", "PaymentInstruction", "QuarantinedMessage",
     "Receipt", "RescueJob", "RescueOffer", "RescueProvider", "User",
     "AttemptKind", "AuthAttempt", "CustomerLink", "PhoneLock", "SessionKind", "SignInCode", "SignInMethod",
     "WebSession",
