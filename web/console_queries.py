@@ -107,7 +107,7 @@ class Cursor:
 
 
 AUDITED_TOPICS = {"claim": "queue", "payment": "payments", "rescue_job": "rescue", "rescue_provider": "rescue",
-                  "cat_event": "cat_events"}
+                  "cat_event": "cat_events", "complaint": "complaints"}
 
 
 def current_cursor(session: Session, now: datetime) -> Cursor:
@@ -121,7 +121,7 @@ def current_cursor(session: Session, now: datetime) -> Cursor:
 def _claim_ids_of(event: AuditEvent, job_claims: dict[int, int | None]) -> int | None:
     if event.entity == "claim":
         return int(event.entity_id)
-    if event.entity == "payment":
+    if event.entity in ("payment", "complaint"):
         return (event.data or {}).get("claim_id")
     if event.entity == "rescue_job":
         return job_claims.get(int(event.entity_id))
