@@ -53,7 +53,7 @@ class Settings(BaseSettings):
     metrics_token: str | None = None  # when set, /metrics needs Authorization: Bearer <token>
 
     # Channels
-    sms_channel: Literal["outbox", "twilio"] = "outbox"
+    sms_channel: Literal["outbox", "twilio", "aliyun"] = "outbox"
     push_channel: Literal["outbox", "http"] = "outbox"
     push_url: str | None = None
     push_secret: str | None = None
@@ -65,6 +65,12 @@ class Settings(BaseSettings):
     )
     twilio_from: str | None = Field(default=None, validation_alias=AliasChoices("TWILIO_FROM"))
     twilio_api_base_url: str | None = None
+    aliyun_access_key_id: str | None = None
+    aliyun_access_key_secret: str | None = None
+    aliyun_sign_name: str | None = None
+    aliyun_templates: dict[str, dict[str, dict]] | None = None  # JSON: kind -> language -> {code, params}
+    aliyun_endpoint: str | None = None  # dysmsapi.aliyuncs.com, or http://127.0.0.1:<port> for a local server
+    aliyun_report_token: str | None = None  # the secret in the status report URL (docs/architecture.md)
 
     # Warning rules
     severity_threshold: Literal["Minor", "Moderate", "Severe", "Extreme"] = "Moderate"

@@ -31,6 +31,7 @@ from sqlalchemy import and_, bindparam, case, or_, select, update
 from sqlalchemy import true as sql_true
 from sqlalchemy.orm import Session
 
+from alerts.notifying.channels import aliyun_sms
 from alerts.notifying.channels.base import ChannelConfigError, Outcome, Outgoing
 from alerts.notifying.channels.configured import channel_for
 from alerts.notifying.leases import keeper
@@ -83,6 +84,8 @@ PERMANENT_TWILIO_ERRORS = {
     "21635": "'To' number is a landline",
 }
 UNSUBSCRIBED = "21610"
+# Providers whose error codes say retry or failed on their own: provider -> verdict(code) -> "retry" | "failed" | None.
+PROVIDER_ERRORS = {aliyun_sms.PROVIDER: aliyun_sms.verdict}
 RETRY_HTTP = {408, 425, 429}
 EXPIRED_BEFORE_SENT = "the warning expired before it could be sent"
 # Credentials or signature refused: a configuration problem the operator fixes; the message itself is fine.
@@ -99,6 +102,10 @@ def classify(outcome: Outcome) -> str:
         return outcome.result
     if outcome.transport_error:
         return "retry"
+    known = PROVIDER_ERRORS.get(outcome.provider)
+    verdict = known(outcome.error_code) if known else None
+    if verdict:
+        return verdict
     if outcome.error_code in PERMANENT_TWILIO_ERRORS:
         return "failed"
     status = outcome.http_status or 0
@@ -117,7 +124,7 @@ def backoff_s(attempt: int, rng: random.Random | None = None) -> float:
 
 def batch_size(channel: str, settings) -> int:
     """About 100 a task; at a low SMS rate fewer, so one batch never waits long for its rate-limit slots."""
-    if channel == "sms" and settings.sms_channel == "twilio":
+    if channel == "sms" and settings.sms_channel in ("twilio", aliyun_sms.PROVIDER):
         return max(1, min(MAX_BATCH, int(settings.sms_rate_per_s * 2)))
     return MAX_BATCH
 

@@ -7,6 +7,7 @@ the notification's state. `reserve` (a limiter from alerts/notifying/ratelimit.p
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
@@ -39,6 +40,9 @@ class Outgoing:
     chain_id: int | None = None
     expires_at: datetime | None = None
     attempt: int = 1
+    # The facts its text was composed from (hazard, level, place, code, ...): what a template-only provider
+    # (Alibaba Cloud, alerts/notifying/channels/aliyun_sms.py) fills its approved template's variables with.
+    params: Mapping[str, str] | None = None
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,10 @@ def channel_for(channel: str, settings) -> Channel:
         from alerts.notifying.channels.twilio_sms import TwilioSms
 
         return TwilioSms.from_settings(settings)
+    if channel == "sms" and settings.sms_channel == "aliyun":
+        from alerts.notifying.channels.aliyun_sms import AliyunSms
+
+        return AliyunSms.from_settings(settings)
     if channel == "push" and settings.push_channel == "http":
         from alerts.notifying.channels.push import HttpPush
 
@@ -34,3 +38,8 @@ def warm_up(settings) -> None:
         # A missing setting is reported on the first send, where the batch is kept for a retry.
         with contextlib.suppress(ChannelConfigError):
             TwilioSms.from_settings(settings).prepare()
+    if settings.sms_channel == "aliyun":
+        from alerts.notifying.channels.aliyun_sms import AliyunSms
+
+        with contextlib.suppress(ChannelConfigError):
+            AliyunSms.from_settings(settings).prepare()
