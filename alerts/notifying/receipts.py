@@ -21,6 +21,8 @@ from sqlalchemy import select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from alerts.notifying.channels.aliyun_sms import PROVIDER as ALIYUN
+from alerts.notifying.channels.aliyun_sms import SmsReport
 from alerts.notifying.delivery import UNSUBSCRIBED, opt_out_recipients_of
 from store.audit import record
 from store.bulk import one_of
@@ -79,6 +81,13 @@ def receipt_from_callback(params: Mapping[str, str]) -> Receipt:
         raise ReceiptError(f"unknown MessageStatus {status!r}", field="MessageStatus")
     return Receipt(provider="twilio", provider_message_id=message_id, status=status,
                    error_code=_optional(params, "ErrorCode", 32), payload=dict(params))
+
+
+def receipt_from_report(report: SmsReport) -> Receipt:
+    """An Alibaba Cloud SmsReport item (checked by its model) as a Receipt, keyed by the BizId SendSms gave:
+    from here on it is applied exactly like a Twilio callback (late, early and duplicate ones alike)."""
+    return Receipt(provider=ALIYUN, provider_message_id=report.biz_id, status=report.status,
+                   error_code=report.error_code, payload=report.model_dump(mode="json"))
 
 
 @dataclass(frozen=True)

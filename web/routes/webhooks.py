@@ -4,17 +4,22 @@ Both Twilio webhooks check X-Twilio-Signature with the account's auth token over
 (HAVEN_PUBLIC_BASE_URL + path) and refuse anything else with 403. A status callback is stored and
 acknowledged at once; a receipts task applies it with the others stored by then (alerts/notifying/receipts.py).
 Callbacks that arrive together are stored in one transaction (`ReceiptWriter`).
+Alibaba Cloud's status reports (SmsReport, a JSON array) are not signed: the URL configured in Aliyun's
+console carries a secret (HAVEN_ALIYUN_REPORT_TOKEN) instead, checked in constant time.
 """
 
 from __future__ import annotations
 
 import asyncio
+import hmac
+import json
 
 from aiohttp import web
 from twilio.request_validator import RequestValidator
 
 from alerts import service
 from alerts.notifying import receipts
+from alerts.notifying.channels import aliyun_sms
 from config import get_settings
 from greenchannel import service as green_service
 from greenchannel.errors import GreenChannelError
@@ -117,6 +122,13 @@ def _queue_drain() -> None:
     service.drain_receipts()
 
 
+async def _drain_soon(request: web.Request, what: str) -> None:
+    try:
+        await in_thread(_queue_drain)
+    except Exception:  # stored is what matters: the sweep applies receipts whose task never ran
+        request.app.logger.warning("could not queue %s; the sweep will apply it", what, exc_info=True)
+
+
 @routes.post("/webhooks/twilio/status")
 @public
 @takes("application/x-www-form-urlencoded", schema={"type": "object", "additionalProperties": True}, description="Twilio's status callback")
@@ -129,12 +141,48 @@ async def twilio_status(request: web.Request) -> web.Response:
     except receipts.ReceiptError as exc:
         raise bad_request(str(exc), field=exc.field) from None
     await request.app[RECEIPT_WRITER].store(params)
-    try:
-        await in_thread(_queue_drain)
-    except Exception:  # stored is what matters: the sweep applies receipts whose task never ran
-        request.app.logger.warning("could not queue the receipt for %s; the sweep will apply it",
-                                   params.get("MessageSid"), exc_info=True)
+    await _drain_soon(request, f"the receipt for {params.get('MessageSid')}")
     return web.Response(status=204)
+
+
+ALIYUN_REPORTS_MAX = 1000  # Aliyun pushes a few hundred reports at most in one request
+ALIYUN_ACCEPTED = {"code": 0, "msg": "成功"}  # the answer Aliyun's push expects; anything else is retried
+
+
+def _store_aliyun_reports(reports: list[aliyun_sms.SmsReport]) -> None:
+    with session_scope() as session:
+        session.add_all([receipts.receipt_from_report(report) for report in reports])
+
+
+@routes.post(aliyun_sms.REPORT_PATH + "/{token}")
+@public
+@takes("application/json", schema={"type": "array", "items": aliyun_sms.SmsReport.model_json_schema()},
+       description="Alibaba Cloud's SmsReport push; the path ends with HAVEN_ALIYUN_REPORT_TOKEN")
+@gives("application/json", description='{"code": 0, "msg": "成功"}, and the index and field of each item refused')
+async def aliyun_status(request: web.Request) -> web.Response:
+    """Alibaba Cloud status reports: the token checked, each item validated on its own, the good ones stored
+    in one transaction and applied later by a receipts task (as Twilio's callbacks)."""
+    token = get_settings().aliyun_report_token
+    if not token or not hmac.compare_digest(request.match_info["token"].encode(), token.encode()):
+        raise ApiError(403, "bad_token", "the status report URL does not carry HAVEN_ALIYUN_REPORT_TOKEN")
+    try:
+        items = json.loads(await request.read())
+    except (ValueError, UnicodeDecodeError):
+        raise bad_request("the body is not JSON", field="body") from None
+    if not isinstance(items, list) or not items:
+        raise bad_request("the body must be a JSON array of status reports", field="body")
+    if len(items) > ALIYUN_REPORTS_MAX:
+        raise bad_request(f"at most {ALIYUN_REPORTS_MAX} reports a request", field="body")
+    reports, refused = aliyun_sms.read_reports(items)
+    if not reports:
+        first = refused[0]
+        raise bad_request(f"no report is valid; item {first.index}: {first.message}", field=f"{first.index}.{first.field}")
+    await in_thread(_store_aliyun_reports, reports)
+    await _drain_soon(request, f"{len(reports)} Aliyun receipts")
+    answer = dict(ALIYUN_ACCEPTED)
+    if refused:
+        answer["refused"] = [{"index": r.index, "field": r.field, "message": r.message} for r in refused]
+    return web.json_response(answer)
 
 
 @routes.post("/webhooks/twilio/inbound")

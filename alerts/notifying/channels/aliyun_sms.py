@@ -22,6 +22,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, ValidationError, model_validator
+
 from alerts.notifying.channels.base import ChannelConfigError, Outcome, Outgoing, require_settings
 from alerts.notifying.channels.pacing import SenderLoop, send_paced
 from alerts.notifying.ratelimit import Reserve
@@ -32,6 +34,7 @@ if TYPE_CHECKING:
 PROVIDER = "aliyun"
 DEFAULT_ENDPOINT = "dysmsapi.aliyuncs.com"
 REPORT_PATH = "/webhooks/aliyun/status"
+REPORT_FIELDS_MAX = 32
 REQUEST_TIMEOUT_S = 10.0
 OK = "OK"
 # Aliyun's variable rules: a notification template's variable holds 1-35 characters and no link; a
@@ -76,6 +79,74 @@ def verdict(error_code: str | None) -> str | None:
     if error_code in RETRY_ERRORS or (error_code or "").startswith("Throttling"):
         return "retry"
     return None
+
+
+class SmsReport(BaseModel):
+    """One item of Aliyun's SmsReport push (a JSON array; https://help.aliyun.com/zh/sms/developer-reference/smsreport-2).
+
+    Unknown fields are kept (the receipt stores the item as received); every text must be storable."""
+
+    model_config = ConfigDict(extra="allow", str_strip_whitespace=True)
+
+    biz_id: str = Field(min_length=1, max_length=64)
+    success: StrictBool
+    phone_number: str | None = Field(default=None, max_length=32)
+    err_code: str | None = Field(default=None, max_length=32)
+    err_msg: str | None = Field(default=None, max_length=256)
+    send_time: str | None = Field(default=None, max_length=32)
+    report_time: str | None = Field(default=None, max_length=32)
+    sms_size: str | None = Field(default=None, max_length=8)
+    out_id: str | None = Field(default=None, max_length=256)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _storable(cls, item):
+        if isinstance(item, dict):
+            if len(item) > REPORT_FIELDS_MAX:
+                raise ValueError(f"a report has at most {REPORT_FIELDS_MAX} fields")
+            for name, value in item.items():
+                if not _storable_text(str(name)) or (isinstance(value, str) and not _storable_text(value)):
+                    raise ValueError(f"{str(name)[:40]} holds a NUL character or half a surrogate pair")
+                if not isinstance(value, str | bool | int | float | type(None)) or len(str(value)) > 1024:
+                    raise ValueError(f"{str(name)[:40]} is not a short text, number or boolean")
+        return item
+
+    @property
+    def status(self) -> str:
+        """The Twilio-style status alerts/notifying/receipts.py applies."""
+        return "delivered" if self.success else "undelivered"
+
+    @property
+    def error_code(self) -> str | None:
+        return None if self.success else (self.err_code or None)
+
+
+@dataclass(frozen=True)
+class RefusedReport:
+    index: int
+    field: str
+    message: str
+
+
+def read_reports(items: list) -> tuple[list[SmsReport], list[RefusedReport]]:
+    """The well-formed reports of a push, and why each other one was refused (it never spoils the rest)."""
+    reports, refused = [], []
+    for index, item in enumerate(items):
+        try:
+            reports.append(SmsReport.model_validate(item))
+        except ValidationError as exc:
+            error = exc.errors()[0]
+            field = ".".join(str(part) for part in error["loc"]) or "item"
+            refused.append(RefusedReport(index, field, error["msg"][:200]))
+    return reports, refused
+
+
+def _storable_text(value: str) -> bool:
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return "\x00" not in value
 
 
 @dataclass(frozen=True)
