@@ -31,6 +31,7 @@ ROUTE_MODULES = [
     "web.routes.rescue",
     "web.routes.payments",
     "web.routes.customer",
+    "web.routes.vocabulary",
     "web.routes.reports",
     "web.routes.docs",
     "web.routes.console",

@@ -60,8 +60,8 @@ PAGES = {
     "customer": ["claims"],
     "dispatcher": ["map", "dispatch"],
     "adjuster": ["queue"],
-    "supervisor": ["map", "queue", "approvals", "catevents", "warnings", "feeds"],
-    "manager": ["map", "queue", "approvals", "catevents", "warnings", "feeds", "lossreport"],
+    "supervisor": ["map", "queue", "approvals", "complaints", "catevents", "warnings", "feeds"],
+    "manager": ["map", "queue", "approvals", "complaints", "catevents", "warnings", "feeds", "lossreport"],
     "admin": ["map", "dispatch", "queue", "catevents", "warnings", "feeds", "outbox", "lossreport"],
 }
 
@@ -351,7 +351,8 @@ def _sse(topic: str, data: dict) -> bytes:
 @requires(*ALL_ROLES)
 @gives("text/event-stream", description="Server-Sent Events: what changed")
 async def events(request: web.Request) -> web.StreamResponse:
-    """Server-Sent Events: warnings, deliveries, rescue, queue, payments, cat_events (customers: claim)."""
+    """Server-Sent Events: warnings, deliveries, rescue, queue, payments, cat_events, complaints (customers:
+    claim)."""
     principal = principal_of(request)
     response = web.StreamResponse(headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache",
                                            "X-Accel-Buffering": "no"})

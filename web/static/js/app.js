@@ -4,6 +4,7 @@ import { lang, setLang, t } from "./i18n.js";
 import * as approvals from "./pages/approvals.js";
 import * as catevents from "./pages/catevents.js";
 import * as claims from "./pages/claims.js";
+import * as complaints from "./pages/complaints.js";
 import * as dispatch from "./pages/dispatch.js";
 import * as feeds from "./pages/feeds.js";
 import * as lossreport from "./pages/lossreport.js";
@@ -14,7 +15,7 @@ import * as queue from "./pages/queue.js";
 import { showPasswordChange, showSignIn } from "./pages/signin.js";
 import { h, replace, showError } from "./ui.js";
 
-const PAGES = { map, dispatch, queue, approvals, catevents, claims, feeds, outbox, lossreport, warnings };
+const PAGES = { map, dispatch, queue, approvals, catevents, claims, complaints, feeds, outbox, lossreport, warnings };
 const view = document.getElementById("view");
 const topbar = document.getElementById("topbar");
 let me = null;
@@ -138,7 +139,7 @@ function listen() {
     page?.instance.changed?.("reconnect", {});
   });
   events.addEventListener("error", () => markLive(false));
-  for (const topic of ["warnings", "deliveries", "rescue", "queue", "payments", "cat_events", "claim"]) {
+  for (const topic of ["warnings", "deliveries", "rescue", "queue", "payments", "cat_events", "claim", "complaints"]) {
     events.addEventListener(topic, (event) => {
       if (topic === "payments") refreshApprovalsBadge();
       page?.instance.changed?.(topic, JSON.parse(event.data));

@@ -215,6 +215,34 @@ export function t(key, vars = {}) {
 
 document.documentElement.lang = current;
 
+// Complaints (supervisors, managers): the 24-hour answer clock and the answer sent by SMS.
+Object.assign(TEXTS.en, {
+  "nav.complaints": "Complaints", "complaints.title": "Complaints to answer",
+  "complaints.lead": "Every complaint gets an answer within 24 hours. Your answer goes to the customer by SMS and shows on their page.",
+  "complaints.showAnswered": "Show answered complaints too", "complaints.empty.list": "No complaint is waiting for an answer.",
+  "complaints.answered": "Answered", "complaints.overdue": "Overdue by {n}", "complaints.dueIn": "Answer within {n}",
+  "complaints.noClaim": "Not about one claim", "complaints.about": "{a} claim · {s}", "complaints.filed": "Received {t}",
+  "complaints.phone": "Customer's phone:", "complaints.openClaim": "Open the claim",
+  "complaints.answerLabel": "Your answer (sent to the customer by SMS)", "complaints.send": "Send the answer",
+  "complaints.empty": "Please write an answer.", "complaints.tooLong": "Please keep the answer to {n} characters or fewer.",
+  "complaints.sent": "Answer sent to the customer by SMS.",
+  "complaints.savedNoSms": "Answer saved. This customer takes no SMS: they will read it on their page.",
+  "complaints.answeredBy": "Answered {t} by", "refusal.already_answered": "Someone has already answered this complaint.",
+});
+Object.assign(TEXTS["zh-CN"], {
+  "nav.complaints": "客户投诉", "complaints.title": "待答复的投诉",
+  "complaints.lead": "每条投诉须在 24 小时内答复。您的答复将以短信发给客户，并显示在客户的页面上。",
+  "complaints.showAnswered": "同时显示已答复的投诉", "complaints.empty.list": "没有等待答复的投诉。",
+  "complaints.answered": "已答复", "complaints.overdue": "已超时 {n}", "complaints.dueIn": "须在 {n} 内答复",
+  "complaints.noClaim": "未涉及具体理赔案件", "complaints.about": "{a}理赔 · {s}", "complaints.filed": "收到于 {t}",
+  "complaints.phone": "客户电话：", "complaints.openClaim": "打开理赔案件",
+  "complaints.answerLabel": "您的答复（将以短信发给客户）", "complaints.send": "发送答复",
+  "complaints.empty": "请填写答复。", "complaints.tooLong": "答复请不超过 {n} 个字。",
+  "complaints.sent": "答复已以短信发给客户。",
+  "complaints.savedNoSms": "答复已保存。该客户不接收短信，将在其页面上看到答复。",
+  "complaints.answeredBy": "答复于 {t}，答复人", "refusal.already_answered": "已有同事答复了这条投诉。",
+});
+
 // Feeds and outbox pages (operations).
 Object.assign(TEXTS.en, {
   "nav.feeds": "Feeds", "nav.outbox": "Outbox", "time.beijing": "CST (Beijing)",

@@ -3,6 +3,7 @@
 // into the open event of the same storm.
 import { get, post } from "../api.js";
 import { t } from "../i18n.js";
+import { CatEventStatus } from "../states.js";
 import { h, number, replace, toast } from "../ui.js";
 import { zonedTime } from "../zone.js";
 
@@ -90,7 +91,7 @@ export function mount(root) {
       const map = L.map(element, { attributionControl: false, zoomControl: false, dragging: false,
         scrollWheelZoom: false, doubleClickZoom: false, boxZoom: false, keyboard: false, touchZoom: false,
         fadeAnimation: false, zoomAnimation: false });
-      const area = L.geoJSON(event.area, { style: event.status === "proposed" ? PROPOSED_STYLE : AREA_STYLE });
+      const area = L.geoJSON(event.area, { style: event.status === CatEventStatus.PROPOSED ? PROPOSED_STYLE : AREA_STYLE });
       area.addTo(map);
       // A tooltip gets an element, never a string: Leaflet would parse a string as HTML.
       area.bindTooltip(h("span", {}, event.code), { sticky: true });
@@ -111,7 +112,7 @@ export function mount(root) {
     if (event.proposed_assets !== null && event.proposed_assets !== undefined) {
       parts.push(t("cat.assets", { n: number(event.proposed_assets) }));
     }
-    if (event.status === "open") parts.push(t("cat.claims", { n: number(event.claims_tagged || 0) }));
+    if (event.status === CatEventStatus.OPEN) parts.push(t("cat.claims", { n: number(event.claims_tagged || 0) }));
     return parts.length ? parts.join(t("cat.and")) : t("cat.noReach");
   }
 
@@ -157,7 +158,7 @@ export function mount(root) {
   }
 
   function card(event, openEvents) {
-    const proposed = event.status === "proposed";
+    const proposed = event.status === CatEventStatus.PROPOSED;
     return h("article", { class: `card cat-event cat-${event.status}`, "data-testid": "cat-event",
       "data-status": event.status },
       h("header", { class: "cat-head" },
@@ -178,8 +179,8 @@ export function mount(root) {
 
   function render(events) {
     clearMaps();
-    const proposals = events.filter((e) => e.status === "proposed");
-    const open = events.filter((e) => e.status === "open");
+    const proposals = events.filter((e) => e.status === CatEventStatus.PROPOSED);
+    const open = events.filter((e) => e.status === CatEventStatus.OPEN);
     replace(section,
       h("h2", {}, t("cat.title")),
       h("p", { class: "muted" }, t("cat.intro")),

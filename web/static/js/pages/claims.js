@@ -3,12 +3,12 @@
 // rescue (pages/report.js). Nothing here shows a code or an id: claims are named by what was insured.
 import { get, post } from "../api.js";
 import { lang, t } from "../i18n.js";
+import { ClaimStage, ComplaintState, JobState, OPEN_STAGES, STAGES } from "../states.js";
 import { changeDetector, h, money, replace, time } from "../ui.js";
 import { mountReport, mountRescue } from "./report.js";
 import { showCustomerProblem, uploader } from "./upload.js";
 
-const STAGES = ["reported", "surveyed", "assessed", "documents_reviewed", "adjudicated", "closed_paid"];
-const OPEN = new Set(STAGES.slice(0, 5));
+const OPEN = new Set(OPEN_STAGES);
 const POLL_MS = 10_000;
 
 export function assetKind(asset) {
@@ -31,7 +31,7 @@ function stageList(claim) {
     const isCurrent = step.stage === claim.stage;
     const detail = isCurrent ? h("dl", { class: "stage-detail", "data-testid": "stage-detail" },
       h("dt", {}, t("customer.now")), h("dd", {}, t(`cstage.${step.stage}.now`)),
-      step.stage !== "closed_paid" ? [h("dt", {}, t("customer.next")), h("dd", {}, t(`cstage.${step.stage}.next`)),
+      step.stage !== ClaimStage.CLOSED_PAID ? [h("dt", {}, t("customer.next")), h("dd", {}, t(`cstage.${step.stage}.next`)),
         h("dt", {}, t("customer.usually")), h("dd", {}, t(`cstage.${step.stage}.time`))] : null) : null;
     const state = isCurrent ? "current" : step.reached_at || index < current ? "done" : "todo";
     return h("li", { class: state, "data-stage": step.stage, "aria-current": isCurrent ? "step" : null },
@@ -47,13 +47,13 @@ function stageList(claim) {
 
 // Loss valued, and every document already in: the customer waits for us, not we for them.
 function statusText(claim) {
-  if (claim.stage === "assessed" && !claim.documents.missing.length) return t("customer.status.docsIn");
+  if (claim.stage === ClaimStage.ASSESSED && !claim.documents.missing.length) return t("customer.status.docsIn");
   return t(`cstage.${claim.stage}.now`);
 }
 
 function rescueState(rescue) {
   if (!rescue) return null;
-  const eta = rescue.eta_minutes && ["accepted", "en_route"].includes(rescue.state)
+  const eta = rescue.eta_minutes && [JobState.ACCEPTED, JobState.EN_ROUTE].includes(rescue.state)
     ? t("rstate.eta", { n: rescue.eta_minutes }) : null;
   return h("section", { class: `rescue-state state-${rescue.state}`, "data-testid": "rescue-state",
     "data-state": rescue.state, "aria-labelledby": "rescue-heading" },
@@ -75,6 +75,7 @@ export function mount(root, { me, args }) {
   let claimId = null;
   let view = "claims";
   let complaint = null; // the complaint just sent: its answer clock is shown
+  let complaints = []; // all of this customer's complaints, each with our answer once given
   let lastAnnounced = null;
   let form = null;
   let timer = null;
@@ -91,8 +92,9 @@ export function mount(root, { me, args }) {
       await ready;
       claims = (await get("/v1/claims?limit=50")).claims;
       const chosen = claimId ?? (claims.find((c) => OPEN.has(c.stage)) || claims[0])?.id;
-      claim = chosen ? await get(`/v1/claims/${chosen}`) : null;
-      if (changed([claims, claim, lang(), complaint])) render();
+      [claim, complaints] = await Promise.all([chosen ? get(`/v1/claims/${chosen}`) : null,
+        get("/v1/customer/complaints").then((answer) => answer.complaints)]);
+      if (changed([claims, claim, lang(), complaint, complaints])) render();
     } catch (error) {
       showCustomerProblem(error);
     }
@@ -176,6 +178,7 @@ export function mount(root, { me, args }) {
       try {
         complaint = await post("/v1/customer/complaints", { text: text.value.trim(), claim_id: claim?.id ?? null });
         render();
+        reload();
       } catch (failure) {
         showCustomerProblem(failure);
       } finally {
@@ -183,6 +186,19 @@ export function mount(root, { me, args }) {
       }
     });
     return box;
+  }
+
+  // What the customer complained of and our answer, in their words and ours, never as markup.
+  function myComplaints() {
+    if (!complaints.length) return null;
+    return h("section", { class: "my-complaints", "aria-labelledby": "complaints-heading", "data-testid": "my-complaints" },
+      h("h2", { id: "complaints-heading" }, t("complain.mine")),
+      h("ul", {}, complaints.map((c) => h("li", { "data-testid": "my-complaint", "data-state": c.state },
+        h("p", { class: "small" }, t("complain.youWrote", { t: day(c.created_at) })), h("p", { class: "quoted" }, c.text),
+        c.state === ComplaintState.ANSWERED
+          ? [h("p", { class: "small" }, t("complain.answer", { t: day(c.answered_at) })),
+            h("p", { class: "quoted answer", "data-testid": "complaint-answer" }, c.answer)]
+          : h("p", { class: "small" }, t("complain.waiting", { t: day(c.answer_due_at) }))))));
   }
 
   // The adjuster holding the claim when they have a work number, else the hotline.
@@ -208,6 +224,7 @@ export function mount(root, { me, args }) {
           onclick: () => { complaintForm.hidden = false; complaintForm.querySelector("textarea").focus(); } },
         t("action.complain"))),
       complaintForm,
+      myComplaints(),
       open ? h("button", { type: "button", class: "danger withdraw-button", "data-testid": "withdraw",
         onclick: () => dialog.showModal() }, t("action.withdraw")) : null,
       dialog);
@@ -220,7 +237,7 @@ export function mount(root, { me, args }) {
       h("p", { class: "muted" }, t("customer.reportedOn", { t: day(claim.filed_at) })),
       claim.fast_track ? h("p", { class: "green-note", "data-testid": "green-channel" }, t("customer.green")) : null,
       rescueState(claim.rescue),
-      OPEN.has(claim.stage) || claim.stage === "closed_paid"
+      OPEN.has(claim.stage) || claim.stage === ClaimStage.CLOSED_PAID
         ? [h("p", { class: "status", "data-testid": "claim-status" }, statusText(claim)), stageList(claim)]
         : h("p", { class: "status closed-as", "data-testid": "claim-status" }, t(`cstage.${claim.stage}`)),
       Number(claim.advance_paid) > 0 ? h("p", { class: "advance" }, t("customer.advance", { a: money(claim.advance_paid) }))

@@ -3,21 +3,22 @@
 // the jobs and trucks on a map; assign (by hand, beyond the radius with a reason), re-offer, cancel, batch.
 import { get, post } from "../api.js";
 import { lang, t } from "../i18n.js";
+import { JobState, OfferState } from "../states.js";
 import { busy, clock, debounce, duration, h, replace, serverNow, showError, syncClock, toast }
   from "../ui.js";
 import { zonedTime } from "../zone.js";
 import { JOB_COLOURS } from "./map.js";
 
 const COLUMNS = [
-  { key: "created", states: ["created"], title: () => t("state.created") },
-  { key: "offered", states: ["offered"], title: () => t("state.offered") },
-  { key: "accepted", states: ["accepted"], title: () => t("state.accepted") },
-  { key: "en_route", states: ["en_route"], title: () => t("state.en_route") },
-  { key: "on_scene", states: ["on_scene", "towing"], title: () => t("dispatch.onScene") },
+  { key: JobState.CREATED, states: [JobState.CREATED], title: () => t("state.created") },
+  { key: JobState.OFFERED, states: [JobState.OFFERED], title: () => t("state.offered") },
+  { key: JobState.ACCEPTED, states: [JobState.ACCEPTED], title: () => t("state.accepted") },
+  { key: JobState.EN_ROUTE, states: [JobState.EN_ROUTE], title: () => t("state.en_route") },
+  { key: JobState.ON_SCENE, states: [JobState.ON_SCENE, JobState.TOWING], title: () => t("dispatch.onScene") },
 ];
-const CANCELLABLE = ["created", "offered", "accepted", "en_route", "on_scene"];
-const REOFFERABLE = ["offered", "accepted", "en_route"];
-const HOLDABLE = ["created", "offered"];
+const CANCELLABLE = [JobState.CREATED, JobState.OFFERED, JobState.ACCEPTED, JobState.EN_ROUTE, JobState.ON_SCENE];
+const REOFFERABLE = [JobState.OFFERED, JobState.ACCEPTED, JobState.EN_ROUTE];
+const HOLDABLE = [JobState.CREATED, JobState.OFFERED];
 const AMBER_AFTER_S = 10 * 60;
 const RED_AFTER_S = 30 * 60;
 const KIND_LETTER = { tow: "T", flatbed: "F", boat: "B" };
@@ -95,8 +96,8 @@ export function reasonWords(reason) {
 function declinedWords(declined) {
   if (!declined) return null;
   const at = zonedTime(declined.at);
-  if (declined.state === "expired") return t("board.truck.expired", { t: at });
-  if (declined.state === "rejected") return t("board.truck.rejected", { t: at });
+  if (declined.state === OfferState.EXPIRED) return t("board.truck.expired", { t: at });
+  if (declined.state === OfferState.REJECTED) return t("board.truck.rejected", { t: at });
   return t("board.truck.withdrawn", { t: at });
 }
 
@@ -182,7 +183,7 @@ export function mount(root) {
 
   function nearestList(job) {
     if (!job.nearest_free.length) return h("p", { class: "muted small" }, t("dispatch.noneFree"));
-    return h("ul", { class: "nearest" }, job.nearest_free.map((truck) => truckLine(job, truck, job.state === "created")));
+    return h("ul", { class: "nearest" }, job.nearest_free.map((truck) => truckLine(job, truck, job.state === JobState.CREATED)));
   }
 
   function chooser(job) {
@@ -199,7 +200,7 @@ export function mount(root) {
       h("span", { class: "how" }, t("dispatch.km", { n: truck.distance_km }), " · ", t("dispatch.eta", { n: truck.eta_minutes }),
         truck.beyond_radius ? h("span", { class: "beyond-word" }, ` · ${t("board.beyondRadius", { r: data.radius_km })}`) : null,
         declined ? h("span", { class: "declined" }, ` · ${declined}`) : null),
-      job.state === "created" ? h("button", {
+      job.state === JobState.CREATED ? h("button", {
         class: truck.beyond_radius ? "small danger" : "primary small",
         "data-testid": truck.beyond_radius ? "assign-override" : "assign", "data-provider-id": truck.provider_id,
         "aria-label": t("board.assignTo", { p: truck.name }),
@@ -247,7 +248,7 @@ export function mount(root) {
       }
       armed.delete(job.id);
       await busy(button, async () => {
-        await post(`/v1/rescue/jobs/${job.id}/status`, { status: "cancelled", note: "cancelled by the dispatcher" });
+        await post(`/v1/rescue/jobs/${job.id}/status`, { status: JobState.CANCELLED, note: "cancelled by the dispatcher" });
         toast(t("board.cancelled", { a: jobPlace(job) }));
         open.delete(job.id);
         reload();
@@ -257,7 +258,7 @@ export function mount(root) {
   }
 
   function offerLine(job) {
-    if (job.state !== "offered" || !job.offer) return null;
+    if (job.state !== JobState.OFFERED || !job.offer) return null;
     const total = data.offer_timeout_s * 1000;
     return h("div", { class: "offer" },
       h("div", {}, phrase("dispatch.offeredTo", { p: job.provider?.name || "–" }, ["p"]),
@@ -309,14 +310,14 @@ export function mount(root) {
     callLine(job),
     waitedLine(job),
     job.held && !open.has(job.id) ? h("div", { class: "held-line small" }, t("board.heldUntil", { t: zonedTime(job.held_until) })) : null,
-    job.state === "created" && job.unplaced
+    job.state === JobState.CREATED && job.unplaced
       ? h("div", { class: "unplaced", "data-testid": "unplaced-reason", "data-code": job.unplaced.code },
         reasonWords(job.unplaced)) : null,
     job.note ? h("div", { class: "job-note", "data-testid": "job-note", "data-outside": "" }, job.note) : null,
-    job.provider && job.state !== "offered"
+    job.provider && job.state !== JobState.OFFERED
       ? h("div", { class: "assigned" }, h("b", { "data-outside": "" }, job.provider.name),
         job.eta_minutes ? ` · ${t("dispatch.eta", { n: job.eta_minutes })}` : "",
-        job.eta_minutes && job.accepted_at && ["accepted", "en_route"].includes(job.state)
+        job.eta_minutes && job.accepted_at && [JobState.ACCEPTED, JobState.EN_ROUTE].includes(job.state)
           ? h("span", { class: "muted" }, ` (≈ ${zonedTime(new Date(Date.parse(job.accepted_at) + job.eta_minutes * 60000).toISOString())})`)
           : "")
       : null,

@@ -4,6 +4,7 @@
 // the CSV file. Groups too small to conclude anything from say so in words instead of a bare number.
 import { get } from "../api.js";
 import { lang, t } from "../i18n.js";
+import { CatEventStatus } from "../states.js";
 import { h, money, number, replace, showError } from "../ui.js";
 import { zonedTime } from "../zone.js";
 
@@ -123,7 +124,7 @@ export function mount(root) {
 
   async function loadEvents() {
     try {
-      const events = (await get("/v1/cat-events?area=false")).cat_events.filter((e) => e.status !== "proposed");
+      const events = (await get("/v1/cat-events?area=false")).cat_events.filter((e) => e.status !== CatEventStatus.PROPOSED);
       if (!alive) return;
       if (!events.length) {
         replace(picker);

@@ -2,12 +2,14 @@
 // filtered by channel and found by phone number, fifty at a time.
 import { get } from "../api.js";
 import { t } from "../i18n.js";
+import { NOT_DELIVERED, NotificationState as State } from "../states.js";
 import { debounce, h, number, replace, showError } from "../ui.js";
 import { zonedTime } from "../zone.js";
 
 const PAGE_SIZE = 50;
-const STATE_ICONS = { delivered: "✓", sent: "✓", failed: "✕", undelivered: "✕", expired: "⌛", cancelled: "⊘" };
-const BAD_STATES = new Set(["failed", "undelivered", "expired", "cancelled"]);
+const STATE_ICONS = { [State.DELIVERED]: "✓", [State.SENT]: "✓", [State.FAILED]: "✕", [State.UNDELIVERED]: "✕",
+  [State.EXPIRED]: "⌛", [State.CANCELLED]: "⊘" };
+const BAD_STATES = new Set([...NOT_DELIVERED, State.CANCELLED]);
 
 function words(prefix, value, fallback = "other") {
   const key = `${prefix}.${value}`;

@@ -3,12 +3,12 @@
 // signed link, once a day), and the claim view: stages, documents checklist, advance payments, history.
 import { get, post } from "../api.js";
 import { lang, t } from "../i18n.js";
+import { COUNTED_PAYMENT_STATES, ClaimStage, PaymentKind, PaymentState, STAGES } from "../states.js";
 import {
   changeDetector, confirmButton, debounce, duration, h, keptFields, replace, serverNow, toast,
 } from "../ui.js";
 import { zonedTime as time } from "../zone.js";
 
-const STAGES = ["reported", "surveyed", "assessed", "documents_reviewed", "adjudicated", "closed_paid"];
 const QUEUE_PAGE = 50;
 const FLAGS = ["person_trapped", "person_injured", "vehicle_in_water", "in_travel_lane", "cannot_drive"];
 const TABS = ["workable", "waiting_on_customer"];
@@ -265,8 +265,8 @@ export function mount(root, { me, args }) {
   }
 
   function leaseLine() {
-    const open = STAGES.indexOf(claim.stage) >= 0 && claim.stage !== "closed_paid";
-    const waitingOnCustomer = claim.stage === "assessed" && claim.documents.missing.length > 0;
+    const open = STAGES.indexOf(claim.stage) >= 0 && claim.stage !== ClaimStage.CLOSED_PAID;
+    const waitingOnCustomer = claim.stage === ClaimStage.ASSESSED && claim.documents.missing.length > 0;
     if (!claim.lease && open && !waitingOnCustomer) {
       const take = h("button", { class: "primary small", "data-testid": "take-this", onclick: async (event) => {
         if (await attempt(event.currentTarget, () => post(`/v1/claims/${claim.id}/lease`, {}))) {
@@ -297,7 +297,7 @@ export function mount(root, { me, args }) {
     if (index < 0 || index >= STAGES.length - 1) return h("p", { class: "muted" }, t("claim.closed"));
     const next = STAGES[index + 1];
     const note = fields.get("note", () => h("input", { type: "text", placeholder: t("common.note"), "data-testid": "stage-note" }));
-    const estimate = next === "assessed"
+    const estimate = next === ClaimStage.ASSESSED
       ? fields.get("estimate", () => h("input", { type: "number", min: "0", step: "0.01", placeholder: t("claim.estimate"),
         "data-testid": "estimate", value: claim.estimate ?? "" })) : null;
     const move = h("button", { class: "primary", "data-testid": "advance-stage" }, t("claim.moveTo", { s: t(`stage.${next}`) }));
@@ -320,7 +320,7 @@ export function mount(root, { me, args }) {
         return;
       }
       try {
-        await post(`/v1/claims/${claim.id}/transition`, { to: "rejected", note: rejectNote.value });
+        await post(`/v1/claims/${claim.id}/transition`, { to: ClaimStage.REJECTED, note: rejectNote.value });
       } catch (error) {
         refusalToast(error);
         return;
@@ -347,10 +347,10 @@ export function mount(root, { me, args }) {
 
   // What a refused advance would have made, from what the page shows: the counted payments and the cap.
   function advanceRefusal(amount) {
-    const counted = payments.filter((p) => ["requested", "pending_approval", "approved", "paid"].includes(p.state));
+    const counted = payments.filter((p) => COUNTED_PAYMENT_STATES.includes(p.state));
     const sum = (list) => list.reduce((total, p) => total + Number(p.amount), 0);
     const estimate = Number(claim.estimate);
-    return { total: sum(counted.filter((p) => p.kind === "advance")) + amount, all: sum(counted) + amount,
+    return { total: sum(counted.filter((p) => p.kind === PaymentKind.ADVANCE)) + amount, all: sum(counted) + amount,
       cap: Math.floor(estimate * me.advance_ratio * 100) / 100, ratio: me.advance_ratio, estimate,
       missing: claim.documents.missing };
   }
@@ -373,10 +373,10 @@ export function mount(root, { me, args }) {
       h("tr", { "data-testid": "payment", "data-state": p.state },
         h("td", {}, `#${p.id}`), h("td", {}, t(`kind.${p.kind}`)), h("td", { class: "num" }, cny(p.amount)),
         h("td", {}, h("span", { class: `chip pay-${p.state}` }, t(`pay.${p.state}`))),
-        h("td", { class: "muted" }, p.state === "pending_approval" ? t("claim.needs", { r: t(`role.${p.required_role}`) })
+        h("td", { class: "muted" }, p.state === PaymentState.PENDING_APPROVAL ? t("claim.needs", { r: t(`role.${p.required_role}`) })
           : [h("span", { "data-outside": "" }, nameOf(p.requested_by)), ` · ${time(p.created_at)}`])))))
       : h("p", { class: "muted" }, t("claim.noPayments"));
-    const open = STAGES.indexOf(claim.stage) >= 0 && claim.stage !== "closed_paid";
+    const open = STAGES.indexOf(claim.stage) >= 0 && claim.stage !== ClaimStage.CLOSED_PAID;
     if (!open) return [rows];
     if (!claim.estimate) return [rows, h("p", { class: "muted" }, t("claim.noEstimate"))];
     const ratio = me.advance_ratio;
@@ -386,7 +386,7 @@ export function mount(root, { me, args }) {
       "data-testid": "advance-reason" }));
     const request = h("button", { class: "primary", "data-testid": "request-advance" }, t("claim.requestAdvance"));
     request.addEventListener("click", async () => {
-      const body = { amount: amount.value, kind: "advance", reason: reason.value || undefined };
+      const body = { amount: amount.value, kind: PaymentKind.ADVANCE, reason: reason.value || undefined };
       // The same key for every click of this form: a double click or a retry makes one payment.
       const payment = await attempt(request, () => post(`/v1/claims/${claim.id}/payments`, body, { "Idempotency-Key": advanceKey }),
         () => advanceRefusal(Number(amount.value)));
@@ -428,7 +428,7 @@ export function mount(root, { me, args }) {
         h("span", { class: "chip stage", "data-testid": "claim-stage" }, t(`stage.${claim.stage}`))),
       leaseLine(),
       (claim.why_first || []).length ? h("div", { class: "reasons" }, claim.why_first.map(whyChip)) : null,
-      claim.documents.missing.length && claim.stage !== "closed_paid" ? detailReminder() : null,
+      claim.documents.missing.length && claim.stage !== ClaimStage.CLOSED_PAID ? detailReminder() : null,
       stepper(claim), stageActions(),
       h("div", { class: "two" },
         h("div", {}, h("h3", {}, t("claim.facts")), facts()),

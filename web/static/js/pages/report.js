@@ -3,6 +3,7 @@
 // green channel there, and the page says so.
 import { post, upload } from "../api.js";
 import { t } from "../i18n.js";
+import { OPEN_STAGES } from "../states.js";
 import { h, replace, toast } from "../ui.js";
 import { ACCEPT, fileProblem, showCustomerProblem } from "./upload.js";
 
@@ -11,7 +12,7 @@ const LOSSES = ["flood", "wind", "fall", "other"];
 // customer's page shows.
 const LOSS_FOR_STAFF = { flood: "flooded / under water", wind: "wind or storm damage",
   fall: "hit by a falling tree or object", other: "other" };
-const OPEN = new Set(["reported", "surveyed", "assessed", "documents_reviewed", "adjudicated"]);
+const OPEN = new Set(OPEN_STAGES);
 
 function kindOf(asset) {
   return ["vehicle", "home", "shop", "factory"].includes(asset.kind) ? asset.kind : "other";

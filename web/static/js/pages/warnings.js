@@ -2,11 +2,12 @@
 // phones masked unless the role may see them) and its chain's history, each message with its own headline.
 import { get } from "../api.js";
 import { lang, t } from "../i18n.js";
+import { NOT_DELIVERED, NotificationState } from "../states.js";
 import { debounce, h, number, replace, showError } from "../ui.js";
 import { zonedTime } from "../zone.js";
 
 const PAGE_SIZE = 50;
-const BAD_STATES = new Set(["failed", "undelivered", "expired", "cancelled"]);
+const BAD_STATES = new Set([...NOT_DELIVERED, NotificationState.CANCELLED]);
 const CHANGES = { Alert: "issued", Update: "updated", Cancel: "all_clear" };
 
 function words(prefix, value, fallback = "other") {
@@ -44,9 +45,9 @@ function countsOf(report) {
   const totals = { warned: report.customers || 0, delivered: 0, failed: 0, pending: 0, cancelled: 0 };
   for (const states of Object.values(report.by_channel || {})) {
     for (const [state, count] of Object.entries(states)) {
-      if (state === "delivered") totals.delivered += count;
-      else if (["failed", "undelivered", "expired"].includes(state)) totals.failed += count;
-      else if (state === "cancelled") totals.cancelled += count;
+      if (state === NotificationState.DELIVERED) totals.delivered += count;
+      else if (NOT_DELIVERED.includes(state)) totals.failed += count;
+      else if (state === NotificationState.CANCELLED) totals.cancelled += count;
       else totals.pending += count;
     }
   }
@@ -190,7 +191,7 @@ export function mount(root, { args } = {}) {
     const bad = BAD_STATES.has(person.state);
     let text = words("warnings.state", person.state);
     if (person.held_until) text = t("warnings.heldUntil", { t: zonedTime(person.held_until, "auto") });
-    else if (bad && person.state !== "cancelled") text = `${text}: ${failureWords(person.state, person.error_code)}`;
+    else if (bad && person.state !== NotificationState.CANCELLED) text = `${text}: ${failureWords(person.state, person.error_code)}`;
     const reply = person.reply ? h("span", { class: "muted small" }, ` · ${words("warnings.reply", person.reply)}`) : null;
     return h("span", { class: `chip ${bad ? "state-bad" : "state-ok"}`, "data-testid": "warned-state" }, text, reply);
   }
