@@ -11,6 +11,7 @@ import pytest
 from store.db import session_scope
 from store.models import AuditEvent, Notification
 from store.types import utcnow
+from tests.greenchannel.conftest import seed_book
 from tests.support import make_user
 from tests.web.test_customer_http import people as customer_people  # noqa: F401 - a fixture
 from tests.web.test_customer_http import refusal
@@ -113,8 +114,21 @@ def test_answers_refuse_hostile_input_naming_the_field(people):
     refusal(supervisor.post(where, json={"answer": "   "}), 400, "answer")
     refusal(supervisor.post(where, json={"answer": "x" * 501}), 400, "answer")
     refusal(supervisor.post(where, json={"answer": 42}), 400, "answer")
+    refusal(supervisor.post(where, data='{"answer": "late\\u0000"}', headers={"Content-Type": "application/json"}),
+            400, "answer")
     refusal(supervisor.post(where, data="{not json", headers={"Content-Type": "application/json"}), 400, None)
     refusal(supervisor.post("/v1/complaints/999999/answer", json={"answer": ANSWER}), 404, None)
     refusal(supervisor.post("/v1/complaints/abc/answer", json={"answer": ANSWER}), 404, None)
     still = supervisor.get("/v1/complaints").json()["complaints"]
     assert [c["state"] for c in still] == ["open"], f"a refused answer changed the complaint: {still}"
+
+
+def test_one_answer_and_one_sms_on_the_embedded_database_too(api_server, sqlite_url):
+    seed_book(sqlite_url)
+    api = api_server(sqlite_url)
+    complaint = complain(api.as_user(make_user(sqlite_url, "customer", "Alice", customer_id="C0000001")), "Late.")
+    supervisor = api.as_user(make_user(sqlite_url, "supervisor", "Sam"))
+    answers = [supervisor.post(f"/v1/complaints/{complaint['id']}/answer", json={"answer": ANSWER}) for _ in range(2)]
+    assert [a.status_code for a in answers] == [200, 200], [a.text for a in answers]
+    assert [a.json()["sms_saved"] for a in answers] == [True, False], "not exactly the first answer saved the SMS"
+    assert len(answer_sms(sqlite_url, complaint["id"])) == 1, "answering twice on SQLite saved two SMS"
