@@ -208,3 +208,20 @@ def held_release(session: Session, alert_id: int) -> dict:
         .where(Notification.alert_id == alert_id, Notification.not_before.is_not(None),
                Notification.state.in_(NOT_YET_SENDING))).one()
     return {"waiting": count, "release_at": first}
+
+
+def infos_by_alert(session: Session, alert_ids: set[int]) -> dict[int, tuple[dict, ...]]:
+    """Each alert's infos; a message without any (a Cancel) takes its chain's latest that has some."""
+    if not alert_ids:
+        return {}
+    alerts = session.execute(select(Alert.id, Alert.chain_id, Alert.normalized).where(Alert.id.in_(alert_ids))).all()
+    found = {row.id: tuple((row.normalized or {}).get("infos") or ()) for row in alerts}
+    bare_chains = {row.chain_id for row in alerts if not found[row.id] and row.chain_id is not None}
+    latest: dict[int, tuple[dict, ...]] = {}
+    if bare_chains:
+        for chain_id, normalized in session.execute(
+                select(Alert.chain_id, Alert.normalized).where(Alert.chain_id.in_(bare_chains))
+                .order_by(Alert.sent_at.desc())):
+            if chain_id not in latest and (normalized or {}).get("infos"):
+                latest[chain_id] = tuple(normalized["infos"])
+    return {row.id: found[row.id] or latest.get(row.chain_id, ()) for row in alerts}

@@ -30,6 +30,7 @@ MAX_SEGMENTS = 2
 # to 33 characters ("https://claims.insurer-example.cn"). A longer link is left out, never a third segment.
 LINK_MAX = 58
 KINDS = ("warning", "escalation", "all_clear")
+PLACE_UNNAMED = {"zh-CN": "您所在地区", "en": "your area"}  # an alert whose areas have no description
 SEVERITIES = ("Minor", "Moderate", "Severe", "Extreme")
 VEHICLE_KINDS = frozenset({"vehicle"})  # every other asset kind (home, shop, factory) is a property
 
@@ -198,6 +199,18 @@ def render(kind: str, hazard: str, severity: str, language: str, assets: AssetCo
     if result.segments > max_segments:
         raise TemplateError(f"{language} {kind} {hazard} {severity}: {result.segments} segments even without a place")
     return result
+
+
+def template_facts(infos: Iterable[dict], severity: str | None, language: str, hotline: str) -> dict[str, str]:
+    """The facts a warning, escalation or all-clear is worded from, for providers that send only approved
+    templates with variables (alerts/notifying/channels/aliyun_sms.py): the hazard's name, the warning
+    level, the place (the alert's area, in this language where the alert has it) and the hotline."""
+    template = _load(language)
+    info = pick_info(list(infos), language)
+    hazards = template["hazards"]
+    return {"hazard": (hazards.get(hazard_of(info)) or hazards["other"])["name"],
+            "level": template["levels"].get(severity or "Moderate", template["levels"]["Moderate"]),
+            "place": area_name(info, language) or PLACE_UNNAMED[language], "hotline": hotline}
 
 
 def reply_help(language: str, hotline: str = DEFAULT_HOTLINE) -> Text:

@@ -2,10 +2,11 @@
 
 Chinese providers send only pre-approved templates, never free text: each message kind and language maps to
 a template code and the template's variables (HAVEN_ALIYUN_TEMPLATES), filled from the facts the message was
-composed from (`Outgoing.params`). One SendSms per message, through the SDK's async call, so a batch runs
-concurrently and each message gets its own BizId: the id Aliyun's status reports (SmsReport) name, as
-Twilio's callbacks name a MessageSid. (SendBatchSms would give a whole batch one BizId, and a report could
-no longer say which notification it is about.)
+composed from: `Outgoing.params` when given, else a warning's read back from its alert
+(alerts/notifying/template_facts.py), a sign-in code's from its text. One SendSms per message, through the
+SDK's async call, so a batch runs concurrently and each message gets its own BizId: the id Aliyun's status
+reports (SmsReport) name, as Twilio's callbacks name a MessageSid. (SendBatchSms would give a whole batch
+one BizId, and a report could no longer say which notification it is about.)
 
 Aliyun answers a refused message with HTTP 200 and a Code other than "OK" (isv.MOBILE_NUMBER_ILLEGAL, ...);
 signature, throttling and gateway failures come as HTTP errors. `verdict` says which codes no retry can fix
@@ -27,6 +28,7 @@ from pydantic import BaseModel, ConfigDict, Field, StrictBool, ValidationError, 
 from alerts.notifying.channels.base import ChannelConfigError, Outcome, Outgoing, require_settings
 from alerts.notifying.channels.pacing import SenderLoop, send_paced
 from alerts.notifying.ratelimit import Reserve
+from config.settings import DEFAULT_HOTLINE
 
 if TYPE_CHECKING:
     from alibabacloud_dysmsapi20170525.client import Client
@@ -42,6 +44,7 @@ OK = "OK"
 PARAM_MAX = 35
 CODE_PARAM = re.compile(r"^[0-9A-Za-z]{4,6}$")
 LINK = re.compile(r"https?://|www\.|\b[a-z0-9-]+\.(?:com|cn|net|org)\b", re.IGNORECASE)
+BRACKETED = re.compile(r"\s*[（(][^（）()]*[）)]")
 SIGN_IN_CODE = re.compile(r"(?<!\d)(\d{6})(?!\d)")
 # Not Aliyun's: a message whose kind and language have no template in HAVEN_ALIYUN_TEMPLATES.
 TEMPLATE_MISSING = "haven.TEMPLATE_MISSING"
@@ -191,8 +194,15 @@ def template_param(template: Template, message: Outgoing) -> str:
             raise ValueError(f"{variable!r} of a code template must be 4-6 letters or digits")
         if LINK.search(value):
             raise ValueError(f"{variable!r} would carry a link, which Aliyun refuses in a variable")
-        values[variable] = value if len(value) <= PARAM_MAX else value[:PARAM_MAX - 1] + "…"
+        values[variable] = _within_limit(value)
     return json.dumps(values, ensure_ascii=False, separators=(",", ":"))
+
+
+def _within_limit(value: str) -> str:
+    """At most PARAM_MAX characters: a bracketed list ("沿海（温州、台州）") goes first, then the tail."""
+    if len(value) > PARAM_MAX:
+        value = BRACKETED.sub("", value).strip() or value
+    return value if len(value) <= PARAM_MAX else value[:PARAM_MAX - 1].rstrip() + "…"
 
 
 def phone_number(recipient: str) -> str:
@@ -208,6 +218,7 @@ class AliyunSms:
     sign_name: str
     templates: Mapping[tuple[str, str], Template]
     endpoint: str = DEFAULT_ENDPOINT  # host, or http(s)://host:port for another server (the tests')
+    hotline: str = DEFAULT_HOTLINE
     timeout_s: float = REQUEST_TIMEOUT_S
 
     provider = PROVIDER
@@ -220,7 +231,8 @@ class AliyunSms:
                          HAVEN_ALIYUN_SIGN_NAME=settings.aliyun_sign_name,
                          HAVEN_ALIYUN_TEMPLATES=settings.aliyun_templates)
         return cls(settings.aliyun_access_key_id, settings.aliyun_access_key_secret, settings.aliyun_sign_name,
-                   parse_templates(settings.aliyun_templates), settings.aliyun_endpoint or DEFAULT_ENDPOINT)
+                   parse_templates(settings.aliyun_templates), settings.aliyun_endpoint or DEFAULT_ENDPOINT,
+                   settings.hotline)
 
     def template_for(self, kind: str, language: str | None) -> Template:
         template = self.templates.get((kind, language or ""))
@@ -229,6 +241,13 @@ class AliyunSms:
         return template
 
     def send(self, messages: list[Outgoing], reserve: Reserve | None = None) -> list[Outcome]:
+        from alerts.notifying.template_facts import with_alert_facts
+
+        try:
+            messages = with_alert_facts(messages, self.hotline)
+        except Exception as exc:  # the database is away: nothing was handed over, the batch is tried again
+            return [Outcome(m.notification_id, "error", self.provider, error=f"the alerts' facts cannot be read: {exc}"[:500],
+                            transport_error=True) for m in messages]
         return SenderLoop.get().run(self._send_batch(messages, reserve))
 
     def prepare(self) -> None:
