@@ -326,7 +326,7 @@ def test_an_adjuster_takes_the_next_claim_and_a_supervisor_approves_the_advance(
     shot(page, "queue-2-claim-advance-requested")
 
     supervisor = sign_in(browser, scene.api.base_url, scene.keys["supervisor"])
-    assert nav_pages(supervisor) == ["map", "queue", "approvals", "catevents", "warnings", "feeds"]
+    assert nav_pages(supervisor) == ["map", "queue", "approvals", "complaints", "catevents", "warnings", "feeds"]
     supervisor.get_by_test_id("nav-approvals").click()
     item = supervisor.locator(f'[data-testid=approval][data-payment-id="{payments[0]["id"]}"]')
     expect(item).to_contain_text("20,000.00")
