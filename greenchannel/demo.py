@@ -11,8 +11,9 @@ clock that starts at landfall (STORY_SPAN before now) and never passes the real 
      their offers expire and cascade; the rest drive out, arrive, tow and complete.
   4. Advances are paid at all three authority levels (adjuster, supervisor, manager approvals).
   5. Work is left for each role to do at once: claims whose customers sent every document, an approval
-     waiting for the supervisor, rescue requests waiting for the dispatcher, and the demo customer's own
-     claim, assessed and missing one document.
+     waiting for the supervisor (the bank account not in yet: an override with a reason), rescue requests
+     left for the dispatcher to place by hand, and the demo customer's own claim, assessed and missing one
+     document.
 The people are the demo users `haven run` signs in (config/seed.py DEMO_STAFF).
 Every action goes through the same business functions and unit of work as the API (`run_unit`).
 """
@@ -52,6 +53,9 @@ RESCUE_ROUND = timedelta(minutes=6)
 # The whole story happens in the past: landfall was this long ago, so claims, survey and rescue rounds
 # fit before now, and nothing the demo writes is dated ahead of the clock.
 STORY_SPAN = timedelta(hours=15)
+# The customers' call-back rescue requests wait this long for the dispatcher (`haven run` would otherwise
+# offer them within seconds of starting); after it, the automatic batch takes them so none is forgotten.
+LEFT_FOR_DISPATCHER = timedelta(hours=4)
 BEIJING = timezone(timedelta(hours=8))
 # The smallest PNG (1x1): what a customer's app would send as a photo or a scan in the demo.
 DEMO_SCAN = bytes.fromhex("89504e470d0a1a0a0000000d4948445200000001000000010806000000"
@@ -360,7 +364,9 @@ def pay_advances(run: Runner, staff: dict[str, Principal], claim_ids: list[int],
         if payments.required_role(amount) != level:
             continue
         bands.pop(0)
-        send_documents(run, staff["adjuster"], claim, now)  # money moves once the ID and bank account are in
+        # Money moves once the ID and bank account are in; the advance left waiting lacks the bank account, so
+        # the supervisor decides whether it may go anyway (an override with a reason).
+        send_documents(run, staff["adjuster"], claim, now, leave_out=None if decide else "bank_account")
         payment, _ = run(payments.request_payment, staff["adjuster"], claim.id, amount,
                          f"demo-advance-{claim.id}-{now:%Y%m%dT%H%M}", rules.payments, "advance", "green-channel advance",
                          now=now)
@@ -389,10 +395,13 @@ def send_documents(run: Runner, received_by: Principal, claim: Claim, now: datet
 def leave_work(run: Runner, people: dict[str, Principal], event: CatEvent, claim_ids: list[int],
                rng: np.random.Generator, now: datetime, say, rules: GreenChannelRules) -> dict[str, int]:
     """What each person can do the moment they sign in; every write is dated at or before `now`."""
-    adjuster = people["adjuster"]
+    adjuster, hotline = people["adjuster"], _staff("dispatcher", "Hotline 95500")
     with session_scope() as session:
+        # The claim of the advance left for the supervisor keeps its missing bank account.
         waiting = list(session.scalars(select(Claim).where(Claim.id.in_(claim_ids), Claim.fast_track.is_(True),
-                                                           Claim.awaiting_documents.is_(True))
+                                                           Claim.awaiting_documents.is_(True),
+                                                           Claim.id.not_in(select(Payment.claim_id).where(
+                                                               Payment.state == "pending_approval")))
                                        .order_by(Claim.priority.desc(), Claim.id)))
     complete = waiting[: max(1, len(waiting) // 3)]
     for claim in complete:
@@ -404,11 +413,14 @@ def leave_work(run: Runner, people: dict[str, Principal], event: CatEvent, claim
                                 Claim.stage.in_(queue.OPEN_STAGES),
                                 Claim.id.not_in(select(RescueJob.claim_id).where(RescueJob.claim_id.is_not(None))))
             .order_by(Claim.vehicle_in_water.desc(), Claim.id).limit(3)))
-    left["rescue_requests"] = sum(
-        1 for claim in vehicles
-        if run(rescue.create_job, people["dispatcher"], JobRequest(claim_id=claim.id, dispatch=False,
-                                                                    note="customer called back: still in water"),
-               rules.rescue, now)[1])
+    left["rescue_requests"] = 0
+    for claim in vehicles:
+        job, created = run(rescue.create_job, hotline, JobRequest(claim_id=claim.id, dispatch=False,
+                                                                  note="customer called back: still in water"),
+                           rules.rescue, now)
+        if created:  # a call-back is the dispatcher's to place: the automatic batch leaves it alone a while
+            run(rescue.leave_for_dispatcher, hotline, job.id, now + LEFT_FOR_DISPATCHER, now)
+            left["rescue_requests"] += 1
     customer = people.get("customer")
     if customer is not None:
         left["customer_claim"] = _customer_claim(run, customer, adjuster, event, rng, now, rules)
@@ -493,8 +505,9 @@ def print_work_left(people: dict[str, Principal], left: dict[str, int], say) -> 
     say("waiting for you in the console now:")
     say(f"  {adjusters}: {left['documents_complete']} claims whose customers sent every document "
         "(Take next in the fast-track queue)")
-    say(f"  {people['supervisor'].name}: an advance payment to approve")
-    say(f"  {people['dispatcher'].name}: {left['rescue_requests']} rescue requests to assign")
+    say(f"  {people['supervisor'].name}: an advance payment to approve; the customer's bank account is not in yet")
+    say(f"  {people['dispatcher'].name}: {left['rescue_requests']} rescue requests to assign by hand (the automatic "
+        f"batch leaves them to you for {LEFT_FOR_DISPATCHER.seconds // 3600} hours)")
     if left.get("customer_claim"):
         say(f"  the demo customer ({people['customer'].customer_id}): claim {left['customer_claim']} is assessed "
             "and waits for one document, the bank account; the typhoon warning SMS can be answered")

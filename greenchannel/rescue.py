@@ -362,11 +362,30 @@ def hold(session: Session, actor: Principal, job_id: int, rules: RescueRules,
     job = _locked_job(session, job_id)
     if job.state not in (JobState.CREATED, JobState.OFFERED):
         raise Conflict(f"job {job_id} is {job.state}; only a job waiting for a truck can be held", code="not_pending")
+    if is_held(job, now) and job.held_by is None and job.held_until >= now + rules.hold:
+        return job  # left for the desk (leave_for_dispatcher) for longer than a hold: it stays so
     renewing = is_held(job, now) and job.held_by == actor.user_id
     job.held_until, job.held_by, job.updated_at = now + rules.hold, actor.user_id, now
     if not renewing:
         audit.record(session, "rescue_job", job.id, "held", actor_id=actor.user_id, actor_role=actor.role,
                      from_state=job.state, to_state=job.state, note=f"until {job.held_until.isoformat()}")
+    return job
+
+
+def leave_for_dispatcher(session: Session, actor: Principal, job_id: int, until: datetime,
+                         now: datetime | None = None) -> RescueJob:
+    """The hotline leaves a pending job for a dispatcher to place by hand (a customer called back, the case
+    wants a person's judgement): no automatic offer until `until`, after which the batch takes it, so no job
+    is forgotten. Nobody holds it yet (held_by stays empty); a dispatcher assigns it from the board."""
+    now = now or utcnow()
+    _dispatcher_only(session, actor)
+    job = _locked_job(session, job_id)
+    if job.state != JobState.CREATED:
+        raise Conflict(f"job {job_id} is {job.state}; only a pending job can be left for a dispatcher",
+                       code="not_pending")
+    job.held_until, job.held_by, job.updated_at = until, None, now
+    audit.record(session, "rescue_job", job.id, "left_for_dispatcher", actor_id=actor.user_id,
+                 actor_role=actor.role, from_state=job.state, to_state=job.state, note=f"until {until.isoformat()}")
     return job
 
 
@@ -651,10 +670,11 @@ class JobSpot:
     lat: float
     needs: str
     held_until: datetime | None = None
+    held_by: int | None = None
 
 
 def _spot(job: RescueJob) -> JobSpot:
-    return JobSpot(job.id, job.lon, job.lat, job.needs, job.held_until)
+    return JobSpot(job.id, job.lon, job.lat, job.needs, job.held_until, job.held_by)
 
 
 def _explain_unplaced(session: Session, left: list[JobSpot], now: datetime, rules: RescueRules,
@@ -667,7 +687,7 @@ def _explain_unplaced(session: Session, left: list[JobSpot], now: datetime, rule
 
 def unplaced_reasons(session: Session, jobs: list, now: datetime, rules: RescueRules) -> dict[int, dict]:
     """Why each pending job has no truck yet, as a code with the facts to put it in words:
-    held (a dispatcher is on it), no_capable_provider (no truck at all can do this job), all_declined (every
+    held (a dispatcher is on it), for_dispatcher (left for a dispatcher to place by hand), no_capable_provider (no truck at all can do this job), all_declined (every
     free truck in reach declined it or let its offer expire lately), none_within_radius (the nearest free
     truck that can is farther than an offer reaches), no_free_provider (those that can are busy, switched
     off or their position is too old), waiting_for_batch (a free truck in reach: the next batch offers it).
@@ -697,7 +717,7 @@ def unplaced_reasons(session: Session, jobs: list, now: datetime, rules: RescueR
                        "distance_km": round(float(row_km[best]), 1)}
         in_reach = [i for i, km in zip(fits, row_km, strict=True) if km <= MAX_OFFER_DISTANCE_KM]
         if job.held_until is not None and job.held_until > now:
-            code = "held"
+            code = "held" if job.held_by is not None else "for_dispatcher"
         elif not any(job.needs in (p.capabilities or []) for p in providers):
             code = "no_capable_provider"
         elif any(free[i].id not in tried for i in in_reach):
@@ -710,7 +730,7 @@ def unplaced_reasons(session: Session, jobs: list, now: datetime, rules: RescueR
             code = "no_free_provider"
         reasons[job.id] = {
             "code": code, "needs": job.needs, "radius_km": MAX_OFFER_DISTANCE_KM, "nearest_free": nearest,
-            "held_until": job.held_until if code == "held" else None,
+            "held_until": job.held_until if code in ("held", "for_dispatcher") else None,
             "last_offer": {"provider_name": ended[0]["provider_name"], "state": ended[0]["state"],
                            "at": ended[0]["ended_at"], "distance_km": ended[0]["distance_km"]} if ended else None,
         }

@@ -621,6 +621,7 @@ Object.assign(TEXTS.en, {
   "board.why.expired": "{p} let its offer expire at {t}", "board.why.rejected": "{p} declined it at {t}",
   "board.why.withdrawn": "{p} was taken off it at {t}",
   "board.why.held": "a dispatcher is assigning it by hand: no automatic offer until {t}",
+  "board.why.forDispatcher": "left for a dispatcher to assign by hand: no automatic offer until {t}",
   "board.why.noCapable": "no truck at all can do a {k} job",
   "board.why.allDeclined": "all trucks near it declined or let the offer expire",
   "board.why.noneWithin": "no free truck that can do a {k} job within {r} km",
@@ -639,7 +640,7 @@ Object.assign(TEXTS.en, {
   "board.choose": "Choose a truck…", "board.reoffered": "{a}: offered to the next truck",
   "board.cancelled": "{a}: rescue cancelled", "board.aJob": "A job",
   "board.batchTitle": "Batch dispatch: {n} offered, {u} not placed",
-  "board.batchHeld": "{n} held by dispatchers, left out of the batch.",
+  "board.batchHeld": "{n} held for dispatchers to assign by hand, left out of the batch.",
   "board.batchNothing": "No job is waiting for a truck.", "board.closeReport": "Close",
   "board.showFinished": "Show finished jobs ({n} in the last hour)", "board.finishedTitle": "Finished in the last hour",
 });
@@ -648,6 +649,7 @@ Object.assign(TEXTS["zh-CN"], {
   "board.why.expired": "{p} 未在 {t} 前响应派单", "board.why.rejected": "{p} 于 {t} 拒绝了派单",
   "board.why.withdrawn": "{p} 于 {t} 被撤回派单",
   "board.why.held": "调度员正在人工派单：{t} 之前不会自动派单",
+  "board.why.forDispatcher": "留待调度员人工派单：{t} 之前不会自动派单",
   "board.why.noCapable": "没有任何车辆能做{k}任务",
   "board.why.allDeclined": "附近的车辆都拒绝了派单或未及时响应",
   "board.why.noneWithin": "{r} 公里内没有能做{k}任务的空闲车辆",
@@ -666,7 +668,7 @@ Object.assign(TEXTS["zh-CN"], {
   "board.choose": "选择车辆…", "board.reoffered": "{a}：已改派下一辆车",
   "board.cancelled": "{a}：救援已取消", "board.aJob": "一个任务",
   "board.batchTitle": "批量派单：已派 {n} 单，{u} 单未派出",
-  "board.batchHeld": "{n} 单由调度员保留，未参加本轮批量派单。",
+  "board.batchHeld": "{n} 单留待调度员人工派单，未参加本轮批量派单。",
   "board.batchNothing": "没有等待派车的任务。", "board.closeReport": "关闭",
   "board.showFinished": "显示已结束任务（近一小时 {n} 单）", "board.finishedTitle": "近一小时已结束",
 });

@@ -79,6 +79,7 @@ export function reasonWords(reason) {
   const kind = t(`kind.${reason.needs}`);
   const main = {
     held: ["board.why.held", { t: zonedTime(reason.held_until) }],
+    for_dispatcher: ["board.why.forDispatcher", { t: zonedTime(reason.held_until) }],
     no_capable_provider: ["board.why.noCapable", { k: kind }],
     all_declined: ["board.why.allDeclined", {}],
     none_within_radius: ["board.why.noneWithin", { k: kind, r: reason.radius_km }],
