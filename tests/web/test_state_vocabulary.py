@@ -1,6 +1,7 @@
 """The one state vocabulary (store/models/vocabulary.py) as the console reads it: GET /v1/vocabulary serves
 the StrEnums, and a static scan of web/static/js finds no state the vocabulary lacks, whether spelled as a
-bare string beside a state field or read as a member of web/static/js/states.js."""
+bare string beside a state field or read as a member of web/static/js/states.js, and every state a page
+names in words has its words in both languages."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from store.models import ComplaintState
 from store.models.greenchannel import STAGES, ClaimStage
 from store.models.vocabulary import state_vocabulary
 from tests.support import ROOT
+from tests.web.test_console_language import LANGUAGES, console_texts
 
 JS = ROOT / "web" / "static" / "js"
 STATES_JS = JS / "states.js"
@@ -26,6 +28,10 @@ SENT = re.compile(r"[{,]\s*(?:to|status|state|stage)\s*:\s*" + STRING)
 IMPORT = re.compile(r"import\s*\{([^}]*)\}\s*from\s*[\"'](?:\.\./|\./)states\.js[\"']")
 ENUM_OF = re.compile(r"export const (\w+) = enumOf\(\"(\w+)\"\)")
 SET_OF = re.compile(r"export const (\w+) = setOf\(\"(\w+)\"\)")
+# The texts the pages look up by a state's value, t(`stage.${claim.stage}`): each enum's every member needs one.
+WORDS_FOR = {"stage": "ClaimStage", "cstage": "ClaimStage", "pay": "PaymentState", "state": "JobState",
+             "rstate": "JobState", "doc": "DocumentStatus", "kind": "PaymentKind", "outbox.state": "NotificationState",
+             "feeds.status": "FeedHealth", "msg": "MsgType"}
 
 
 def pages() -> list:
@@ -91,6 +97,13 @@ def test_no_page_uses_a_state_the_vocabulary_does_not_have():
                     if member not in members:
                         problems.append(f"{where}: {alias}.{member} is not a member of {enums[original]}")
     assert not problems, "pages use states the vocabulary does not have:\n" + "\n".join(problems)
+
+
+def test_every_state_a_page_names_in_words_has_words_in_both_languages():
+    texts = console_texts()
+    missing = [f"{language}: {prefix}.{value}" for language in LANGUAGES for prefix, enum in WORDS_FOR.items()
+               for value in VOCABULARY["enums"][enum].values() if f"{prefix}.{value}" not in texts[language]]
+    assert not missing, f"states with no words on the pages: {missing}"
 
 
 def test_the_console_reads_the_vocabulary_the_models_define(api_server, sqlite_url):
