@@ -333,6 +333,10 @@ def default_templates() -> list[ApprovedTemplate]:
         ApprovedTemplate("SMS_900000006", frozenset({"hazard", "place"}), content="The ${hazard} warning for ${place} is over."),
         ApprovedTemplate("SMS_900000007", frozenset({"code"}), True, "您的验证码为${code}，5分钟内有效，请勿泄露。"),
         ApprovedTemplate("SMS_900000008", frozenset({"code"}), True, "Your verification code is ${code}, valid for 5 minutes."),
+        ApprovedTemplate("SMS_900000009", frozenset({"link_token"}),
+                         content="理赔已登记，请点击 https://claims.haven.example.cn/c/${link_token} 上传损失照片。"),
+        ApprovedTemplate("SMS_900000010", frozenset({"link_token"}),
+                         content="We opened your claim. Add photos at https://claims.haven.example.cn/c/${link_token}"),
     ]
 
 

@@ -20,6 +20,8 @@ TEMPLATES = {
                   "en": {"code": "SMS_900000006", "params": ["hazard", "place"]}},
     "sign_in_code": {"zh-CN": {"code": "SMS_900000007", "params": ["code"]},
                      "en": {"code": "SMS_900000008", "params": ["code"]}},
+    "reply_claim": {"zh-CN": {"code": "SMS_900000009", "params": ["link_token"]},
+                    "en": {"code": "SMS_900000010", "params": ["link_token"]}},
 }
 
 

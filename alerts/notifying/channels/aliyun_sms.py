@@ -3,10 +3,11 @@
 Chinese providers send only pre-approved templates, never free text: each message kind and language maps to
 a template code and the template's variables (HAVEN_ALIYUN_TEMPLATES), filled from the facts the message was
 composed from: `Outgoing.params` when given, else a warning's read back from its alert
-(alerts/notifying/template_facts.py), a sign-in code's from its text. One SendSms per message, through the
-SDK's async call, so a batch runs concurrently and each message gets its own BizId: the id Aliyun's status
-reports (SmsReport) name, as Twilio's callbacks name a MessageSid. (SendBatchSms would give a whole batch
-one BizId, and a report could no longer say which notification it is about.)
+(alerts/notifying/template_facts.py); a sign-in code and a signed link's token come from the text.
+One SendSms per message, through the SDK's async call, so a batch runs concurrently and each message gets
+its own BizId: the id Aliyun's status reports (SmsReport) name, as Twilio's callbacks name a MessageSid.
+(SendBatchSms would give a whole batch one BizId, and a report could no longer say which notification it
+is about.)
 
 Aliyun answers a refused message with HTTP 200 and a Code other than "OK" (isv.MOBILE_NUMBER_ILLEGAL, ...);
 signature, throttling and gateway failures come as HTTP errors. `verdict` says which codes no retry can fix
@@ -26,7 +27,8 @@ from urllib.parse import urlsplit
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, ValidationError, model_validator
 
 from alerts.notifying.channels.base import ChannelConfigError, Outcome, Outgoing, require_settings
-from alerts.notifying.channels.pacing import SenderLoop, send_paced
+from alerts.notifying.channels.pacing import SenderLoop
+from alerts.notifying.channels.sdk_channel import SdkChannel
 from alerts.notifying.ratelimit import Reserve
 from config.settings import DEFAULT_HOTLINE
 
@@ -45,6 +47,7 @@ PARAM_MAX = 35
 CODE_PARAM = re.compile(r"^[0-9A-Za-z]{4,6}$")
 LINK = re.compile(r"https?://|www\.|\b[a-z0-9-]+\.(?:com|cn|net|org)\b", re.IGNORECASE)
 BRACKETED = re.compile(r"\s*[（(][^（）()]*[）)]")
+LINK_TOKEN = re.compile(r"/c/([A-Za-z0-9_-]{16,64})")
 SIGN_IN_CODE = re.compile(r"(?<!\d)(\d{6})(?!\d)")
 # Not Aliyun's: a message whose kind and language have no template in HAVEN_ALIYUN_TEMPLATES.
 TEMPLATE_MISSING = "haven.TEMPLATE_MISSING"
@@ -180,11 +183,7 @@ def parse_templates(raw: Mapping | None) -> dict[tuple[str, str], Template]:
 
 def template_param(template: Template, message: Outgoing) -> str:
     """The TemplateParam JSON for one message; ValueError names a fact that is missing or breaks Aliyun's rules."""
-    facts = dict(message.params or {})
-    if message.kind == "sign_in_code" and "code" not in facts:
-        found = SIGN_IN_CODE.search(message.body)  # the code is the only six-digit run of its text
-        if found:
-            facts["code"] = found.group(1)
+    facts = {**facts_in_text(message), **(message.params or {})}
     values = {}
     for variable, fact in template.params:
         value = str(facts.get(fact) or "").strip()
@@ -196,6 +195,20 @@ def template_param(template: Template, message: Outgoing) -> str:
             raise ValueError(f"{variable!r} would carry a link, which Aliyun refuses in a variable")
         values[variable] = _within_limit(value)
     return json.dumps(values, ensure_ascii=False, separators=(",", ":"))
+
+
+def facts_in_text(message: Outgoing) -> dict[str, str]:
+    """What a text carries that no stored column does: a sign-in code (the only six-digit run of its text)
+    and the token of a signed link (/c/<token>); a template keeps the link's fixed part in its approved
+    wording and takes the token as `link_token`, since Aliyun refuses links in variables."""
+    facts = {}
+    code = SIGN_IN_CODE.search(message.body) if message.kind == "sign_in_code" else None
+    if code:
+        facts["code"] = code.group(1)
+    link = LINK_TOKEN.search(message.body)
+    if link:
+        facts["link_token"] = link.group(1)
+    return facts
 
 
 def _within_limit(value: str) -> str:
@@ -212,7 +225,7 @@ def phone_number(recipient: str) -> str:
 
 
 @dataclass(frozen=True)
-class AliyunSms:
+class AliyunSms(SdkChannel):
     access_key_id: str
     access_key_secret: str
     sign_name: str
@@ -248,19 +261,7 @@ class AliyunSms:
         except Exception as exc:  # the database is away: nothing was handed over, the batch is tried again
             return [Outcome(m.notification_id, "error", self.provider, error=f"the alerts' facts cannot be read: {exc}"[:500],
                             transport_error=True) for m in messages]
-        return SenderLoop.get().run(self._send_batch(messages, reserve))
-
-    def prepare(self) -> None:
-        """Create this process's client now rather than on the first warning."""
-
-        async def make():
-            self._shared_client()
-
-        SenderLoop.get().run(make())
-
-    async def _send_batch(self, messages: list[Outgoing], reserve: Reserve | None) -> list[Outcome]:
-        client = self._shared_client()
-        return await send_paced(messages, reserve, lambda m: self._send_one(client, m), self.provider)
+        return self._send_on_loop(messages, reserve)
 
     def _shared_client(self) -> Client:
         return SenderLoop.get().client((PROVIDER, self.access_key_id, self.access_key_secret, self.endpoint,

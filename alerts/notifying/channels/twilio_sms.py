@@ -21,7 +21,8 @@ from twilio.http.async_http_client import AsyncTwilioHttpClient
 from twilio.rest import Client
 
 from alerts.notifying.channels.base import Outcome, Outgoing, require_settings
-from alerts.notifying.channels.pacing import SenderLoop, connector, send_paced
+from alerts.notifying.channels.pacing import SenderLoop, connector
+from alerts.notifying.channels.sdk_channel import SdkChannel
 from alerts.notifying.ratelimit import Reserve
 
 STATUS_CALLBACK_PATH = "/webhooks/twilio/status"
@@ -52,7 +53,7 @@ class _TimedAsyncHttpClient(AsyncTwilioHttpClient):
 
 
 @dataclass(frozen=True)
-class TwilioSms:
+class TwilioSms(SdkChannel):
     account_sid: str
     auth_token: str
     status_callback: str | None
@@ -78,19 +79,7 @@ class TwilioSms:
                    api_base_url=settings.twilio_api_base_url or None)
 
     def send(self, messages: list[Outgoing], reserve: Reserve | None = None) -> list[Outcome]:
-        return SenderLoop.get().run(self._send_batch(messages, reserve))
-
-    def prepare(self) -> None:
-        """Create this process's client now rather than on the first warning."""
-
-        async def make():
-            self._shared_client()
-
-        SenderLoop.get().run(make())
-
-    async def _send_batch(self, messages: list[Outgoing], reserve: Reserve | None) -> list[Outcome]:
-        client = self._shared_client()
-        return await send_paced(messages, reserve, lambda m: self._send_one(client, m), self.provider)
+        return self._send_on_loop(messages, reserve)
 
     def _shared_client(self) -> Client:
         return SenderLoop.get().client(("twilio", self.account_sid, self.auth_token, self.api_base_url,

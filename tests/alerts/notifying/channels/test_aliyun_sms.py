@@ -50,6 +50,16 @@ def test_a_sign_in_code_fills_the_code_template_from_its_text(aliyun_server, lan
         f"the code went out as {received.template_code} {received.params}"
 
 
+def test_a_claim_text_sends_its_links_token_the_template_holding_the_links_fixed_part(aliyun_server):
+    body = "Haven claims: we have opened a claim from your reply. Add photos here: https://x.example.cn/c/AbCdEfGhIjKlMnOpQrSt_-"
+    [outcome] = channel(aliyun_server).send([outgoing(12, "reply_claim", "en", body=body)])
+    assert outcome.result == "accepted", f"the server refused the claim text: {outcome}"
+    [received] = aliyun_server.provider.accepted
+    assert (received.template_code, received.params) == ("SMS_900000010", {"link_token": "AbCdEfGhIjKlMnOpQrSt_-"}), \
+        f"the claim text went out as {received.template_code} {received.params}"
+    assert received.text.endswith("/c/AbCdEfGhIjKlMnOpQrSt_-"), f"the phone would show {received.text}"
+
+
 def test_a_batch_is_sent_concurrently(aliyun_server):
     aliyun_server.faults.latency_s = 0.3
     outcomes = channel(aliyun_server).send([outgoing(n, params=WARNING_FACTS) for n in range(1, 11)])
