@@ -10,7 +10,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema, model_validator
 
-from store.models.alerts import FeedKind
+from store.models.alerts import FeedKind, ManualWarningState
 
 
 class Request(BaseModel):
@@ -102,3 +102,20 @@ class WarnedQuery(Request):
                                                                 "phone number (3 to 20)")] = None
     limit: QueryWhole(1, 200) = Field(50, description="at most 200")
     offset: QueryWhole(0, 10_000_000) = 0
+
+
+class AlertSubmitQuery(Request):
+    confirm: bool = Field(False, description="an API-key client's explicit confirmation: a warning whose reach "
+                                             "needs no second approver is sent at once (a signed-in person "
+                                             "confirms the preview with POST /v1/manual-warnings/{id}/confirm)")
+
+
+class ManualWarningQuery(Request):
+    state: Annotated[ManualWarningState | None, BeforeValidator(_blank_is_absent)] = None
+    limit: QueryWhole(1, 200) = Field(50, description="at most 200")
+
+
+class ManualRejection(Request):
+    """Why a held warning is not sent (required, audited)."""
+
+    reason: Text = Field(min_length=1, max_length=2000, pattern=r"\S")

@@ -11,7 +11,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
-from store.models.alerts import ChainState, FeedHealth, FeedKind
+from alerts.manual import Reach as ManualReach
+from store.models.alerts import ChainState, FeedHealth, FeedKind, ManualWarningState
 from store.models.notifications import NotificationState
 
 
@@ -154,3 +155,35 @@ class ChainHistory(View):
     alert_id: int
     chain_id: int | None = None
     messages: list[ChainMessage]
+
+
+class ManualWarningView(View):
+    """A warning a person submitted, held until its submitter confirms it (small reach) or a second staff
+    member approves it (above HAVEN_MANUAL_APPROVAL_ABOVE customers); expires at wait_until."""
+
+    id: int
+    state: ManualWarningState
+    summary: dict[str, Any]
+    reach: ManualReach
+    reach_now: ManualReach | None = None  # recomputed while it waits (GET of one)
+    customers: int
+    submitted_by: str | None = None
+    submitted_at: datetime
+    mine: bool
+    wait_until: datetime
+    decided_by: str | None = None
+    decided_at: datetime | None = None
+    reason: str | None = None
+    alert_ids: list[int] = []
+    may_confirm: bool
+    may_approve: bool
+    may_reject: bool
+    area: dict[str, Any] | None = None  # GeoJSON geometry (GET of one)
+
+
+class ManualWarningList(View):
+    warnings: list[ManualWarningView]
+
+
+class ManualIngestOutcome(IngestOutcome):
+    manual_warning: ManualWarningView | None = None

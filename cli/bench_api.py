@@ -197,7 +197,7 @@ def run_metrics_bench(admin_url: str, alerts: int, points: int, scrapers: int, s
         for number in range(alerts):
             raw = big_polygon_cap(number, points, tag)
             sizes.append(len(raw))
-            response = requests.post(f"{base}/v1/alerts", data=raw, timeout=300,
+            response = requests.post(f"{base}/v1/alerts?confirm=true", data=raw, timeout=300,
                                      headers={"Authorization": f"Bearer {admin_key}",
                                               "Content-Type": "application/cap+xml"})
             if response.status_code != 201:
@@ -299,7 +299,7 @@ def _bad_requests(admin_key: str, round_number: int, count: int):
             yield "GET", f"/v1/claims/{10**12 + n}", auth, None
         elif kind == 4:  # a polygon of 20,000 random points that does not close: refused and quarantined
             points = " ".join(f"{28 + rng.random():.5f},{120 + rng.random():.5f}" for _ in range(20_000))
-            yield "POST", "/v1/alerts", {**auth, "Content-Type": "application/cap+xml"}, (
+            yield "POST", "/v1/alerts?confirm=true", {**auth, "Content-Type": "application/cap+xml"}, (
                 f'<alert xmlns="{CAP12}"><identifier>FUZZ-{unique}</identifier><sender>f@x</sender>'
                 "<sent>2026-07-24T10:00:00+08:00</sent><status>Actual</status><msgType>Alert</msgType>"
                 "<scope>Public</scope><info><category>Met</category><event>x</event><urgency>Expected</urgency>"

@@ -100,6 +100,11 @@ class Settings(BaseSettings):
     qweather_points: str | None = None  # fixed points "lat,lon[,adcode];..." instead of the book's counties
     qweather_concurrency: int = Field(default=4, ge=1, le=64)
 
+    # Manual warnings (alerts/manual.py): above this many customers a second staff member approves; one
+    # nobody confirms or approves within manual_approval_wait_min expires.
+    manual_approval_above: int = Field(default=1000, ge=0)
+    manual_approval_wait_min: float = Field(default=30.0, gt=0, le=24 * 60)
+
     # Green channel
     cat_propose_min_assets: int = Field(default=500, ge=1)
     rescue_offer_timeout: float = Field(default=300.0, gt=0)

@@ -59,6 +59,19 @@ class FeedKind(StrEnum):
     TYPHOON_TRACK = "typhoon-track"
 
 
+class ManualWarningState(StrEnum):
+    """A warning entered by a person: previewed, then confirmed or approved before it is ingested and sent
+    (docs/architecture.md, "Manual warnings")."""
+    AWAITING_CONFIRMATION = "awaiting_confirmation"  # reach at or below the setting: the submitter confirms
+    AWAITING_APPROVAL = "awaiting_approval"  # above it: a second staff member approves
+    RELEASED = "released"  # ingested: matching and the fan-out follow
+    REJECTED = "rejected"
+    EXPIRED = "expired"  # nobody released it in time, or its own CAP expiry passed first
+
+
+MANUAL_WAITING = (ManualWarningState.AWAITING_CONFIRMATION, ManualWarningState.AWAITING_APPROVAL)
+
+
 class FeedHealth(StrEnum):
     """A feed's health as the API and the console show it (computed, not stored)."""
     OK = "ok"
@@ -220,3 +233,27 @@ class QuarantinedMessage(Base):
     digest: Mapped[str | None] = mapped_column(String(64), index=True)  # sha256 of raw: same bytes, same row
     occurrences: Mapped[int] = mapped_column(Integer, default=1)
     last_seen_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class ManualWarning(Base):
+    """A warning document a person submitted, held with its reach until it is released, rejected or expires."""
+
+    __tablename__ = "manual_warnings"
+    __table_args__ = (_one_of("state", ManualWarningState),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    state: Mapped[str] = mapped_column(String(24), index=True)
+    raw: Mapped[bytes] = mapped_column(LargeBinary)  # ingested byte for byte on release
+    content_type: Mapped[str | None] = mapped_column(String(200))
+    format: Mapped[str] = mapped_column(String(32))
+    summary: Mapped[dict] = mapped_column(JSON)  # headlines by language, event, severity, status, msg_type, area
+    area_geojson: Mapped[dict | None] = mapped_column(JSON)
+    reach: Mapped[dict] = mapped_column(JSON)  # at submission (alerts/manual.py Reach)
+    customers: Mapped[int] = mapped_column(Integer)  # customers it would warn, for the threshold
+    submitted_by: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    submitted_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    wait_until: Mapped[datetime] = mapped_column(UTCDateTime, index=True)  # expires unless released by then
+    decided_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    reason: Mapped[str | None] = mapped_column(Text)  # a rejection's
+    alert_ids: Mapped[list] = mapped_column(JSON, default=list)  # the alerts its release stored

@@ -18,14 +18,14 @@ def test_post_get_alerts_with_chain_and_area(db_url, api_server):
     api = api_server(db_url)
     ops = api.as_user(make_user(db_url, "supervisor"))
     orange, red, cancel = replay([p.read_bytes() for p in CHAIN], utcnow(), tag="api")
-    posted = ops.post("/v1/alerts", data=orange, headers={"Content-Type": "application/cap+xml"})
+    posted = ops.post("/v1/alerts?confirm=true", data=orange, headers={"Content-Type": "application/cap+xml"})
     assert posted.status_code == 201, posted.text
     orange_id = posted.json()["stored"][0]
-    again = ops.post("/v1/alerts", data=orange, headers={"Content-Type": "application/cap+xml"})
+    again = ops.post("/v1/alerts?confirm=true", data=orange, headers={"Content-Type": "application/cap+xml"})
     assert again.status_code == 200, 'fact: again.status_code == 200'
     assert again.json()["duplicates"] == [orange_id], 'fact: again.json()["duplicates"] == [orange_id]'
     assert again.json()["stored"] == [], 'fact: again.json()["stored"] == []'
-    red_id = ops.post("/v1/alerts", data=red).json()["stored"][0]
+    red_id = ops.post("/v1/alerts?confirm=true", data=red).json()["stored"][0]
 
     active = ops.get("/v1/alerts?active=true").json()["alerts"]
     assert [a["id"] for a in active] == [red_id]  # the chain's current message only
@@ -41,7 +41,7 @@ def test_post_get_alerts_with_chain_and_area(db_url, api_server):
     ring = detail["infos"][0]["areas"][0]["polygons"][0]
     assert ring[0] == [119.0, 25.6]  # [lon, lat]
 
-    ops.post("/v1/alerts", data=cancel)
+    ops.post("/v1/alerts?confirm=true", data=cancel)
     assert ops.get("/v1/alerts?active=true").json()["alerts"] == []
     assert ops.get(f"/v1/alerts/{red_id}").json()["chain"]["state"] == "cancelled"
     assert len(ops.get("/v1/alerts").json()["alerts"]) == 3
@@ -51,18 +51,18 @@ def test_post_nws_geojson_and_invalid_bodies(db_url, api_server):
     api = api_server(db_url)
     ops = api.as_user(make_user(db_url, "dispatcher"))
     body = (CORPUS / "nws-geojson/point-phoenix_2024_heat-aq_urn-oid-ids_ends-null.json").read_bytes()
-    posted = ops.post("/v1/alerts", data=body, headers={"Content-Type": "application/geo+json"})
+    posted = ops.post("/v1/alerts?confirm=true", data=body, headers={"Content-Type": "application/geo+json"})
     assert posted.status_code == 201, 'fact: posted.status_code == 201'
     assert len(posted.json()["stored"]) == 2, 'fact: len(posted.json()["stored"]) == 2'
 
     bad = (CORPUS / "cap-invalid/missing-scope.xml").read_bytes()
-    refused = ops.post("/v1/alerts", data=bad)
+    refused = ops.post("/v1/alerts?confirm=true", data=bad)
     assert refused.status_code == 422
     error = refused.json()["error"]
     assert error["code"] == "invalid_alert", 'fact: error["code"] == "invalid_alert"'
     assert error["field"] == "/alert/info[1]", 'fact: error["field"] == "/alert/info[1]"'
     assert "scope" in error["message"], 'fact: "scope" in error["message"]'
-    assert ops.post("/v1/alerts", data=b"   ").json()["error"]["field"] == "body"
+    assert ops.post("/v1/alerts?confirm=true", data=b"   ").json()["error"]["field"] == "body"
 
     operator = api.as_user(make_user(db_url, "manager"))
     listing = operator.get("/v1/quarantine").json()
@@ -72,13 +72,13 @@ def test_post_nws_geojson_and_invalid_bodies(db_url, api_server):
     assert api.get("/v1/alerts").status_code == 401
     assert ops.get("/v1/alerts/999999").status_code == 404
     adjuster = api.as_user(make_user(db_url, "adjuster"))
-    assert adjuster.post("/v1/alerts", data=bad).status_code == 403
+    assert adjuster.post("/v1/alerts?confirm=true", data=bad).status_code == 403
 
 
 def test_oversized_post_is_refused_with_413(sqlite_url, api_server):
     api = api_server(sqlite_url, max_body_bytes=2000)
     ops = api.as_user(make_user(sqlite_url, "supervisor"))
-    response = ops.post("/v1/alerts", data=(CORPUS / "cap-valid/au_nsw-rfs_structure-fire_circle_2info_cap-prefix.xml")
+    response = ops.post("/v1/alerts?confirm=true", data=(CORPUS / "cap-valid/au_nsw-rfs_structure-fire_circle_2info_cap-prefix.xml")
                         .read_bytes())
     assert response.status_code == 413, 'fact: response.status_code == 413'
     assert response.json()["error"]["code"] == "body_too_large", 'fact: response.json()["error"]["code"] == "body_too_large"'

@@ -31,7 +31,7 @@ def cap(identifier: str, sent: str = "2026-07-24T10:00:00+08:00", polygon: str =
 
 
 def post_alert(client, identifier: str, **kwargs) -> int:
-    response = client.post("/v1/alerts", data=cap(identifier, **kwargs), headers={"Content-Type": "application/cap+xml"})
+    response = client.post("/v1/alerts?confirm=true", data=cap(identifier, **kwargs), headers={"Content-Type": "application/cap+xml"})
     assert response.status_code == 201, f"alert {identifier} was not stored: {response.status_code} {response.text}"
     return response.json()["stored"][0]
 

@@ -89,7 +89,7 @@ def assert_not_reloaded(page: Page) -> None:
 def ingest_demo_warning(api) -> dict:
     """The demo's orange typhoon warning, re-stamped to now, posted as a feed poller would."""
     raw = replay([DEMO_WARNING.read_bytes()], utcnow(), tag=uuid.uuid4().hex[:8])[0]
-    response = api.post("/v1/alerts", data=raw, headers={"Content-Type": "application/xml"})
+    response = api.post("/v1/alerts?confirm=true", data=raw, headers={"Content-Type": "application/xml"})
     assert response.status_code == 201, response.text
     return response.json()["alerts"][0]
 

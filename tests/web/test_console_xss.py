@@ -178,7 +178,7 @@ def test_hostile_text_from_every_source_renders_literally_and_runs_nowhere(api_s
     dispatcher, adjuster, supervisor = (api.as_user(keys[r]) for r in ("dispatcher", "adjuster", "supervisor"))
     now = utcnow()
 
-    stored = dispatcher.post("/v1/alerts", data=hostile_alert(now), headers={"Content-Type": "application/xml"})
+    stored = dispatcher.post("/v1/alerts?confirm=true", data=hostile_alert(now), headers={"Content-Type": "application/xml"})
     assert stored.status_code == 201, f"the hostile CAP alert was not stored: {stored.text}"
     alert = stored.json()["alerts"][0]
     shown = dispatcher.get(f"/v1/alerts/{alert['id']}").json()

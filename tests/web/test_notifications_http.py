@@ -23,7 +23,7 @@ def api(api_server, db_url):
 
 
 def post_alert(api, name):
-    response = api.staff.post("/v1/alerts", data=live_demo_cap(name), headers={"Content-Type": "application/xml"})
+    response = api.staff.post("/v1/alerts?confirm=true", data=live_demo_cap(name), headers={"Content-Type": "application/xml"})
     assert response.status_code == 201, response.text
     return response.json()["stored"][0]
 

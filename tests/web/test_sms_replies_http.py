@@ -56,7 +56,7 @@ def warned(book):
 
 def warn(api):
     url = api.database_url
-    answer = api.staff.post("/v1/alerts", data=live_demo_cap(ORANGE), headers={"Content-Type": "application/xml"})
+    answer = api.staff.post("/v1/alerts?confirm=true", data=live_demo_cap(ORANGE), headers={"Content-Type": "application/xml"})
     assert answer.status_code == 201, f"the warning was not stored: {answer.text}"
     api.alert_id = answer.json()["stored"][0]
     wait_until(lambda: count(url, Notification, Notification.kind == "warning",

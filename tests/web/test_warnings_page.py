@@ -64,7 +64,7 @@ def quiet_storm(api_server, database_url: str):
 
 def post_and_fan_out(admin, raw: bytes) -> dict:
     """Store a message as a feed poller would and wait until its notifications are planned."""
-    response = admin.post("/v1/alerts", data=raw, headers={"Content-Type": "application/xml"})
+    response = admin.post("/v1/alerts?confirm=true", data=raw, headers={"Content-Type": "application/xml"})
     assert response.status_code == 201, f"the demo message was not stored: {response.text}"
     alert = response.json()["alerts"][0]
     deadline = time.monotonic() + 60

@@ -7,15 +7,18 @@ from datetime import datetime
 
 from aiohttp import web
 
-from alerts import requests, responses, service
+from alerts import manual_service, requests, responses
 from alerts.dao import alerts_dao
-from alerts.reading.ingest import Origin
+from alerts.manual import ManualRules, Refused
+from alerts.notifying.targeting import Rules
+from config import get_settings
 from store.db import session_scope
 from store.types import utcnow
 from web.common import in_thread, json_response, path_id, principal_of, requires, whole_number
 from web.errors import ApiError, bad_request, not_found
 from web.openapi import takes
-from web.typed import query, responds
+from web.routes.auth import ACTIVE_SESSION
+from web.typed import body, query, responds
 
 routes = web.RouteTableDef()
 
@@ -23,26 +26,102 @@ STAFF = ("dispatcher", "adjuster", "supervisor", "manager")
 OPERATORS = ("supervisor", "manager")
 
 
-def _ingest(raw: bytes, content_type: str | None, principal_id: int) -> dict:
-    return service.ingest_and_show(raw, Origin(source=f"api:user/{principal_id}", content_type=content_type))
+def _policy() -> manual_service.Policy:
+    settings = get_settings()
+    return manual_service.Policy(ManualRules.from_settings(settings), Rules.from_settings(settings))
+
+
+async def _manual(operation, *args):
+    """Run a manual-warning operation off the event loop; its refusals are 4xx naming the problem."""
+    try:
+        return await in_thread(operation, *args)
+    except Refused as exc:
+        raise ApiError(exc.status, exc.code, exc.message, field=exc.field) from None
 
 
 @routes.post("/v1/alerts")
 @requires("dispatcher", "supervisor", "manager")
-@responds(responses.IngestOutcome, status=201, description="stored")
+@query(requests.AlertSubmitQuery)
+@responds(responses.ManualWarningView, status=202, description="held with its reach: the submitter confirms "
+                                                              "it, or (above the setting) a second staff member "
+                                                              "approves it")
+@responds(responses.ManualIngestOutcome, status=201, description="stored and sent (?confirm=true with an API key)")
 @responds(responses.IngestOutcome, description="already stored: duplicates only")
 @takes("application/cap+xml", description="CAP 1.1/1.2 XML, NWS GeoJSON, QWeather or typhoon-track JSON")
 @takes("application/geo+json")
-async def post_alert(request: web.Request) -> web.Response:
-    """Ingest one message (CAP XML, NWS GeoJSON, QWeather or typhoon-track JSON); invalid ones are quarantined."""
+async def post_alert(request: web.Request, query: requests.AlertSubmitQuery) -> web.Response:
+    """A warning entered by a person (docs/architecture.md, "Manual warnings"): held with its reach
+    (customers, assets, channels, area) and answered 202 with the held warning. Nothing is sent until its
+    submitter confirms it (POST /v1/manual-warnings/{id}/confirm) or, above HAVEN_MANUAL_APPROVAL_ABOVE
+    customers, another supervisor or manager approves it. An API-key client may add ?confirm=true: a
+    warning that needs no approver is then stored and sent at once (201, the ingest answer). Invalid
+    messages are quarantined (422); one already stored answers 200 with its id."""
     raw = await request.read()
     if not raw.strip():
         raise bad_request("the body is empty; send CAP XML or NWS GeoJSON", field="body")
-    outcome = await in_thread(_ingest, raw, request.content_type, principal_of(request).user_id)
+    if query.confirm and request.get(ACTIVE_SESSION) is not None:
+        raise bad_request("a signed-in person confirms the preview: POST /v1/manual-warnings/{id}/confirm",
+                          field="confirm")
+    held = await _manual(manual_service.submit, raw, request.content_type, principal_of(request), _policy(),
+                         query.confirm)
+    outcome = held.get("ingest")
+    if outcome is None:
+        return json_response(held["warning"], status=202)
+    if "warning" in held:
+        return json_response({**outcome, "manual_warning": held["warning"]}, status=201)
     if not outcome["stored"] and not outcome["duplicates"] and outcome["problems"]:
         path, _, reason = outcome["problems"][0].partition(": ")
         raise ApiError(422, "invalid_alert", f"{reason} (quarantined as {outcome['quarantined']})", field=path)
     return json_response(outcome, status=201 if outcome["stored"] else 200)
+
+
+@routes.get("/v1/manual-warnings")
+@requires("dispatcher", "supervisor", "manager")
+@query(requests.ManualWarningQuery)
+@responds(responses.ManualWarningList)
+async def list_manual_warnings(request: web.Request, query: requests.ManualWarningQuery) -> web.Response:
+    """Manual warnings, newest first (?state=awaiting_approval ...): supervisors and managers see all, a
+    dispatcher their own. Those past their deadline are expired first."""
+    return json_response(await _manual(manual_service.listing, principal_of(request), query.state, query.limit))
+
+
+@routes.get("/v1/manual-warnings/{id}")
+@requires("dispatcher", "supervisor", "manager")
+@responds(responses.ManualWarningView)
+async def get_manual_warning(request: web.Request) -> web.Response:
+    """One manual warning with its area (GeoJSON) and, while it waits, its reach recomputed now (reach_now)."""
+    return json_response(await _manual(manual_service.show_fresh, path_id(request, what="manual warning"),
+                                       principal_of(request)))
+
+
+@routes.post("/v1/manual-warnings/{id}/confirm")
+@requires("dispatcher", "supervisor", "manager")
+@responds(responses.ManualWarningView)
+async def confirm_manual_warning(request: web.Request) -> web.Response:
+    """The submitter sends their warning after the preview (only one needing no approver: 409
+    approval_required otherwise). If its reach grew past the setting meanwhile it waits for approval."""
+    return json_response(await _manual(manual_service.confirm, path_id(request, what="manual warning"),
+                                       principal_of(request), _policy()))
+
+
+@routes.post("/v1/manual-warnings/{id}/approve")
+@requires("supervisor", "manager")
+@responds(responses.ManualWarningView)
+async def approve_manual_warning(request: web.Request) -> web.Response:
+    """A second staff member sends a warning waiting for approval; never your own (409 own_warning). Of
+    two decisions, or a decision and the deadline, exactly one wins (409 already_<state> for the other)."""
+    return json_response(await _manual(manual_service.approve, path_id(request, what="manual warning"),
+                                       principal_of(request)))
+
+
+@routes.post("/v1/manual-warnings/{id}/reject")
+@requires("dispatcher", "supervisor", "manager")
+@body(requests.ManualRejection)
+@responds(responses.ManualWarningView)
+async def reject_manual_warning(request: web.Request, body: requests.ManualRejection) -> web.Response:
+    """Stop a waiting warning, with a reason (audited): an approver for anyone's, a dispatcher for their own."""
+    return json_response(await _manual(manual_service.reject, path_id(request, what="manual warning"),
+                                       principal_of(request), body.reason))
 
 
 PAGE_DEFAULT, PAGE_MAX = 50, 200

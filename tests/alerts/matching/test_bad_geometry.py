@@ -106,7 +106,7 @@ def test_cli_parse_exits_2_naming_file_element_and_reason(tmp_path):
 def test_api_refuses_the_circle_with_422_and_quarantines_it(sqlite_url, api_server):
     api = api_server(sqlite_url)
     ops = api.as_user(make_user(sqlite_url, "supervisor"))
-    response = ops.post("/v1/alerts", data=cap("<circle>28.0,120.7 1000000000</circle>"))
+    response = ops.post("/v1/alerts?confirm=true", data=cap("<circle>28.0,120.7 1000000000</circle>"))
     assert response.status_code == 422, f"expected 422, got {response.status_code}: {response.text[:300]}"
     error = response.json()["error"]
     assert error["field"] == "/alert/info[1]/area[1]/circle[1]", error
@@ -151,7 +151,7 @@ def test_blizzard_zone_alert_with_an_empty_polygon_is_its_four_zones(tmp_path):
 def test_api_stores_the_blizzard_zone_alert_with_its_flag_instead_of_quarantining_it(sqlite_url, api_server):
     api = api_server(sqlite_url)
     ops = api.as_user(make_user(sqlite_url, "supervisor"))
-    response = ops.post("/v1/alerts", data=BLIZZARD.read_bytes(), headers={"Content-Type": "application/cap+xml"})
+    response = ops.post("/v1/alerts?confirm=true", data=BLIZZARD.read_bytes(), headers={"Content-Type": "application/cap+xml"})
     assert response.status_code == 201, f"the zone alert should be stored: {response.status_code} {response.text}"
     stored = ops.get(f"/v1/alerts/{response.json()['stored'][0]}").json()
     assert any(isinstance(f, dict) and f.get("code") == "empty-polygon" for f in stored["flags"]), stored["flags"]
@@ -208,7 +208,7 @@ def test_one_broken_stored_area_leaves_the_map_the_alert_view_and_a_cancel_worki
     for name, area in (("good", "<circle>28.0,120.7 20</circle>"), ("huge", "<circle>30.0,122.0 10</circle>"),
                        ("garbled", "<circle>25.0,119.0 10</circle>"), ("bowtie", "<circle>1.0,1.0 10</circle>")):
         body = cap(area, identifier=name, expires=expires)
-        response = ops.post("/v1/alerts", data=body)
+        response = ops.post("/v1/alerts?confirm=true", data=body)
         assert response.status_code == 201, f"{name}: {response.status_code} {response.text[:300]}"
         posted[name] = response.json()["stored"][0]
 
@@ -246,7 +246,7 @@ def test_one_broken_stored_area_leaves_the_map_the_alert_view_and_a_cancel_worki
     huge = ops.get(f"/v1/alerts/{posted['huge']}").json()
     cancel = cap("<circle>30.0,122.0 10</circle>", identifier="huge-cancel", msg_type="Cancel",
                  references=f"ops@example.org,huge,{huge['sent']}")
-    response = ops.post("/v1/alerts", data=cancel)
+    response = ops.post("/v1/alerts?confirm=true", data=cancel)
     assert response.status_code == 201, f"the Cancel should be accepted: {response.status_code} {response.text}"
     after = ops.get(f"/v1/alerts/{posted['huge']}").json()
     assert after["chain"]["state"] == "cancelled", f"the Cancel should end the chain: {after['chain']}"

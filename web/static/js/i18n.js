@@ -1,6 +1,7 @@
 // zh-CN / en texts of the console. t("key", {vars}) picks the current language.
 import { PEOPLE_TEXTS } from "./texts_people.js";
 import { WARNINGS_TEXTS } from "./texts_warnings.js";
+import { MANUAL_TEXTS } from "./texts_manual.js";
 
 const TEXTS = {
   en: {
@@ -193,6 +194,7 @@ const TEXTS = {
 
 for (const [language, texts] of Object.entries(PEOPLE_TEXTS)) Object.assign(TEXTS[language], texts);
 for (const [language, texts] of Object.entries(WARNINGS_TEXTS)) Object.assign(TEXTS[language], texts);
+for (const [language, texts] of Object.entries(MANUAL_TEXTS)) Object.assign(TEXTS[language], texts);
 
 const STORE_KEY = "haven.lang";
 let current = localStorage.getItem(STORE_KEY)

@@ -42,6 +42,7 @@ export const ClaimStage = enumOf("ClaimStage");
 export const ComplaintState = enumOf("ComplaintState");
 export const DocumentStatus = enumOf("DocumentStatus");
 export const JobState = enumOf("JobState");
+export const ManualWarningState = enumOf("ManualWarningState");
 export const NotificationState = enumOf("NotificationState");
 export const OfferState = enumOf("OfferState");
 export const PaymentKind = enumOf("PaymentKind");

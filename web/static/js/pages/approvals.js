@@ -1,18 +1,23 @@
 // The approver's inbox: payments above the requester's authority, waiting for this supervisor or manager.
 // Each card says whom the money goes to (name, masked phone), which documents the claim holds, and whether
 // the ID card and bank account are in. Paying without them takes an override with a reason; rejecting
-// takes a reason. Both are asked for in a dialog.
+// takes a reason. Both are asked for in a dialog. Below, manual warnings waiting for a second approver (manual.js).
 import { get, post } from "../api.js";
 import { t } from "../i18n.js";
 import { changeDetector, debounce, h, replace, toast } from "../ui.js";
 import { zonedTime } from "../zone.js";
 import { cny, documentList, refusalToast, whyChip } from "./queue.js";
+import { mountApprovalsPanel } from "./manual.js";
+import { askReason } from "./reason.js";
 
 const IDENTITY = ["id", "bank_account"];
 
 export function mount(root) {
   const inbox = h("section", { class: "inbox", "data-testid": "approvals" });
-  root.append(inbox);
+  const warningsInbox = h("section", { class: "inbox manual-inbox", "data-testid": "manual-approvals" });
+  root.append(inbox, warningsInbox);
+  const warnings = mountApprovalsPanel(warningsInbox);
+  const warningsTicker = setInterval(warnings.reload, 30000); // deadlines pass with nothing else happening
   let items = [];
   const changed = changeDetector();
 
@@ -27,41 +32,6 @@ export function mount(root) {
 
   function missingIdentity(payment) {
     return IDENTITY.filter((kind) => !payment.claim.identity_check[kind]);
-  }
-
-  // A modal dialog asking for a reason; resolves with the reason, or null when cancelled.
-  function askReason({ title, lead, label, confirm, testid, danger }) {
-    return new Promise((resolve) => {
-      const field = h("textarea", { id: `${testid}-reason`, rows: "3", maxlength: "4000", "aria-required": "true",
-        "data-testid": `${testid}-reason` });
-      const problem = h("p", { class: "bad small", role: "alert", "data-testid": `${testid}-problem` });
-      const dialog = h("dialog", { class: "confirm reason-dialog", "data-testid": testid, "aria-labelledby": `${testid}-title` });
-      const finish = (value) => {
-        dialog.close();
-        dialog.remove();
-        resolve(value);
-      };
-      const yes = h("button", { type: "submit", class: danger ? "danger" : "primary", "data-testid": `${testid}-confirm` }, confirm);
-      const no = h("button", { type: "button", "data-testid": `${testid}-cancel`, onclick: () => finish(null) }, t("approvals.cancel"));
-      const form = h("form", { method: "dialog" },
-        h("h2", { id: `${testid}-title` }, title), lead ? h("p", {}, lead) : null,
-        h("label", { for: `${testid}-reason` }, label), field, problem,
-        h("div", { class: "dialog-actions" }, no, yes));
-      form.addEventListener("submit", (event) => {
-        event.preventDefault();
-        if (!field.value.trim()) {
-          problem.textContent = t("approvals.reasonRequired");
-          field.focus();
-          return;
-        }
-        finish(field.value.trim());
-      });
-      dialog.addEventListener("cancel", (event) => { event.preventDefault(); finish(null); });
-      dialog.append(form);
-      document.body.append(dialog);
-      dialog.showModal();
-      field.focus();
-    });
   }
 
   async function send(button, payment, verb, body) {
@@ -152,6 +122,10 @@ export function mount(root) {
   return {
     changed(topic) {
       if (["payments", "reconnect"].includes(topic)) reload();
+      if (["warnings", "reconnect"].includes(topic)) warnings.reload();
+    },
+    unmount() {
+      clearInterval(warningsTicker);
     },
   };
 }

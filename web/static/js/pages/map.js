@@ -5,6 +5,8 @@ import { api, get } from "../api.js";
 import { lang, t } from "../i18n.js";
 import { debounce, duration, h, number, replace, showError, syncClock, toast } from "../ui.js";
 import { zonedTime } from "../zone.js";
+import { ManualWarningState } from "../states.js";
+import { AREA_STYLE, myWaitingBlock, previewBlock } from "./manual.js";
 
 export const SEVERITY_COLOURS = {
   Extreme: "#b71c1c", Severe: "#e65100", Moderate: "#f9a825", Minor: "#1e88e5", Unknown: "#78909c",
@@ -311,7 +313,43 @@ export function mount(root) {
       ingestForm());
   }
 
+  // A person's upload is held with its reach (manual.js): the preview and its area stay until sent or dropped.
+  let preview = null;
+  let previewLayer = null;
+  let mine = [];
+
+  function closePreview() {
+    preview = null;
+    if (previewLayer) previewLayer.remove();
+    previewLayer = null;
+    reloadMine();
+    drawOverview();
+  }
+
+  async function showPreview(warning) {
+    preview = warning;
+    drawOverview();
+    try {
+      const detail = await get(`/v1/manual-warnings/${warning.id}`);
+      if (!mounted || preview !== warning || !detail.area) return;
+      previewLayer = L.geoJSON(detail.area, { interactive: false, style: AREA_STYLE }).addTo(map);
+      map.fitBounds(previewLayer.getBounds(), { padding: [20, 20], maxZoom: 11 });
+    } catch (error) {
+      showError(error);
+    }
+  }
+
+  async function reloadMine() {
+    try {
+      mine = (await get(`/v1/manual-warnings?state=${ManualWarningState.AWAITING_APPROVAL}`)).warnings;
+      if (mounted && overview) drawOverview();
+    } catch (error) {
+      mine = [];
+    }
+  }
+
   function ingestForm() {
+    if (preview) return previewBlock(preview, { onDone: closePreview });
     const input = h("input", { type: "file", accept: ".xml,.json,.geojson,.cap", "data-testid": "ingest-file" });
     input.addEventListener("change", async () => {
       const file = input.files[0];
@@ -320,15 +358,17 @@ export function mount(root) {
       try {
         const result = await api("POST", "/v1/alerts", new Blob([await file.arrayBuffer()], { type }),
           { "Content-Type": type });
-        // `stored` lists the new alerts' ids: the toast counts them.
-        const stored = result.stored.length;
-        toast(stored ? t("map.ingested", { n: stored }) : t("map.ingestedNone"));
+        if (result.reach) {
+          showPreview(result);
+        } else { // already stored: `duplicates` names it, nothing new is held
+          toast(result.stored.length ? t("map.ingested", { n: result.stored.length }) : t("map.ingestedNone"));
+        }
       } catch (error) {
         showError(error);
       }
       input.value = "";
     });
-    return h("section", { class: "ingest" }, h("label", {}, t("map.ingest"), input));
+    return [h("section", { class: "ingest" }, h("label", {}, t("map.ingest"), input)), myWaitingBlock(mine)];
   }
 
   const reload = debounce(async () => {
@@ -377,12 +417,16 @@ export function mount(root) {
   map.on("zoomend", hideCollidingLabels);
   reload();
   reloadCells();
+  reloadMine();
   const ticker = setInterval(reload, 30000); // position ages and expiries move even when nothing happens
 
   return {
     changed(topic) {
       if (["warnings", "deliveries", "rescue", "cat_events", "reconnect"].includes(topic)) reload();
-      if (["warnings", "reconnect"].includes(topic)) reloadCells();
+      if (["warnings", "reconnect"].includes(topic)) {
+        reloadCells();
+        reloadMine();
+      }
     },
     unmount() {
       mounted = false;
