@@ -131,6 +131,7 @@ class AliyunCompatible:
         self.faults = faults or Faults()
         self.accepted: list[Accepted] = []
         self.attempts: list[tuple[float, int, str]] = []  # (time, HTTP status, Code)
+        self.received: list[tuple[str, dict[str, str], bytes]] = []  # (path and query, headers, body) as sent
         self.reports_sent: list[tuple[str, bool, int]] = []  # (biz_id, success, HTTP status of the webhook)
         self.in_flight = 0
         self.max_in_flight = 0
@@ -154,6 +155,7 @@ class AliyunCompatible:
         self.max_in_flight = max(self.max_in_flight, self.in_flight)
         try:
             body = await request.read()
+            self.received.append((request.path_qs, dict(request.headers), body))
             response = await self._answer(request, body, arrived)
         finally:
             self.in_flight -= 1

@@ -102,7 +102,8 @@ def test_a_malformed_item_is_refused_without_losing_the_rest_of_the_batch(api):
 
 
 @pytest.mark.parametrize(("body", "field"), [(b"{not json", "body"), (b'{"biz_id": "1"}', "body"), (b"[]", "body"),
-                                             (b'[{"success": true}]', "0.biz_id")])
+                                             (b"[" * 5000 + b"]" * 5000, "body"), (b'[{"success": true}]', "0.biz_id"),
+                                             (b'[{"biz_id": "1", "success": true, "x": {"y": 1}}]', "0.x")])
 def test_a_body_with_no_valid_report_is_a_precise_400(api, body, field):
     response = api.post(PATH, data=body, headers={"Content-Type": "application/json"})
     assert response.status_code == 400, f"{body!r} got {response.status_code}"

@@ -149,6 +149,10 @@ ALIYUN_REPORTS_MAX = 1000  # Aliyun pushes a few hundred reports at most in one 
 ALIYUN_ACCEPTED = {"code": 0, "msg": "成功"}  # the answer Aliyun's push expects; anything else is retried
 
 
+def _readable_json(value) -> str:
+    return json.dumps(value, ensure_ascii=False)
+
+
 def _store_aliyun_reports(reports: list[aliyun_sms.SmsReport]) -> None:
     with session_scope() as session:
         session.add_all([receipts.receipt_from_report(report) for report in reports])
@@ -167,7 +171,7 @@ async def aliyun_status(request: web.Request) -> web.Response:
         raise ApiError(403, "bad_token", "the status report URL does not carry HAVEN_ALIYUN_REPORT_TOKEN")
     try:
         items = json.loads(await request.read())
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, RecursionError):  # UnicodeDecodeError is a ValueError
         raise bad_request("the body is not JSON", field="body") from None
     if not isinstance(items, list) or not items:
         raise bad_request("the body must be a JSON array of status reports", field="body")
@@ -182,7 +186,7 @@ async def aliyun_status(request: web.Request) -> web.Response:
     answer = dict(ALIYUN_ACCEPTED)
     if refused:
         answer["refused"] = [{"index": r.index, "field": r.field, "message": r.message} for r in refused]
-    return web.json_response(answer)
+    return web.json_response(answer, dumps=_readable_json)
 
 
 @routes.post("/webhooks/twilio/inbound")

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, ValidationError
 
 from alerts.notifying.channels.base import ChannelConfigError, Outcome, Outgoing, require_settings
 from alerts.notifying.channels.pacing import SenderLoop
@@ -90,7 +90,7 @@ def verdict(error_code: str | None) -> str | None:
 class SmsReport(BaseModel):
     """One item of Aliyun's SmsReport push (a JSON array; https://help.aliyun.com/zh/sms/developer-reference/smsreport-2).
 
-    Unknown fields are kept (the receipt stores the item as received); every text must be storable."""
+    Unknown fields are kept (the receipt stores the item as received; read_reports checks they can be)."""
 
     model_config = ConfigDict(extra="allow", str_strip_whitespace=True)
 
@@ -103,19 +103,6 @@ class SmsReport(BaseModel):
     report_time: str | None = Field(default=None, max_length=32)
     sms_size: str | None = Field(default=None, max_length=8)
     out_id: str | None = Field(default=None, max_length=256)
-
-    @model_validator(mode="before")
-    @classmethod
-    def _storable(cls, item):
-        if isinstance(item, dict):
-            if len(item) > REPORT_FIELDS_MAX:
-                raise ValueError(f"a report has at most {REPORT_FIELDS_MAX} fields")
-            for name, value in item.items():
-                if not _storable_text(str(name)) or (isinstance(value, str) and not _storable_text(value)):
-                    raise ValueError(f"{str(name)[:40]} holds a NUL character or half a surrogate pair")
-                if not isinstance(value, str | bool | int | float | type(None)) or len(str(value)) > 1024:
-                    raise ValueError(f"{str(name)[:40]} is not a short text, number or boolean")
-        return item
 
     @property
     def status(self) -> str:
@@ -138,13 +125,32 @@ def read_reports(items: list) -> tuple[list[SmsReport], list[RefusedReport]]:
     """The well-formed reports of a push, and why each other one was refused (it never spoils the rest)."""
     reports, refused = [], []
     for index, item in enumerate(items):
+        unstorable = _unstorable(item)
+        if unstorable:
+            refused.append(RefusedReport(index, *unstorable))
+            continue
         try:
             reports.append(SmsReport.model_validate(item))
         except ValidationError as exc:
             error = exc.errors()[0]
             field = ".".join(str(part) for part in error["loc"]) or "item"
-            refused.append(RefusedReport(index, field, error["msg"][:200]))
+            refused.append(RefusedReport(index, field, error["msg"].removeprefix("Value error, ")[:200]))
     return reports, refused
+
+
+def _unstorable(item) -> tuple[str, str] | None:
+    """(field, why) when the item cannot be kept as received: a receipt stores every field of it."""
+    if not isinstance(item, dict):
+        return "item", "a report is a JSON object"
+    if len(item) > REPORT_FIELDS_MAX:
+        return "item", f"a report has at most {REPORT_FIELDS_MAX} fields"
+    for name, value in item.items():
+        field = name[:40] if _storable_text(name) else "item"
+        if not isinstance(value, str | bool | int | float | type(None)) or len(str(value)) > 1024:
+            return field, "must be a short text, number or boolean"
+        if field == "item" or (isinstance(value, str) and not _storable_text(value)):
+            return field, "holds a NUL character or half a surrogate pair"
+    return None
 
 
 def _storable_text(value: str) -> bool:

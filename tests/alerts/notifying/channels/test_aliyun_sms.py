@@ -2,8 +2,10 @@
 which checks the SDK's ACS3-HMAC-SHA256 signature and the approved templates the way Aliyun does."""
 
 import json
+from datetime import UTC, datetime, timedelta
 
 import pytest
+import requests
 
 from alerts.notifying.channels.aliyun_sms import AliyunSms, parse_templates, verdict
 from alerts.notifying.channels.base import ChannelConfigError, Outgoing
@@ -127,6 +129,25 @@ def test_a_wrong_secret_is_refused_by_the_signature_check(aliyun_server):
     assert (outcome.http_status, outcome.error_code) == (400, "SignatureDoesNotMatch"), f"got {outcome}"
     assert aliyun_server.provider.accepted == [], "a badly signed request was accepted"
     assert verdict(outcome.error_code) == "retry", "a credentials problem loses the message"
+
+
+@pytest.mark.parametrize(("change", "code"), [
+    ("replay", "SignatureNonceUsed"), ("other number", "SignatureDoesNotMatch"),
+    ("an hour old", "InvalidTimeStamp.Expired"), ("unsigned", "IncompleteSignature")])
+def test_the_server_takes_only_fresh_requests_signed_for_what_they_say(aliyun_server, change, code):
+    """The SDK's own signed request, sent again as is or changed: only the original is accepted."""
+    [original] = channel(aliyun_server).send([outgoing(13, params=WARNING_FACTS)])
+    assert original.result == "accepted", f"the SDK's signed request was refused: {original}"
+    path, headers, body = aliyun_server.provider.received[0]
+    if change == "other number":
+        path = path.replace("17000000013", "17000000099")
+    elif change == "an hour old":
+        headers["x-acs-date"] = (datetime.now(UTC) - timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    elif change == "unsigned":
+        del headers["Authorization"]
+    answer = requests.post(aliyun_server.base_url + path, data=body, headers=headers, timeout=10)
+    assert (answer.status_code, answer.json()["Code"]) == (400, code), f"{change}: {answer.status_code} {answer.text}"
+    assert len(aliyun_server.provider.accepted) == 1, f"{change}: a second message was accepted"
 
 
 def test_settings_name_what_the_aliyun_channel_lacks():
