@@ -9,8 +9,9 @@ sign name and the template against the approved ones, the TemplateParam against 
 (all present, none unknown, at most 35 characters, no link; 4-6 letters or digits in a code template) and
 answers as Aliyun does: HTTP 200 with Code "OK", a BizId and a RequestId, or HTTP 200 with an isv.* Code for
 a refused message; gateway errors (signature, throttling, 5xx) as HTTP errors with Aliyun's error JSON.
-Faults can be injected (latency, throttling, 500s, a Code per number), everything accepted is recorded, and
-status reports (SmsReport: a JSON array, several reports a POST) are pushed to the configured report URL.
+Faults can be injected (latency, throttling, 500s for the next N requests or a share of them, a Code per
+number), everything received and accepted is recorded, and each accepted message's status report
+(SmsReport, in a JSON array as Aliyun pushes them; `post_reports` sends any batch) goes to the report URL.
 
 It is a test double, not part of the product; `python -m devtools.aliyun_compatible` runs it standalone
 (it prints {"port": ...}); GET /_stats and POST /_faults talk to it over HTTP.
@@ -24,6 +25,7 @@ import contextlib
 import hashlib
 import hmac
 import json
+import random
 import re
 import secrets
 import time
@@ -69,6 +71,7 @@ class Faults:
     latency_s: float = 0.0
     throttle_next: int = 0  # the next N requests get HTTP 400 Throttling.User
     status_500_next: int = 0  # the next N requests get HTTP 500 InternalError
+    status_500_share: float = 0.0  # this share of requests, at random, gets HTTP 500
     codes: dict[str, str] = field(default_factory=dict)  # PhoneNumbers -> the Code to refuse it with
     final: dict[str, list] = field(default_factory=dict)  # PhoneNumbers -> [success, err_code]
     reports: bool = True
@@ -173,8 +176,8 @@ class AliyunCompatible:
         if faults.throttle_next > 0:
             faults.throttle_next -= 1
             return _error(400, "Throttling.User", "Request was denied due to user flow control.")
-        if faults.status_500_next > 0:
-            faults.status_500_next -= 1
+        if faults.status_500_next > 0 or (faults.status_500_share and random.random() < faults.status_500_share):
+            faults.status_500_next = max(0, faults.status_500_next - 1)
             return _error(500, "InternalError", "The request processing has failed due to some unknown error.")
         query = request.query
         # V3 names the operation in signed headers; the older RPC signature in the query.
