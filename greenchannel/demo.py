@@ -56,6 +56,7 @@ STORY_SPAN = timedelta(hours=15)
 # The customers' call-back rescue requests wait this long for the dispatcher (`haven run` would otherwise
 # offer them within seconds of starting); after it, the automatic batch takes them so none is forgotten.
 LEFT_FOR_DISPATCHER = timedelta(hours=4)
+CALL_BACK_NOTE = "客户回电：车辆仍泡在水里"  # as the hotline (Chinese-speaking, like its claim descriptions) types it
 BEIJING = timezone(timedelta(hours=8))
 # The smallest PNG (1x1): what a customer's app would send as a photo or a scan in the demo.
 DEMO_SCAN = bytes.fromhex("89504e470d0a1a0a0000000d4948445200000001000000010806000000"
@@ -416,7 +417,7 @@ def leave_work(run: Runner, people: dict[str, Principal], event: CatEvent, claim
     left["rescue_requests"] = 0
     for claim in vehicles:
         job, created = run(rescue.create_job, hotline, JobRequest(claim_id=claim.id, dispatch=False,
-                                                                  note="customer called back: still in water"),
+                                                                  note=CALL_BACK_NOTE),
                            rules.rescue, now)
         if created:  # a call-back is the dispatcher's to place: the automatic batch leaves it alone a while
             run(rescue.leave_for_dispatcher, hotline, job.id, now + LEFT_FOR_DISPATCHER, now)

@@ -24,6 +24,7 @@ from playwright.sync_api import Page, expect
 from sqlalchemy import select
 
 from greenchannel import catevents
+from greenchannel.demo import CALL_BACK_NOTE
 from greenchannel.service import run_unit
 from store.db import session_scope
 from store.models import AuditEvent, CatEvent, Claim, Customer, Payment, RescueJob, User
@@ -40,7 +41,6 @@ from tests.web.test_dispatch_board import assert_board_reads_well, card_of
 from tests.web.test_ops_pages import assert_accessible, assert_reads_well
 
 SIZES = ({"width": 1280, "height": 800}, {"width": 1920, "height": 1080})
-CALL_BACK = "customer called back: still in water"  # the demo's note on the requests it leaves
 
 
 @dataclass
@@ -109,7 +109,7 @@ def test_the_dispatcher_calls_reads_why_and_assigns_a_call_back_by_hand(demo, ap
     api = api_server(demo.url)
     dispatcher = api.as_user(demo.keys["dispatcher"])
     jobs = dispatcher.get("/v1/rescue/jobs", params={"state": "created"}).json()["jobs"]
-    call_backs = [job for job in jobs if job["note"] == CALL_BACK]
+    call_backs = [job for job in jobs if job["note"] == CALL_BACK_NOTE]
     assert len(call_backs) == 3, f"the demo should leave three call-back requests pending, found {len(call_backs)}"
     assert all(job["held_until"] for job in call_backs), "the call-back requests are not left for the dispatcher"
 

@@ -310,7 +310,7 @@ export function mount(root) {
     job.at_asset && job.place ? h("div", { class: "muted small", "data-outside": "" }, job.place[lang()] || job.place.en) : null,
     callLine(job),
     waitedLine(job),
-    job.held && !open.has(job.id) ? h("div", { class: "held-line small" }, t("board.heldUntil", { t: zonedTime(job.held_until) })) : null,
+    job.held && !open.has(job.id) && !job.unplaced ? h("div", { class: "held-line small" }, t("board.heldUntil", { t: zonedTime(job.held_until) })) : null,
     job.state === JobState.CREATED && job.unplaced
       ? h("div", { class: "unplaced", "data-testid": "unplaced-reason", "data-code": job.unplaced.code },
         reasonWords(job.unplaced)) : null,

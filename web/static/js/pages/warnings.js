@@ -79,7 +79,8 @@ export function mount(root, { args } = {}) {
         h("span", { class: `chip sev-${alert.max_severity || "Unknown"}` }, words("sev", alert.max_severity, "Unknown")), " ",
         h("span", { class: "headline", "data-outside": "" }, alertHeadline(alert)),
         h("br"), h("span", { class: "muted small" }, `${words("warnings.change", CHANGES[alert.msg_type])} · `,
-          h("time", { datetime: alert.received_at }, zonedTime(alert.received_at))))))
+          // When the message was sent, not when Haven stored it: a replayed or late chain arrives at once.
+          h("time", { datetime: alert.sent || alert.received_at }, zonedTime(alert.sent || alert.received_at))))))
         : [h("li", { class: "muted" }, t("warnings.none"))]);
       if (chosen === null && page.alerts.length) open(page.alerts[0].id);
     } catch (error) {
