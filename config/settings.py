@@ -12,7 +12,7 @@ import re
 from pathlib import Path
 from typing import Literal
 
-from pydantic import AliasChoices, Field, ValidationError, field_validator
+from pydantic import AliasChoices, Field, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -21,6 +21,7 @@ VAR_DIR = PROJECT_ROOT / "var"
 DEFAULT_HOTLINE = "400-000-0000"
 HOTLINE_MAX = 20  # the templates are proven to fit 2 SMS segments with a hotline this long
 HOTLINE = re.compile(r"\+?[0-9][0-9 ()-]*[0-9]")
+SMS_PROVIDER_NAMES = ("outbox", "twilio", "aliyun")
 
 
 class SettingsError(RuntimeError):
@@ -71,6 +72,16 @@ class Settings(BaseSettings):
     aliyun_templates: dict[str, dict[str, dict]] | None = None  # JSON: kind -> language -> {code, params}
     aliyun_endpoint: str | None = None  # dysmsapi.aliyuncs.com, or http://127.0.0.1:<port> for a local server
     aliyun_report_token: str | None = None  # the secret in the status report URL (docs/architecture.md)
+    # Several SMS providers at once (alerts/notifying/providers.py): their names in order of preference,
+    # e.g. "twilio,aliyun" (unset: HAVEN_SMS_CHANNEL alone); the resting split of new messages between them
+    # in percent, e.g. "70,30" (unset: all to the first); and the health rule's thresholds.
+    sms_providers: str | None = None
+    sms_split: str | None = None
+    sms_health_window_s: float = Field(default=30.0, ge=1, le=3600)
+    sms_slow_handover_s: float = Field(default=2.0, gt=0, le=60)  # the provider's API answer
+    sms_slow_delivery_s: float = Field(default=240.0, gt=0, le=86400)  # hand-over to the delivered receipt
+    sms_error_rate_threshold: float = Field(default=0.3, gt=0, le=1)
+    sms_drift_back_s: float = Field(default=300.0, ge=0, le=86400)  # from no traffic back to its resting share
 
     # Warning rules
     severity_threshold: Literal["Minor", "Moderate", "Severe", "Extreme"] = "Moderate"
@@ -161,6 +172,29 @@ class Settings(BaseSettings):
             raise ValueError("must be HOST:PORT, e.g. 127.0.0.1:8080")
         return value
 
+    @field_validator("sms_providers")
+    @classmethod
+    def _sms_providers(cls, value: str | None) -> str | None:
+        if not value:
+            return None
+        names = [name.strip() for name in value.split(",")]
+        unknown = [name for name in names if name not in SMS_PROVIDER_NAMES]
+        if unknown or len(set(names)) != len(names):
+            raise ValueError(f"must name distinct providers among {', '.join(SMS_PROVIDER_NAMES)}, "
+                             "in order of preference, e.g. twilio,aliyun")
+        return ",".join(names)
+
+    @field_validator("sms_split")
+    @classmethod
+    def _sms_split(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if not value:
+            return None
+        providers = (info.data.get("sms_providers") or "").split(",")
+        if (not re.fullmatch(r"\s*\d{1,3}(\s*,\s*\d{1,3})*\s*", value) or not sum(int(p) for p in value.split(","))
+                or len(value.split(",")) != len(providers)):
+            raise ValueError("must be whole percentages, one per provider of HAVEN_SMS_PROVIDERS, e.g. 70,30")
+        return value.replace(" ", "")
+
     @field_validator("hotline")
     @classmethod
     def _hotline(cls, value: str) -> str:
@@ -189,6 +223,11 @@ class Settings(BaseSettings):
         if value and not re.fullmatch(rf"{point}(;{point})*;?\s*", value):
             raise ValueError("must be points 'lat,lon[,adcode]' separated by ';', e.g. 28.02,120.65,330302")
         return value
+
+    @property
+    def sms_provider_names(self) -> tuple[str, ...]:
+        """The SMS providers in order of preference (HAVEN_SMS_PROVIDERS, else HAVEN_SMS_CHANNEL alone)."""
+        return tuple(self.sms_providers.split(",")) if self.sms_providers else (self.sms_channel,)
 
     @property
     def embedded(self) -> bool:

@@ -3,10 +3,10 @@
 It speaks what the official SDK speaks: POST /2010-04-01/Accounts/{AccountSid}/Messages.json with Basic
 auth and form fields, answering 201 with Twilio's message JSON, or Twilio's error JSON
 ({"code", "message", "more_info", "status"}). Faults can be injected: a latency on every request,
-429 for a while, 500 for the next N requests, slow answers, permanent error codes per number, and the
-final status each number ends with. Status callbacks are POSTed to the message's StatusCallback the way
-Twilio does (form-encoded, signed with X-Twilio-Signature), optionally twice or out of order.
-Everything accepted and every attempt is recorded, so a test can count messages per number and the
+429 for a while, 500 for the next N requests or for a share of them, slow answers, permanent error codes
+per number, and the final status each number ends with. Status callbacks are POSTed to the message's
+StatusCallback the way Twilio does (form-encoded, signed with X-Twilio-Signature), optionally twice or
+out of order. Everything accepted and every attempt is recorded, so a test can count messages per number and the
 peak rate seen by "the provider".
 
 It is a test double, not part of the product; it is packaged so an installed `haven bench` can run it
@@ -22,6 +22,7 @@ import base64
 import contextlib
 import functools
 import json
+import random
 import re
 import secrets
 import threading
@@ -54,6 +55,7 @@ class Faults:
     latency_s: float = 0.0  # every request
     status_429_until: float = 0.0  # time.time() before which every request gets 429
     status_500_next: int = 0  # the next N requests get 500
+    status_500_share: float = 0.0  # this share of requests, at random, gets 500
     slow_next: int = 0  # the next N requests take slow_s before answering
     slow_s: float = 0.0
     permanent: dict[str, int] = field(default_factory=dict)  # To -> Twilio error code
@@ -142,6 +144,8 @@ class TwilioCompatible:
             return _error(20429)
         if faults.status_500_next > 0:
             faults.status_500_next -= 1
+            return _error(20500)
+        if faults.status_500_share and random.random() < faults.status_500_share:
             return _error(20500)
         if not to:
             return _error(21604)

@@ -21,9 +21,11 @@ a second task for a row still queued is harmless, because only one claim can mov
 
 from __future__ import annotations
 
+import functools
 import logging
 import random
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -32,9 +34,11 @@ from sqlalchemy import true as sql_true
 from sqlalchemy.orm import Session
 
 from alerts.notifying.channels import aliyun_sms
-from alerts.notifying.channels.base import ChannelConfigError, Outcome, Outgoing
-from alerts.notifying.channels.configured import channel_for
+from alerts.notifying.channels.base import Channel, ChannelConfigError, Outcome, Outgoing
+from alerts.notifying.channels.configured import channel_for, sms_channel
+from alerts.notifying.failover import router_for
 from alerts.notifying.leases import keeper
+from alerts.notifying.providers import choose
 from alerts.notifying.ratelimit import limiter_for
 from store.audit import record
 from store.bulk import one_of, unnest_rows
@@ -124,7 +128,7 @@ def backoff_s(attempt: int, rng: random.Random | None = None) -> float:
 
 def batch_size(channel: str, settings) -> int:
     """About 100 a task; at a low SMS rate fewer, so one batch never waits long for its rate-limit slots."""
-    if channel == "sms" and settings.sms_channel in ("twilio", aliyun_sms.PROVIDER):
+    if channel == "sms" and any(name != "outbox" for name in settings.sms_provider_names):
         return max(1, min(MAX_BATCH, int(settings.sms_rate_per_s * 2)))
     return MAX_BATCH
 
@@ -197,11 +201,12 @@ def claim(session: Session, ids: Sequence[int], channel: str, now: datetime, lea
                 updated_at=now)
         .returning(TABLE.c.id, TABLE.c.state, TABLE.c.idempotency_key, TABLE.c.customer_id, TABLE.c.kind,
                    TABLE.c.recipient, TABLE.c.body, TABLE.c.language, TABLE.c.alert_id, TABLE.c.chain_id,
-                   TABLE.c.expires_at, TABLE.c.attempts)
+                   TABLE.c.expires_at, TABLE.c.attempts, TABLE.c.provider)
     ).all()
     return [Outgoing(notification_id=r.id, idempotency_key=r.idempotency_key, customer_id=r.customer_id,
                      channel=channel, kind=r.kind, recipient=r.recipient, body=r.body, language=r.language,
-                     alert_id=r.alert_id, chain_id=r.chain_id, expires_at=r.expires_at, attempt=r.attempts)
+                     alert_id=r.alert_id, chain_id=r.chain_id, expires_at=r.expires_at, attempt=r.attempts,
+                     last_provider=r.provider)
             for r in rows if r.state == NotificationState.SENDING]
 
 
@@ -313,15 +318,46 @@ def deliver_batch(notification_ids: Sequence[int], channel: str, settings) -> Ba
 
 def _hand_over(claimed: list[Outgoing], channel: str, settings) -> list[Outcome]:
     """Never raises: whatever goes wrong becomes an outcome for every message, so none stays `sending`."""
+    router = router_for(settings) if channel == "sms" else None
+    if router is None or not router.rules.several:
+        return _send_through(claimed, lambda: channel_for(channel, settings), channel, settings)
+    # Several SMS providers: each message goes to one, by the current split; a retry to another one than
+    # its failed attempt's. The choice is written down before the hand-over, so a batch taken back from a
+    # dead worker is retried elsewhere too.
+    current, rng = router.current(), random.Random()
+    groups: dict[str, list[Outgoing]] = {}
+    for message in claimed:
+        avoid = message.last_provider if message.attempt > 1 else None
+        groups.setdefault(choose(current, router.rules, rng, avoid), []).append(message)
+    with session_scope() as session:
+        for name, messages in groups.items():
+            mark_provider(session, [m.notification_id for m in messages], name)
+    with ThreadPoolExecutor(len(groups), thread_name_prefix="haven-sms-provider") as pool:
+        sends = [pool.submit(_send_through, messages, functools.partial(sms_channel, name, settings), name, settings)
+                 for name, messages in groups.items()]
+        outcomes = [outcome for send in sends for outcome in send.result()]
+    router.record(outcomes)
+    return outcomes
+
+
+def mark_provider(session: Session, ids: Sequence[int], provider: str) -> None:
+    """Which provider a claimed batch is being handed to (only rows still `sending`: still this worker's)."""
+    session.execute(update(TABLE).where(one_of(session, TABLE.c.id, ids), TABLE.c.state == NotificationState.SENDING)
+                    .values(provider=provider))
+
+
+def _send_through(claimed: list[Outgoing], make_channel: Callable[[], Channel], label: str, settings
+                  ) -> list[Outcome]:
+    """Hand a batch to one channel; `label` names it in the outcomes when it cannot even be set up."""
 
     def everyone(error: str, maybe_handed_over: bool) -> list[Outcome]:
-        return [Outcome(m.notification_id, "error", channel, error=error, transport_error=True,
+        return [Outcome(m.notification_id, "error", label, error=error, transport_error=True,
                         maybe_handed_over=maybe_handed_over) for m in claimed]
 
     try:
-        provider = channel_for(channel, settings)
+        provider = make_channel()
     except ChannelConfigError as exc:
-        log.error("cannot send %s: %s", channel, exc)
+        log.error("cannot send %s: %s", label, exc)
         return everyone(str(exc), maybe_handed_over=False)
     reserve = None
     if provider.rate_limited:

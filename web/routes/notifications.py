@@ -5,12 +5,14 @@ from __future__ import annotations
 import re
 
 from aiohttp import web
-from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 
 from alerts import requests, responses
 from alerts.dao.alerts_dao import chain_history, failure_reasons, held_release, warned_for_alert
 from alerts.dao.outbox_dao import list_outbox
+from alerts.notifying.failover import router_for
 from alerts.notifying.reach import delivery_counts, reach_report, recent_handover
+from config import get_settings
 from store.db import session_scope
 from web.common import in_thread, json_response, principal_of, requires, whole_number
 from web.errors import bad_request, not_found
@@ -153,3 +155,20 @@ def collect_metrics():
                 delay.add_metric([str(alert_id), quantile], figures[key])
     yield share
     yield delay
+    yield from _sms_provider_metrics()
+
+
+def _sms_provider_metrics():
+    """Each SMS provider's share of new messages, and how often failover cut or restored it."""
+    snapshot = router_for(get_settings()).snapshot()
+    share = GaugeMetricFamily("haven_sms_provider_share", "Share of new SMS each provider takes now (failover)",
+                              labels=["provider"])
+    for provider, value in snapshot["shares"].items():
+        share.add_metric([provider], value)
+    yield share
+    switches = CounterMetricFamily("haven_sms_provider_switches",
+                                   "Times failover cut an SMS provider from new messages or restored it",
+                                   labels=["provider", "kind"])
+    for (provider, kind), count in sorted(snapshot["switches"].items()):
+        switches.add_metric([provider, kind], count)
+    yield switches

@@ -43,6 +43,7 @@ class Outgoing:
     # The facts its text was composed from (hazard, level, place, code, ...): what a template-only provider
     # (Alibaba Cloud, alerts/notifying/channels/aliyun_sms.py) fills its approved template's variables with.
     params: Mapping[str, str] | None = None
+    last_provider: str | None = None  # the provider of its previous attempt, if any
 
 
 @dataclass(frozen=True)
@@ -65,6 +66,7 @@ class Outcome:
     # a retry may then be a second message, and is counted as a possible duplicate.
     maybe_handed_over: bool = False
     at: datetime | None = None  # when the provider answered (the hand-over time of an accepted message)
+    latency_s: float | None = None  # from the request's start to its answer (or to giving up on it)
 
 
 class Channel(Protocol):

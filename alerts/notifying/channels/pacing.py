@@ -74,14 +74,16 @@ async def send_paced(messages: list[Outgoing], reserve: Reserve | None,
     """
 
     async def one(message: Outgoing) -> Outcome:
+        began = time.monotonic()
         try:
             outcome = await send_one(message)
         except NOT_CONNECTED as exc:
-            return Outcome(message.notification_id, "error", provider, error=_describe(exc), transport_error=True)
+            return Outcome(message.notification_id, "error", provider, error=_describe(exc), transport_error=True,
+                           latency_s=time.monotonic() - began)
         except TRANSPORT_ERRORS as exc:
             return Outcome(message.notification_id, "error", provider, error=_describe(exc), transport_error=True,
-                           maybe_handed_over=True)
-        return replace(outcome, at=datetime.now(UTC))
+                           maybe_handed_over=True, latency_s=time.monotonic() - began)
+        return replace(outcome, at=datetime.now(UTC), latency_s=time.monotonic() - began)
 
     if reserve is None:
         return list(await asyncio.gather(*(one(m) for m in messages)))
