@@ -36,6 +36,7 @@ from tests.web.test_console import (
     LIVE,
     SMALL_BOOK,
     browser,  # noqa: F401  (the module's Chromium fixture)
+    shot,
 )
 from tests.web.test_dispatch_board import assert_board_reads_well, card_of
 from tests.web.test_ops_pages import assert_accessible, assert_reads_well
@@ -125,6 +126,7 @@ def test_the_dispatcher_calls_reads_why_and_assigns_a_call_back_by_hand(demo, ap
     expect(card.get_by_test_id("unplaced-reason")).to_contain_text(re.compile(
         r"Left for a dispatcher to assign by hand: no automatic offer until \d\d:\d\d CST \(Beijing\); "
         r"nearest free truck .+, \d+(\.\d)? km\."))
+    shot(page, "after-demo-dispatch-1280-en")
 
     page.get_by_test_id("batch").click()  # what `haven run` does every few seconds
     report = page.get_by_test_id("batch-report")
@@ -183,6 +185,7 @@ def test_an_adjuster_finds_and_takes_a_claim_and_reminds_a_customer(demo, api_se
     row.get_by_test_id("remind").click()
     expect(page.get_by_test_id("toast").filter(has_text="Reminder sent")).to_be_visible()
     expect(row.get_by_test_id("last-reminded")).to_contain_text("CST (Beijing)")
+    shot(page, "after-demo-queue-waiting-1280-en")
     customer = adjuster.get(f"/v1/claims/{reminded}").json()["customer_id"]
     sent = wait_until(lambda: [m for m in admin.get("/v1/outbox", params={"customer_id": customer})
                                .json()["messages"] if "/c/" in m["body"]], timeout=20,
@@ -206,6 +209,7 @@ def test_the_supervisor_approves_the_waiting_advance_with_an_override_reason(dem
     expect(page.get_by_test_id("approvals-badge")).to_have_text("1", timeout=LIVE)
     card = page.locator(f'[data-testid=approval][data-payment-id="{payment_id}"]')
     expect(card.get_by_test_id("identity-check")).to_contain_text("Bank account: missing")
+    shot(page, "after-demo-approvals-1280-en")
     check_everywhere(browser, page, api.base_url, demo, "supervisor", "approvals",
                      lambda p: expect(p.get_by_test_id("approval").first).to_be_visible(timeout=LIVE),
                      "approvals after the demo")
@@ -255,6 +259,7 @@ def test_the_operations_desk_finds_who_was_warned_decides_a_proposal_and_reads_a
     person = detail.get_by_test_id("warned-person").first
     expect(person.get_by_test_id("warned-name")).to_contain_text(name, timeout=LIVE)
     expect(person.get_by_test_id("warned-phone")).to_contain_text("****")
+    shot(page, "after-demo-warnings-1280-en")
     check_everywhere(browser, page, api.base_url, demo, "supervisor", "warnings",
                      lambda p: expect(p.get_by_test_id("warning-detail")).to_be_visible(timeout=LIVE),
                      "warnings after the demo")
@@ -285,6 +290,7 @@ def test_the_operations_desk_finds_who_was_warned_decides_a_proposal_and_reads_a
     listed = page.get_by_test_id("feed").filter(has_text="Provincial CAP index")
     expect(listed.get_by_test_id("feed-status")).to_have_text("✕ Failing", timeout=LIVE)
     expect(listed.get_by_test_id("feed-error")).to_contain_text("The provider could not be reached.")
+    shot(page, "after-demo-feeds-1280-en")
     check_everywhere(browser, page, api.base_url, demo, "supervisor", "feeds",
                      lambda p: expect(p.get_by_test_id("feed").first).to_be_visible(timeout=LIVE),
                      "feeds after the demo")
