@@ -6,8 +6,10 @@ release is one alert and one fan-out.
 
 from __future__ import annotations
 
+import threading
+import time
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from pyproj import Geod
 from shapely.geometry import Polygon, mapping, shape
@@ -19,6 +21,7 @@ from alerts.dao import alerts_dao, manual_dao
 from alerts.manual import ManualRules, Reach, Refused
 from alerts.matching import spatial
 from alerts.notifying.targeting import AlertFacts, Rules, why_not_warned
+from alerts.reach_book import ReachBook, id_keys
 from alerts.reading.errors import MessageInvalid
 from alerts.reading.ingest import Origin, find_alert
 from alerts.reading.ingest import ingest_payload as store_payload
@@ -81,10 +84,52 @@ def _cap_expiry(parsed: list[ParsedAlert]) -> datetime | None:
     return max(stated) if stated else None
 
 
-def _reach(session, geometry: BaseGeometry, not_warned_because: str | None, area: dict) -> Reach:
-    asset_ids = spatial.affected_assets(session, geometry) if not geometry.is_empty else []
-    return manual.reach_of(manual_dao.customer_counts(session, asset_ids),
-                           manual_dao.assets_by_kind(session, asset_ids), not_warned_because, area)
+_reach_books: dict[str, ReachBook] = {}
+_reach_books_lock = threading.Lock()
+FULL_RELOAD_S = 6 * 3600.0  # as the spatial index: a full re-read also catches rows removed by hand
+# Changed customers are looked for at most this often: the look scans the customers (no index on their
+# updated_at), and a preview a second old is as good; the fan-out reads the book itself when it sends.
+RECHECK_AFTER = timedelta(seconds=2)
+
+
+def reach_book(session) -> ReachBook:
+    """This process's owner-and-channel table of the book, brought up to date: opt-outs and new push
+    tokens in place; new customers or assets (an import) read the whole table again."""
+    key = str(session.get_bind().url)
+    with _reach_books_lock:
+        book = _reach_books.setdefault(key, ReachBook())
+    with book.lock:
+        looked_at = utcnow()
+        if book.watermark is not None and looked_at - book.watermark < RECHECK_AFTER:
+            return book
+        if book.watermark is not None and time.monotonic() - book.loaded_at < FULL_RELOAD_S:
+            since = book.watermark - spatial.REFRESH_OVERLAP
+            current = all(book.update_customers(batch) for batch in manual_dao.customer_batches(session, since)) \
+                and all(book.knows_assets(batch) for batch in manual_dao.asset_batches(session, since))
+            if current:
+                book.watermark = looked_at
+                return book
+        book.load(manual_dao.customer_batches(session), manual_dao.asset_batches(session), looked_at,
+                  time.monotonic())
+    return book
+
+
+def forget_reach_books() -> None:
+    with _reach_books_lock:
+        _reach_books.clear()
+
+
+def reach_in(session, geometry: BaseGeometry, not_warned_because: str | None = None, area: dict | None = None) -> Reach:
+    """Who a warning over this area would reach: the book's spatial index finds the assets, the
+    owner-and-channel table counts their customers by channel."""
+    if geometry.is_empty:
+        asset_keys = id_keys([])
+    elif spatial.shard_plan().count > 1:  # the shards' workers answer with ids
+        asset_keys = id_keys(spatial.affected_assets(session, geometry))
+    else:
+        asset_keys = spatial.book_index(session).query_keys(geometry)
+    counts, kinds = reach_book(session).counts(asset_keys)
+    return manual.reach_of(counts, kinds, not_warned_because, area or {})
 
 
 def _summary(parsed: list[ParsedAlert], area: dict) -> dict:
@@ -135,7 +180,7 @@ def submit(raw: bytes, content_type: str | None, principal: Principal, policy: P
     geometry = _geometry_of(fresh)
     area = _area_summary(geometry, fresh)
     with session_scope() as session:
-        reach = _reach(session, geometry, _not_warned_because(fresh, policy.warning, now), area)
+        reach = reach_in(session, geometry, _not_warned_because(fresh, policy.warning, now), area)
         state = manual.first_state(reach, policy.manual)
         warning = manual_dao.add(
             session, state=state, raw=raw, content_type=content_type, format=fresh[0].format,
@@ -188,7 +233,7 @@ def _waiting(session, warning_id: int) -> ManualWarning:
 def _reach_now(session, warning: ManualWarning) -> Reach:
     geometry = shape(warning.area_geojson) if warning.area_geojson else _geometry_of([])
     stored = warning.reach or {}
-    return _reach(session, geometry, stored.get("not_warned_because"), stored.get("area") or {})
+    return reach_in(session, geometry, stored.get("not_warned_because"), stored.get("area") or {})
 
 
 def _release(warning_id: int, principal: Principal, from_state: str, action: str) -> list[int]:

@@ -1,52 +1,40 @@
-"""Manual warnings in the database: the reach's aggregate counts, and the state transitions decided by
-conditional UPDATEs so that of two approvals, or an approval racing a rejection or the expiry, exactly one
-wins (docs/architecture.md, "Manual warnings")."""
+"""Manual warnings in the database: the book's owners and channels for the reach (alerts/reach_book.py),
+and the state transitions decided by conditional UPDATEs so that of two approvals, or an approval racing
+a rejection or the expiry, exactly one wins (docs/architecture.md, "Manual warnings")."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from datetime import datetime
 
-from sqlalchemy import and_, case, func, select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, defer
 
-from alerts.manual import CustomerCounts
-from store.bulk import one_of
 from store.models import Asset, Customer
 from store.models.alerts import MANUAL_WAITING, ManualWarning, ManualWarningState
 from store.users import names_of
 
-
-def _count(condition) -> object:
-    return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
-
-
-def customer_counts(session: Session, asset_ids: Sequence[str]) -> CustomerCounts:
-    """Customers owning these assets, by channel, in one aggregate over the book (the channel rules are
-    alerts/notifying/targeting.py's: a phone and no SMS opt-out; a push token and no push opt-out)."""
-    if not len(asset_ids):
-        return CustomerCounts()
-    inside = (select(Asset.customer_id, func.count().label("assets"))
-              .where(one_of(session, Asset.asset_id, list(asset_ids))).group_by(Asset.customer_id).subquery())
-    has_phone = and_(Customer.phone.is_not(None), Customer.phone != "")
-    has_token = and_(Customer.push_token.is_not(None), Customer.push_token != "")
-    sms = and_(has_phone, Customer.sms_opt_out.is_(False))
-    push = and_(has_token, Customer.push_opt_out.is_(False))
-    row = session.execute(
-        select(func.count(), func.coalesce(func.sum(inside.c.assets), 0), _count(sms), _count(push),
-               _count(~sms & ~push), _count(Customer.sms_opt_out.is_(True)),
-               _count(~has_phone & Customer.sms_opt_out.is_(False)), _count(Customer.push_opt_out.is_(True)),
-               _count(~has_token & Customer.push_opt_out.is_(False)))
-        .select_from(inside).join(Customer, Customer.customer_id == inside.c.customer_id)).one()
-    return CustomerCounts(*(int(value) for value in row))
+READ_BATCH = 200_000
+_CUSTOMER_COLUMNS = (Customer.customer_id, Customer.phone, Customer.sms_opt_out, Customer.push_token,
+                     Customer.push_opt_out)
+_ASSET_COLUMNS = (Asset.asset_id, Asset.customer_id, Asset.kind)
 
 
-def assets_by_kind(session: Session, asset_ids: Sequence[str]) -> dict[str, int]:
-    if not len(asset_ids):
-        return {}
-    return {kind: count for kind, count in session.execute(
-        select(Asset.kind, func.count()).where(one_of(session, Asset.asset_id, list(asset_ids)))
-        .group_by(Asset.kind)).all()}
+def _batches(session: Session, query) -> Iterator[list[tuple]]:
+    for batch in session.execute(query.execution_options(yield_per=READ_BATCH)).partitions():
+        yield [tuple(row) for row in batch]
+
+
+def customer_batches(session: Session, since: datetime | None = None) -> Iterator[list[tuple]]:
+    """(customer_id, phone, sms_opt_out, push_token, push_opt_out), all or changed since, in batches."""
+    query = select(*_CUSTOMER_COLUMNS)
+    return _batches(session, query if since is None else query.where(Customer.updated_at >= since))
+
+
+def asset_batches(session: Session, since: datetime | None = None) -> Iterator[list[tuple]]:
+    """(asset_id, customer_id, kind), all or changed since, in batches."""
+    query = select(*_ASSET_COLUMNS)
+    return _batches(session, query if since is None else query.where(Asset.updated_at >= since))
 
 
 def add(session: Session, **columns) -> ManualWarning:

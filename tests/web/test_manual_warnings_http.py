@@ -8,6 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 from sqlalchemy import func, select
 
+from alerts.manual_service import forget_reach_books
 from alerts.matching import spatial
 from alerts.reading.ingest import Origin
 from alerts.service import ingest
@@ -53,6 +54,7 @@ def test_above_the_setting_a_second_person_approves_and_exactly_one_fan_out_foll
         api_server, pg_clean_url, celery_worker):
     url = pg_clean_url
     spatial.forget_indexes()
+    forget_reach_books()
     api = api_server(url, HAVEN_QUIET_HOURS="00:00-00:00", HAVEN_MANUAL_APPROVAL_ABOVE=5)
     book(url)
     submitter = api.as_user(make_user(url, "supervisor", "Sam Submitter"))
@@ -105,11 +107,13 @@ def test_above_the_setting_a_second_person_approves_and_exactly_one_fan_out_foll
     assert [a[0] for a in trail] == ["submitted", "approved"], f"audit trail: {trail}"
     assert trail[1][1] and trail[1][4]["warned"] == 14, f"the approval records who and the reach: {trail[1]}"
     spatial.forget_indexes()
+    forget_reach_books()
 
 
 def test_a_small_warning_goes_out_when_its_submitter_confirms_the_preview(api_server, pg_clean_url):
     url = pg_clean_url
     spatial.forget_indexes()
+    forget_reach_books()
     api = api_server(url, HAVEN_QUIET_HOURS="00:00-00:00")
     book(url)
     submitter = api.as_user(make_user(url, "dispatcher", "Dee Dispatcher"))
@@ -121,8 +125,9 @@ def test_a_small_warning_goes_out_when_its_submitter_confirms_the_preview(api_se
     assert notifications(url) == {}, "nothing may be sent before the confirmation"
     assert other.get(f"/v1/manual-warnings/{warning['id']}").status_code == 404, \
         "a dispatcher must not see another's warning"
-    assert other.post(f"/v1/manual-warnings/{warning['id']}/confirm").status_code == 404, \
-        "a dispatcher must not confirm another's warning"
+    foreign = other.post(f"/v1/manual-warnings/{warning['id']}/confirm")
+    assert foreign.status_code == 403, f"a dispatcher confirmed another's warning: {foreign.status_code}"
+    assert foreign.json()["error"]["code"] == "not_submitter", f"code: {foreign.json()['error']}"
     confirmed = submitter.post(f"/v1/manual-warnings/{warning['id']}/confirm")
     assert confirmed.status_code == 200, confirmed.text
     assert confirmed.json()["state"] == "released", f"state: {confirmed.json()['state']}"
@@ -133,11 +138,13 @@ def test_a_small_warning_goes_out_when_its_submitter_confirms_the_preview(api_se
     assert notifications(url) == {"sms": reach["sms"], "push": reach["push"]}, "a second confirm sends nothing"
     assert [a[0] for a in audit(url, warning["id"])] == ["submitted", "confirmed"], "audit trail"
     spatial.forget_indexes()
+    forget_reach_books()
 
 
 def test_a_rejection_needs_a_reason_and_nothing_goes_out(api_server, pg_clean_url):
     url = pg_clean_url
     spatial.forget_indexes()
+    forget_reach_books()
     api = api_server(url, HAVEN_MANUAL_APPROVAL_ABOVE=5)
     book(url)
     submitter = api.as_user(make_user(url, "dispatcher", "Dee Dispatcher"))
@@ -156,11 +163,13 @@ def test_a_rejection_needs_a_reason_and_nothing_goes_out(api_server, pg_clean_ur
     trail = audit(url, warning["id"])
     assert trail[-1][0] == "rejected" and trail[-1][3] == "wrong polygon", f"the reason is audited: {trail}"
     spatial.forget_indexes()
+    forget_reach_books()
 
 
 def test_a_warning_nobody_approves_expires_and_never_goes_out(api_server, pg_clean_url):
     url = pg_clean_url
     spatial.forget_indexes()
+    forget_reach_books()
     api = api_server(url, HAVEN_MANUAL_APPROVAL_ABOVE=5, HAVEN_MANUAL_APPROVAL_WAIT_MIN=0.02)
     book(url)
     submitter = api.as_user(make_user(url, "dispatcher", "Dee Dispatcher"))
@@ -174,11 +183,13 @@ def test_a_warning_nobody_approves_expires_and_never_goes_out(api_server, pg_cle
     assert alerts_stored(url) == 0, "an expired warning is never stored nor sent"
     assert [a[0] for a in audit(url, warning["id"])] == ["submitted", "expired"], "the expiry is audited"
     spatial.forget_indexes()
+    forget_reach_books()
 
 
 def test_polled_feed_warnings_are_not_held(api_server, sqlite_url):
     url = sqlite_url
     spatial.forget_indexes()
+    forget_reach_books()
     api_server(url, HAVEN_QUIET_HOURS="00:00-00:00", HAVEN_MANUAL_APPROVAL_ABOVE=0)
     book(url)
     result = ingest(live_demo_cap(ORANGE), Origin(source="https://feeds.example/cap"), url)
@@ -187,3 +198,4 @@ def test_polled_feed_warnings_are_not_held(api_server, sqlite_url):
     with session_scope(url) as session:
         assert session.scalar(select(func.count()).select_from(ManualWarning)) == 0, "no manual warning held"
     spatial.forget_indexes()
+    forget_reach_books()

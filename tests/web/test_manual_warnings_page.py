@@ -12,6 +12,7 @@ import re
 from playwright.sync_api import expect
 from sqlalchemy import func, select
 
+from alerts.manual_service import forget_reach_books
 from alerts.matching import spatial
 from store.db import session_scope
 from store.models import Notification
@@ -44,6 +45,7 @@ def upload(page, raw: bytes) -> None:
 def test_a_dispatcher_previews_and_a_supervisor_approves_or_rejects(api_server, sqlite_url, browser):  # noqa: F811
     url = sqlite_url
     spatial.forget_indexes()
+    forget_reach_books()
     api = api_server(url, HAVEN_QUIET_HOURS="00:00-00:00", HAVEN_MANUAL_APPROVAL_ABOVE=10)
     add_book(url, 12)
     add_book(url, 2, start=13, sms_opt_out=True)
@@ -107,12 +109,14 @@ def test_a_dispatcher_previews_and_a_supervisor_approves_or_rejects(api_server, 
     assert sent(url) == 12, "the approval sends what the preview said: 12 SMS"
     approver.context.close()
     spatial.forget_indexes()
+    forget_reach_books()
 
 
 def test_a_small_warning_goes_out_with_send_and_the_submitter_cannot_approve_their_own(
         api_server, sqlite_url, browser):  # noqa: F811
     url = sqlite_url
     spatial.forget_indexes()
+    forget_reach_books()
     api = api_server(url, HAVEN_QUIET_HOURS="00:00-00:00", HAVEN_MANUAL_APPROVAL_ABOVE=3)
     add_book(url, 3)
     supervisor = staff(url, "supervisor", "Sue Supervisor", "sue")
@@ -130,6 +134,7 @@ def test_a_small_warning_goes_out_with_send_and_the_submitter_cannot_approve_the
 
     add_book(url, 2, start=4)  # now above the setting: it waits, and its submitter may not approve it
     spatial.forget_indexes()
+    forget_reach_books()
     upload(page, hostile_warning("D"))
     expect(page.get_by_test_id("manual-ask")).to_be_visible()
     page.get_by_test_id("manual-ask").click()
@@ -139,3 +144,4 @@ def test_a_small_warning_goes_out_with_send_and_the_submitter_cannot_approve_the
     expect(own.get_by_test_id("manual-approve")).to_have_count(0)
     page.context.close()
     spatial.forget_indexes()
+    forget_reach_books()
