@@ -6,7 +6,8 @@ the Twilio-compatible server (devtools/twilio_compatible.py, run as its own proc
 with 100 ms latency). The orange warning is replayed as published now and ingested; the figures come
 from the database (Alert.received_at -> Notification.sent_at, the provider's answer) and from what the
 provider saw (arrival times, messages per number). Quiet hours are switched off: they would hold the
-messages by design, which is not what is measured.
+messages by design, which is not what is measured. The priority scenario flags every tenth customer
+vulnerable and measures whether their SMS reach the provider before anyone else's (issue 16).
 """
 
 from __future__ import annotations
@@ -42,6 +43,7 @@ class Scenario:
     name: str
     customers: int
     rate_per_s: float
+    vulnerable_every: int = 0  # every n-th customer flagged vulnerable (0: none)
 
 
 def _admin_url() -> str:
@@ -49,8 +51,17 @@ def _admin_url() -> str:
     return url if url.startswith("postgresql") else os.environ.get("HAVEN_BENCH_ADMIN_URL", DEFAULT_ADMIN_URL)
 
 
-def _book(url: str, customers: int, area) -> None:
-    """`customers` customers with one vehicle each at random points inside `area` (PostgreSQL COPY)."""
+def _vulnerable(n: int, every: int) -> bool:
+    return bool(every) and n % every == 0
+
+
+def _phone(n: int) -> str:
+    return f"+861709{n:07d}"
+
+
+def _book(url: str, customers: int, area, vulnerable_every: int = 0) -> None:
+    """`customers` customers with one vehicle each at random points inside `area` (PostgreSQL COPY),
+    every `vulnerable_every`-th flagged vulnerable."""
     import numpy as np
     import shapely
 
@@ -72,8 +83,8 @@ def _book(url: str, customers: int, area) -> None:
         with cursor.copy("COPY customers (customer_id, phone, locale, time_zone, vulnerable, sms_opt_out, "
                          "push_opt_out, created_at, updated_at) FROM STDIN") as copy:
             for n in range(1, customers + 1):
-                copy.write_row((f"B{n:07d}", f"+861709{n:07d}", "zh-CN" if n % 10 else "en", "Asia/Shanghai",
-                                False, False, False, now, now))
+                copy.write_row((f"B{n:07d}", _phone(n), "zh-CN" if n % 10 else "en", "Asia/Shanghai",
+                                _vulnerable(n, vulnerable_every), False, False, now, now))
         with cursor.copy("COPY assets (asset_id, customer_id, kind, lon, lat, address, updated_at) FROM STDIN") as copy:
             for n in range(1, customers + 1):
                 copy.write_row((f"BA{n:08d}", f"B{n:07d}", "vehicle", round(float(lon[n - 1]), 6),
@@ -180,7 +191,7 @@ def _run(scenario: Scenario, admin_url: str, redis_url: str, workers: int, threa
     polygon = parse_message(raw).alerts[0].alert["infos"][0]["areas"][0]["polygons"][0]
     with ExitStack() as stack:
         url = stack.enter_context(scratch_database(admin_url, f"haven_bench_fanout_{scenario.name}"))
-        _book(url, scenario.customers, shape({"type": "Polygon", "coordinates": [polygon]}))
+        _book(url, scenario.customers, shape({"type": "Polygon", "coordinates": [polygon]}), scenario.vulnerable_every)
         provider = _Provider(latency_ms)
         stack.callback(provider.stop)
         processes = _start_workers(url, provider, scenario, workers, threads, redis_url,
@@ -206,6 +217,10 @@ def _run(scenario: Scenario, admin_url: str, redis_url: str, workers: int, threa
             report = reach_report(session, alert_id)
             timeline = _timeline(session, alert_id)
         stats = provider.stats()
+        priority = {}
+        if scenario.vulnerable_every:
+            with session_scope(url) as session:
+                priority = _vulnerable_first(session, alert_id, stats["accepted"], scenario)
         cpu = {"workers": round(sum(_cpu_seconds(p.pid) for p in processes) - cpu_before["workers"], 1),
                "provider": round(_cpu_seconds(provider.process.pid) - cpu_before["provider"], 1),
                "postgresql": round(sum(seconds - database_before.get(pid, 0.0)
@@ -225,7 +240,48 @@ def _run(scenario: Scenario, admin_url: str, redis_url: str, workers: int, threa
         "missing": scenario.customers - len(per_number),
         "timeline_s": timeline,
         "cpu_s": cpu,
-    }
+    } | priority
+
+
+def _vulnerable_first(session, alert_id: int, accepted: list, scenario: Scenario) -> dict:
+    """Did the vulnerable customers' SMS reach the provider before anyone else's?
+
+    `in_flight_allowance`: the other customers' messages in batches a worker had claimed before the last
+    vulnerable message was claimed. Such a batch was already taken up for sending (it holds rate-limit
+    slots alongside the vulnerable ones), so its messages may legitimately arrive in between; the fan-out
+    queues nobody else until the vulnerable batches are claimed, so on a quiet system it is 0.
+    `vulnerable_first_share`: the vulnerable customers whose SMS the provider accepted before the first
+    other customer's outside that allowance (the strict share, allowance or not, is given too).
+    `last_vulnerable_s`: from the alert's arrival to the provider accepting the last vulnerable SMS.
+    """
+    from sqlalchemy import func, select
+
+    from store.models import Alert, Customer, Notification
+
+    claimed = Notification.sending_at
+    last_vulnerable_claim, last_vulnerable_sent = session.execute(
+        select(func.max(claimed), func.max(Notification.sent_at)).join(Customer, Customer.customer_id == Notification.customer_id)
+        .where(Notification.alert_id == alert_id, Customer.vulnerable.is_(True))).one()
+    ahead = set(session.execute(
+        select(Notification.recipient).join(Customer, Customer.customer_id == Notification.customer_id)
+        .where(Notification.alert_id == alert_id, Customer.vulnerable.is_(False), claimed < last_vulnerable_claim)
+    ).scalars()) if last_vulnerable_claim else set()
+    received_at = session.get(Alert, alert_id).received_at
+    vulnerable = {_phone(n) for n in range(1, scenario.customers + 1) if _vulnerable(n, scenario.vulnerable_every)}
+    arrivals: dict[str, float] = {}
+    for number, at in accepted:
+        arrivals.setdefault(number, at)
+    vulnerable_at = [at for number, at in arrivals.items() if number in vulnerable]
+    others_at = [at for number, at in arrivals.items() if number not in vulnerable]
+    first_other = min(others_at, default=float("inf"))
+    first_other_beyond = min((at for number, at in arrivals.items() if number not in vulnerable and number not in ahead),
+                             default=float("inf"))
+    count = len(vulnerable) or 1  # one never handed over counts as not first
+    return {"vulnerable": len(vulnerable), "in_flight_allowance": len(ahead),
+            "vulnerable_first_share": round(sum(at < first_other_beyond for at in vulnerable_at) / count, 4),
+            "vulnerable_first_share_strict": round(sum(at < first_other for at in vulnerable_at) / count, 4),
+            "last_vulnerable_s": round((last_vulnerable_sent - received_at).total_seconds(), 3)
+            if last_vulnerable_sent else None}
 
 
 def _cpu_seconds(pid: int) -> float:
@@ -290,14 +346,18 @@ def _stop(processes: list[subprocess.Popen]) -> None:
 @click.option("--customers", default=100_000, show_default=True, help="Customers for the throughput figure.")
 @click.option("--share-customers", default=10_000, show_default=True, help="Customers for the 10 s share.")
 @click.option("--rate-customers", default=3_000, show_default=True, help="Customers for the rate-limit figure.")
-@click.option("--rate", default=200.0, show_default=True, help="HAVEN_SMS_RATE_PER_S for the rate-limit figure.")
+@click.option("--rate", default=200.0, show_default=True,
+              help="HAVEN_SMS_RATE_PER_S for the rate-limit and priority figures.")
+@click.option("--priority-customers", default=3_000, show_default=True,
+              help="Customers for the most-exposed-first figure (every tenth vulnerable).")
 @click.option("--workers", default=2, show_default=True, help="Celery worker processes.")
 @click.option("--threads", default=4, show_default=True, help="Task threads per worker process (1: prefork).")
 @click.option("--latency-ms", default=100.0, show_default=True, help="The provider's answer time.")
-@click.option("--only", type=click.Choice(["throughput", "share", "rate"]), multiple=True,
+@click.option("--only", type=click.Choice(["throughput", "share", "rate", "priority"]), multiple=True,
               help="Run only these scenarios.")
 @click.option("--json", "as_json", is_flag=True, help="Print the figures as JSON.")
-def fanout(customers, share_customers, rate_customers, rate, workers, threads, latency_ms, only, as_json):
+def fanout(customers, share_customers, rate_customers, rate, priority_customers, workers, threads, latency_ms, only,
+           as_json):
     """Warning fan-out: ingest -> every customer's SMS handed to a Twilio-compatible provider (issue 5 goals)."""
     from config import reset_settings
 
@@ -306,7 +366,7 @@ def fanout(customers, share_customers, rate_customers, rate, workers, threads, l
     os.environ.update(HAVEN_REDIS_URL=redis_url, HAVEN_REDIS_KEY_PREFIX=f"haven-bench-{os.getpid()}:")
     reset_settings()
     scenarios = [Scenario("throughput", customers, 1_000_000.0), Scenario("share", share_customers, 1_000_000.0),
-                 Scenario("rate", rate_customers, rate)]
+                 Scenario("rate", rate_customers, rate), Scenario("priority", priority_customers, rate, vulnerable_every=10)]
     results = [_run(s, _admin_url(), redis_url, workers, threads, latency_ms)
                for s in scenarios if not only or s.name in only]
     if as_json:
@@ -323,6 +383,12 @@ def fanout(customers, share_customers, rate_customers, rate, workers, threads, l
         click.echo(f"  exactly one SMS per customer: {'yes' if r['exactly_one_each'] else 'NO'} "
                    f"(duplicates {r['duplicates']}, missing {r['missing']})")
         click.echo("  timeline (s after ingest): " + ", ".join(f"{k} {v}" for k, v in r["timeline_s"].items()))
+        if "vulnerable_first_share" in r:
+            click.echo(f"  vulnerable customers handed over before the first other customer: "
+                       f"{r['vulnerable_first_share']:.2%} of {r['vulnerable']} (goal 100%; apart from "
+                       f"{r['in_flight_allowance']} others' messages in batches already in flight; strictly "
+                       f"{r['vulnerable_first_share_strict']:.2%})")
+            click.echo(f"  last vulnerable customer handed over {r['last_vulnerable_s']} s after ingest (goal <= 2 s)")
         click.echo(f"  CPU used: workers {r['cpu_s']['workers']} s, provider {r['cpu_s']['provider']} s, "
                    f"PostgreSQL {r['cpu_s']['postgresql']} s (its backends for this database)")
 

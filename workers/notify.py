@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict
+from functools import partial
 
 from celery.signals import worker_init, worker_process_init
 
@@ -36,8 +37,8 @@ def _load_the_providers_sdk(**_):
 def notify_customers(alert_id: int) -> dict:
     """Plan and save one message per affected customer and channel, then queue them in batches."""
     settings = get_settings()
-    return asdict(fanout.notify_customers_in_area(alert_id, enqueue_batches, Rules.from_settings(settings),
-                                                  settings.delivery_lease_s))
+    return asdict(fanout.notify_customers_in_area(alert_id, partial(enqueue_batches, in_send_order=True),
+                                                  Rules.from_settings(settings), settings.delivery_lease_s))
 
 
 @app.task(name="haven.notify.sms.send_batch")
@@ -55,15 +56,18 @@ def send_push_batch(notification_ids: list[int]) -> dict:
 SEND_TASKS = {"sms": send_sms_batch, "push": send_push_batch}
 
 
-def enqueue_batches(pairs: Iterable[tuple[int, str]], countdown: float | None = None) -> int:
-    """Queue send tasks for (notification id, channel) pairs already in state `queued`."""
+def enqueue_batches(pairs: Iterable[tuple[int, str]], countdown: float | None = None, *,
+                    in_send_order: bool = False) -> int:
+    """Queue send tasks for (notification id, channel) pairs already in state `queued`, in send order
+    (most exposed first): the fan-out gives its pairs in that order; others (a sweep's, a retry's) are
+    put in it here, by their send_rank."""
     settings = get_settings()
     by_channel: dict[str, list[int]] = {}
-    for notification_id, channel in pairs:
+    for notification_id, channel in pairs if in_send_order else fanout.in_send_order(pairs):
         by_channel.setdefault(channel, []).append(notification_id)
     count = 0
     for channel, ids in by_channel.items():
-        for batch in delivery.chunks(sorted(ids), delivery.batch_size(channel, settings)):
+        for batch in delivery.chunks(ids, delivery.batch_size(channel, settings)):
             SEND_TASKS[channel].apply_async(args=(batch,), countdown=countdown)
             count += len(batch)
     return count

@@ -2,9 +2,11 @@
 
 `notify_customers_in_area(alert_id, enqueue)` is the step after matching (docs/architecture.md):
 it groups the affected assets by customer, plans one message per customer and channel, and saves the
-rows in chunks. Each chunk is committed before its ids are handed to `enqueue`, so the first SMS can
-leave while later chunks are still being planned, and a crash between the two leaves rows the sweep
-re-queues. The unique idempotency key (customer, chain, channel, kind) makes a second run of the same
+rows in chunks, most exposed customers first (alerts/notifying/priority.py): each message carries its
+customer's place in that order (`send_rank`), and the chunks are saved and queued in it, those who need
+care in chunks of their own ahead of everyone else. Each chunk is committed before its ids are handed to
+`enqueue`, so the first SMS can leave while later chunks are still being planned, and a crash between
+the two leaves rows the sweep re-queues (in send_rank order, `in_send_order`). The unique idempotency key (customer, chain, channel, kind) makes a second run of the same
 alert, or two alerts of one chain racing, save nothing twice.
 
 A fan-out holds a lease on its alert (FanOutLease), renewed while its worker lives (alerts/notifying/leases.py): a
@@ -15,30 +17,39 @@ whose lease ran out, which first queues again what the dead run saved but may no
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable, Iterator
+import time
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from itertools import groupby
 
+import numpy as np
+from shapely.geometry import LineString, Point
+from shapely.geometry.base import BaseGeometry
 from sqlalchemy import String, and_, bindparam, cast, exists, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from alerts import rules as alert_rules
 from alerts.matching import spatial
 from alerts.notifying import links
 from alerts.notifying.delivery import cancel_pending, requeue_still_queued
 from alerts.notifying.leases import keeper
+from alerts.notifying.priority import CustomersToRank, ExposureArea, PriorityRules, local_years, send_order
 from alerts.notifying.targeting import (
+    SEVERITY_RANK,
     AlertFacts,
     AssetInArea,
     CustomerInArea,
     EarlierMessage,
     Plan,
     Rules,
+    info_severity,
     plan_all_clear,
     plan_warnings,
     why_not_warned,
 )
+from geo.areas import area_geometry
 from store.audit import record
 from store.bulk import one_of, unnest_rows
 from store.db import is_postgresql, session_scope
@@ -53,6 +64,11 @@ FIRST_CHUNK = 200
 CUSTOMERS_PER_CHUNK = 2000
 FAN_OUT_DONE = "customers_notified"  # the audit action that marks an alert's fan-out finished
 ALREADY_RUNNING = "fan_out_already_running"
+# After queueing those who need care, how long the rest may wait for them to be handed over. Waiting costs
+# a rate-limited provider nothing (their messages fill its slots meanwhile); beyond it, the queue's order
+# alone keeps them first, apart from batches in flight together.
+CARE_HANDOVER_WAIT_S = 5.0
+HANDOVER_POLL_S = 0.05
 
 Enqueue = Callable[[list[tuple[int, str]]], None]  # [(notification id, channel)] -> queued for sending
 
@@ -150,13 +166,57 @@ def _fan_out(alert_id: int, enqueue: Enqueue, now: datetime, rules: Rules) -> Fa
         if reason := why_not_warned(facts.alert, now, rules):
             summary.skipped[reason] = 1
             return summary
-        # The customers stream in (this read stays open); each chunk is planned, saved and queued as it comes.
-        for chunk in _growing_chunks(_customers_inside(session, facts.alert)):
+        order = _send_order(session, facts.alert, PriorityRules())
+        rank_of = dict(zip(order.customer_ids[order.ranked].tolist(), range(len(order.ranked)), strict=True))
+
+        def warn(chunk_indices: list[int]) -> list[int]:
+            chunk = _customers_of(session, order.assets_of(chunk_indices))
             summary.customers += len(chunk)
             plan = plan_warnings(facts.alert, chunk, earlier, now, rules)
             summary.add(plan)
-            _save_and_enqueue(facts, plan, now, enqueue, summary)
+            return _save_and_enqueue(facts, plan, now, enqueue, summary, rank_of)
+
+        ranked = order.ranked.tolist()
+        care, others = ranked[:order.needing_care], ranked[order.needing_care:]
+        for_care = [nid for chunk in _growing_chunks(care) for nid in warn(chunk)]
+        if for_care and others:
+            _wait_until_handed_over(for_care, CARE_HANDOVER_WAIT_S)
+        for chunk in _growing_chunks(others):
+            warn(chunk)
     return summary
+
+
+def _wait_until_handed_over(notification_ids: list[int], at_most_s: float) -> None:
+    """Until these rows are handed over, or wait for a retry (or `at_most_s`). Only then is anyone else's
+    batch queued: a sending batch reserves its rate-limit slots as it goes, and a message that misses its
+    slot (a busy worker) reserves again behind every batch that reserved meanwhile, so a later batch in
+    flight alongside would overtake it."""
+    deadline = time.monotonic() + at_most_s
+    on_the_way = or_(Notification.state == NotificationState.SENDING,
+                     and_(Notification.state == NotificationState.QUEUED, Notification.retry_at.is_(None)))
+    waiting = notification_ids
+    while waiting and time.monotonic() < deadline:
+        time.sleep(HANDOVER_POLL_S)
+        with session_scope() as session:
+            waiting = list(session.execute(select(Notification.id).where(
+                one_of(session, Notification.id, waiting), on_the_way)).scalars())
+
+
+def in_send_order(pairs: Iterable[tuple[int, str]]) -> list[tuple[int, str]]:
+    """(notification id, channel) pairs by their send_rank (unranked last), then id: what a sweep or a
+    retry queues again keeps the most exposed first."""
+    pairs = list(pairs)
+    if len(pairs) < 2:
+        return pairs
+    with session_scope() as session:
+        ranks = dict(session.execute(select(Notification.id, Notification.send_rank)
+                                     .where(one_of(session, Notification.id, [i for i, _ in pairs]))).all())
+
+    def place(pair: tuple[int, str]) -> tuple[bool, int, int]:
+        rank = ranks.get(pair[0])
+        return rank is None, rank or 0, pair[0]
+
+    return sorted(pairs, key=place)
 
 
 def alerts_awaiting_fan_out(session: Session, now: datetime, after_s: float = 300.0,
@@ -275,35 +335,104 @@ def _customers(session: Session, customer_ids: set[str]) -> dict[str, CustomerIn
         select(*_CUSTOMER_COLUMNS).where(one_of(session, Customer.customer_id, sorted(customer_ids))))}
 
 
-def _customers_inside(session: Session, alert: AlertFacts) -> Iterator[CustomerInArea]:
-    """The customers with at least one asset in the area (the margin is the matcher's), with those assets,
-    in customer order. They stream from one sorted join, so the first chunk is ready long before a
-    100,000-customer area is read to the end."""
+@dataclass(frozen=True)
+class _SendOrder:
+    """The customers with assets in the area, most exposed first, and those assets."""
+
+    customer_ids: np.ndarray  # sorted by id
+    ranked: np.ndarray  # indices into customer_ids, most exposed first
+    needing_care: int  # how many lead the order because they are vulnerable or aged
+    asset_ids: tuple[str, ...] = ()  # grouped by customer: customer i's are asset_ids[starts[i]:starts[i + 1]]
+    starts: np.ndarray = field(default_factory=lambda: np.zeros(1, dtype=np.int64))
+
+    def assets_of(self, customers: Iterable[int]) -> list[str]:
+        return [a for i in customers for a in self.asset_ids[self.starts[i]:self.starts[i + 1]]]
+
+
+def _send_order(session: Session, alert: AlertFacts, priority: PriorityRules) -> _SendOrder:
+    """The customers with at least one asset in the area (the margin is the matcher's), most exposed first
+    (alerts/notifying/priority.py). Only what ranking needs is read here, one narrow row per asset, through
+    Core (no ORM rows); `_customers_of` reads each chunk's customers in full as its turn comes."""
     stored = session.get(Alert, alert.alert_id)
     asset_ids = [str(a) for a in spatial.affected_assets(session, stored)]
-    if not asset_ids:
-        return
+    rows = session.connection().execute(
+        select(Asset.asset_id, Asset.customer_id, Asset.lon, Asset.lat, Customer.vulnerable, Customer.birth_year,
+               Customer.time_zone)
+        .join(Customer, Customer.customer_id == Asset.customer_id)
+        .where(one_of(session, Asset.asset_id, asset_ids))
+        .order_by(Asset.customer_id)).all() if asset_ids else []
+    if not rows:
+        return _SendOrder(np.array([], dtype=object), np.zeros(0, dtype=np.int64), 0)
+    assets, owners, lon, lat, vulnerable, birth_year, time_zone = zip(*rows, strict=True)
+    owner = np.array(owners, dtype=object)
+    starts_customer = np.ones(len(owner), dtype=bool)
+    starts_customer[1:] = owner[1:] != owner[:-1]
+    first = np.flatnonzero(starts_customer)
+    ranking = CustomersToRank(
+        vulnerable=np.array(vulnerable, dtype=bool)[first], birth_year=np.array(birth_year, dtype=np.float64)[first],
+        local_year=local_years(stored.sent_at or utcnow(), [time_zone[i] for i in first]),
+        asset_customer=np.cumsum(starts_customer) - 1, lon=np.array(lon, dtype=np.float64),
+        lat=np.array(lat, dtype=np.float64))
+    order = send_order(ranking, _exposure_areas(alert.infos), priority)
+    return _SendOrder(owner[first], order.customers, order.needing_care, assets, np.append(first, len(owner)))
+
+
+def _customers_of(session: Session, asset_ids: list[str]) -> list[CustomerInArea]:
+    """The customers owning these assets (in the area), with them, as targeting plans for them."""
     rows = session.execute(
         select(Asset.customer_id, Asset.asset_id, Asset.kind, Asset.address, *_CUSTOMER_COLUMNS[1:])
         .join(Customer, Customer.customer_id == Asset.customer_id)
         .where(one_of(session, Asset.asset_id, asset_ids))
-        .order_by(Asset.customer_id, Asset.asset_id)
-        .execution_options(yield_per=2000))
+        .order_by(Asset.customer_id, Asset.asset_id))
+    customers = []
     for _, group in groupby(rows, key=lambda row: row[0]):
         group = list(group)
         first = group[0]
-        yield CustomerInArea(first[0], *first[4:],
-                             assets=tuple(AssetInArea(asset_id, kind, address) for _, asset_id, kind, address, *_ in group))
+        customers.append(CustomerInArea(first[0], *first[4:], assets=tuple(
+            AssetInArea(asset_id, kind, address) for _, asset_id, kind, address, *_ in group)))
+    return customers
 
 
-def _save_and_enqueue(facts: _Facts, plan: Plan, now: datetime, enqueue: Enqueue, summary: FanOutSummary) -> None:
+def _exposure_areas(infos: tuple[dict, ...]) -> list[ExposureArea]:
+    """Each area of the alert's infos with its info's severity (an area repeated in another language once)."""
+    point_snap_m = alert_rules.current().matching.point_snap_m
+    areas, seen = [], set()
+    for info in infos:
+        severity = SEVERITY_RANK.get(info_severity(info) or "", 0)
+        for area in info.get("areas") or []:
+            shapes = {key: area.get(key) for key in ("polygons", "circles", "geocodes", "track")}
+            key = (severity, repr(shapes))
+            if key in seen:
+                continue
+            seen.add(key)
+            geometry = area_geometry(area, spatial.ConfiguredGazetteer(), point_snap_m).geometry
+            if not geometry.is_empty:
+                areas.append(ExposureArea(severity, geometry, _track(area.get("track"))))
+    return areas
+
+
+def _track(positions) -> BaseGeometry | None:
+    """A typhoon swath's storm track ([[lon, lat], ...], alerts/reading/typhoon.py), or None."""
+    try:
+        points = [(float(lon), float(lat)) for lon, lat in positions or ()]
+    except (TypeError, ValueError):
+        return None
+    if len(points) > 1:
+        return LineString(points)
+    return Point(points[0]) if points else None
+
+
+def _save_and_enqueue(facts: _Facts, plan: Plan, now: datetime, enqueue: Enqueue, summary: FanOutSummary,
+                      rank_of: dict[str, int] | None = None) -> list[int]:
+    """Returns the ids handed to `enqueue`."""
     with session_scope() as session:
         why = "the warning was cancelled" if facts.ends_chain else "superseded by a newer message of the chain"
         summary.stopped += cancel_pending(session, plan.cancel_ids, now, why)
-        saved = _insert(session, facts, plan, now)
+        saved = _insert(session, facts, plan, now, rank_of or {})
     summary.saved += len(saved)
     summary.already_saved += len(plan.messages) - len(saved)
-    due = [(nid, channel) for nid, channel, state in saved if state == NotificationState.QUEUED]
+    saved.sort(key=lambda row: (row[3] is None, row[3] or 0, row[0]))
+    due = [(nid, channel) for nid, channel, state, _ in saved if state == NotificationState.QUEUED]
     summary.held_for_quiet_hours += len(saved) - len(due)
     if due:
         try:
@@ -312,18 +441,20 @@ def _save_and_enqueue(facts: _Facts, plan: Plan, now: datetime, enqueue: Enqueue
             log.warning("could not queue %d saved messages of alert %s; the sweep will", len(due),
                         facts.alert.alert_id, exc_info=True)
             summary.not_queued += len(due)
-            return
+            return []
         summary.enqueued += len(due)
+    return [nid for nid, _ in due]
 
 
 # Per-row columns travel as arrays; the rest is the same for the whole chunk.
 _PER_ROW = ("idempotency_key", "customer_id", "channel", "kind", "recipient", "body", "language", "severity",
-            "segments", "asset_count", "vehicle_count", "not_before", "state", "queued_at")
+            "segments", "asset_count", "vehicle_count", "not_before", "state", "queued_at", "send_rank")
 _PER_CHUNK = ("chain_id", "alert_id", "expires_at", "attempts", "possible_duplicates", "created_at", "updated_at")
 
 
-def _insert(session: Session, facts: _Facts, plan: Plan, now: datetime) -> list[tuple[int, str, str]]:
-    """Save the planned rows; a key that already exists is left alone. Returns (id, channel, state) saved."""
+def _insert(session: Session, facts: _Facts, plan: Plan, now: datetime, rank_of: dict[str, int]
+            ) -> list[tuple[int, str, str, int | None]]:
+    """Save the planned rows; a key that already exists is left alone. Returns (id, channel, state, send_rank) saved."""
     if not plan.messages:
         return []
     rows = [{
@@ -333,18 +464,20 @@ def _insert(session: Session, facts: _Facts, plan: Plan, now: datetime) -> list[
         "asset_count": m.asset_count, "vehicle_count": m.vehicle_count, "not_before": m.not_before,
         "expires_at": facts.expires_at, "state": NotificationState.CREATED if m.not_before else NotificationState.QUEUED,
         "queued_at": None if m.not_before else now, "attempts": 0, "possible_duplicates": 0,
-        "created_at": now, "updated_at": now,
+        "created_at": now, "updated_at": now, "send_rank": rank_of.get(m.customer_id),
     } for m in plan.messages]
+    # Ids then follow the send order too, and a claim returns its rows in id order.
+    rows.sort(key=lambda row: (row["send_rank"] is None, row["send_rank"] or 0))
     if facts.alert.signed_links:
         links.mint_links(session, rows, now, facts.link_ttl)
     if is_postgresql(session):
         return _insert_unnest(session, rows)
     statement = (sqlite.insert(Notification).on_conflict_do_nothing(index_elements=["idempotency_key"])
-                 .returning(Notification.id, Notification.channel, Notification.state))
+                 .returning(Notification.id, Notification.channel, Notification.state, Notification.send_rank))
     return [tuple(row) for row in session.execute(statement, rows).all()]
 
 
-def _insert_unnest(session: Session, rows: list[dict]) -> list[tuple[int, str, str]]:
+def _insert_unnest(session: Session, rows: list[dict]) -> list[tuple[int, str, str, int | None]]:
     """PostgreSQL: one INSERT ... SELECT FROM unnest(one array per column): thousands of rows in one small
     statement, where a multi-row VALUES list would be a megabyte of SQL for the driver to parse."""
     table = Notification.__table__
@@ -353,7 +486,7 @@ def _insert_unnest(session: Session, rows: list[dict]) -> list[tuple[int, str, s
     source = select(*per_row.c, *constants)
     statement = (postgresql.insert(table).from_select([*_PER_ROW, *_PER_CHUNK], source)
                  .on_conflict_do_nothing(index_elements=["idempotency_key"])
-                 .returning(table.c.id, table.c.channel, table.c.state))
+                 .returning(table.c.id, table.c.channel, table.c.state, table.c.send_rank))
     return [tuple(row) for row in session.execute(statement).all()]
 
 

@@ -125,8 +125,9 @@ def parse_track(document: dict, storm_id: str | None = None, storm_name: str | N
                         f"{latest.get('lat')}N {latest.get('lon')}E, {latest.get('windSpeed') or '?'} m/s, "
                         f"{latest.get('pressure') or '?'} hPa."),
         "instruction": None,
+        # The track rides along with the swath: nearness to it decides who is warned first (alerts/notifying/priority.py).
         "areas": [{"desc": f"Wind swath of {name}", "polygons": polygons_lon_lat(swath), "circles": [],
-                   "geocodes": []}],
+                   "geocodes": [], "track": [[fix.lon, fix.lat] for fix in fixes + forecast_fixes]}],
     }
     alert = {"sender": SENDER, "identifier": f"typhoon-track:{identity}", "sent": sent, "status": AlertStatus.ACTUAL,
              "msg_type": MsgType.ALERT, "scope": "Public", "references": [], "infos": [info]}

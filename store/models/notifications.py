@@ -86,6 +86,9 @@ class Notification(Base):
     # The customer's latest answer to a warning SMS (damaged, safe, rescue) and when it came.
     reply: Mapped[str | None] = mapped_column(String(16))
     replied_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The customer's place in its fan-out's send order, most exposed first (alerts/notifying/priority.py);
+    # a sweep or retry queues again by it. None for messages outside a fan-out (rescue updates, all-clears).
+    send_rank: Mapped[int | None] = mapped_column(Integer)
 
     # The sweep's index: rows not final yet (final_at is set exactly when a row reaches a final state).
     # Claims and receipts find their rows by primary key or provider id, never through this index.
