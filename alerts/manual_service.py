@@ -215,10 +215,10 @@ def expire(now: datetime | None = None) -> list[int]:
     now = now or utcnow()
     with session_scope() as session:
         expired = manual_dao.expire_due(session, now)
-        for warning_id, before in expired:
+        for warning_id, before, deadline in expired:
             record(session, ENTITY, warning_id, "expired", from_state=before, to_state=ManualWarningState.EXPIRED,
-                   note="nobody released it before its deadline")
-    return [warning_id for warning_id, _ in expired]
+                   note="nobody released it before its deadline", data={"deadline": deadline.isoformat()})
+    return [warning_id for warning_id, _, _ in expired]
 
 
 def _waiting(session, warning_id: int) -> ManualWarning:

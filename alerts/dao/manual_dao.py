@@ -48,17 +48,17 @@ def get(session: Session, warning_id: int) -> ManualWarning | None:
     return session.get(ManualWarning, warning_id)
 
 
-def expire_due(session: Session, now: datetime) -> list[tuple[int, str]]:
-    """Waiting warnings past their deadline become expired: (id, state before) of each."""
-    due = list(session.execute(select(ManualWarning.id, ManualWarning.state).where(
+def expire_due(session: Session, now: datetime) -> list[tuple[int, str, datetime]]:
+    """Waiting warnings past their deadline become expired: (id, state before, deadline) of each."""
+    due = list(session.execute(select(ManualWarning.id, ManualWarning.state, ManualWarning.wait_until).where(
         ManualWarning.state.in_(MANUAL_WAITING), ManualWarning.wait_until <= now)).all())
     expired = []
-    for warning_id, before in due:
+    for warning_id, before, deadline in due:
         changed = session.execute(
             update(ManualWarning).where(ManualWarning.id == warning_id, ManualWarning.state == before)
             .values(state=ManualWarningState.EXPIRED, decided_at=now)).rowcount
         if changed:
-            expired.append((warning_id, before))
+            expired.append((warning_id, before, deadline))
     return expired
 
 
