@@ -252,8 +252,10 @@ def test_the_operations_desk_finds_who_was_warned_decides_a_proposal_and_reads_a
 
     # Who was warned: the demo customer, found by name, phone masked.
     page = open_as(browser, api.base_url, demo, "supervisor", "warnings")
-    page.get_by_test_id("warning-item").filter(has_text="red typhoon warning").first.click()
+    red = "CMA raises the typhoon warning to red"  # the update at landfall, which went out at once (Extreme)
+    page.get_by_test_id("warning-item").filter(has_text=red).click()
     detail = page.get_by_test_id("warning-detail")
+    expect(detail.get_by_test_id("warning-headline")).to_have_text(red, timeout=LIVE)
     detail.get_by_test_id("warned-search").fill(name)
     detail.get_by_test_id("warned-find").click()
     person = detail.get_by_test_id("warned-person").first
@@ -264,7 +266,13 @@ def test_the_operations_desk_finds_who_was_warned_decides_a_proposal_and_reads_a
                      lambda p: expect(p.get_by_test_id("warning-detail")).to_be_visible(timeout=LIVE),
                      "warnings after the demo")
 
-    # The second storm's proposal: dismissed with a reason.
+    # The second storm's proposal: the admin reads it but leaves the decision to a supervisor, who dismisses it.
+    ops = open_as(browser, api.base_url, demo, "admin", "catevents")
+    seen = ops.locator("[data-testid=cat-event][data-status=proposed]")
+    expect(seen.get_by_test_id("decided-by")).to_have_text(
+        "A supervisor or a manager confirms, merges or dismisses a proposal.", timeout=LIVE)
+    expect(seen.get_by_test_id("confirm")).to_have_count(0)
+    ops.context.close()
     page.goto(f"{api.base_url}/#/catevents")
     page.set_viewport_size(SIZES[0])
     card = page.locator("[data-testid=cat-event][data-status=proposed]")

@@ -35,7 +35,11 @@ function windowText(event) {
     : t("cat.windowOpenEnded", { start });
 }
 
-export function mount(root) {
+// Who decides a proposal (the API's DECLARERS): an admin reads the page but cannot confirm or dismiss.
+const DECIDERS = ["supervisor", "manager"];
+
+export function mount(root, { me } = {}) {
+  const decides = !me || DECIDERS.includes(me.role);
   const section = h("section", { class: "ops catevents", "data-testid": "catevents" });
   root.append(section);
   let alive = true;
@@ -172,9 +176,10 @@ export function mount(root) {
           fact(t("cat.reach"), reach(event), "cat-reach"),
           fact(t("cat.since"), zonedTime(proposed ? event.created_at : (event.confirmed_at || event.created_at), true)),
           fact(t("cat.chains"), number((event.source_chain_ids || []).length)))),
-      proposed
+      proposed && decides
         ? h("div", { class: "cat-actions" }, confirmForm(event), mergeForm(event, openEvents), dismissForm(event))
-        : null);
+        : null,
+      proposed && !decides ? h("p", { class: "muted", "data-testid": "decided-by" }, t("cat.decidedBy")) : null);
   }
 
   function render(events) {
