@@ -31,7 +31,7 @@ from store.models import AuditEvent, CatEvent, Claim, Customer, Payment, RescueJ
 from tests.greenchannel.conftest import PLACES
 from tests.greenchannel.test_catevents_dedupe import _chain, _square
 from tests.support import free_port, haven, subprocess_env, wait_until
-from tests.web.people import sign_in_staff_on_page
+from tests.web.people import horizontal_overflow, sign_in_staff_on_page
 from tests.web.test_console import (
     LIVE,
     SMALL_BOOK,
@@ -272,6 +272,10 @@ def test_the_operations_desk_finds_who_was_warned_decides_a_proposal_and_reads_a
     expect(seen.get_by_test_id("decided-by")).to_have_text(
         "A supervisor or a manager confirms, merges or dismisses a proposal.", timeout=LIVE)
     expect(seen.get_by_test_id("confirm")).to_have_count(0)
+    ops.goto(f"{api.base_url}/?type=large#/catevents")  # the role with the most pages, in large type
+    expect(ops.locator("html.large [data-testid=cat-event]").first).to_be_visible(timeout=LIVE)
+    assert horizontal_overflow(ops) <= 0, \
+        f"in large type at 1280 px the admin's page scrolls sideways by {horizontal_overflow(ops)} px"
     ops.context.close()
     page.goto(f"{api.base_url}/#/catevents")
     page.set_viewport_size(SIZES[0])
