@@ -123,12 +123,12 @@ def reach_in(session, geometry: BaseGeometry, not_warned_because: str | None = N
     """Who a warning over this area would reach: the book's spatial index finds the assets, the
     owner-and-channel table counts their customers by channel."""
     if geometry.is_empty:
-        asset_keys = id_keys([])
+        counts, kinds = reach_book(session).counts(id_keys([]))
     elif spatial.shard_plan().count > 1:  # the shards' workers answer with ids
-        asset_keys = id_keys(spatial.affected_assets(session, geometry))
+        counts, kinds = reach_book(session).counts(id_keys(spatial.affected_assets(session, geometry)))
     else:
-        asset_keys = spatial.book_index(session).query_keys(geometry)
-    counts, kinds = reach_book(session).counts(asset_keys)
+        found = spatial.book_index(session).query_parts(geometry)
+        counts, kinds = reach_book(session).counts_at(*found)
     return manual.reach_of(counts, kinds, not_warned_because, area or {})
 
 

@@ -250,19 +250,20 @@ class BookIndex:
                            np.concatenate([lon[keep], delta_xy[:, 0]]), np.concatenate([lat[keep], delta_xy[:, 1]]))
 
     # asking
-    def query_keys(self, geometry: BaseGeometry) -> np.ndarray:
-        """The ids inside as the index keeps them (UTF-8 bytes): a million of them decode in about a second,
-        so a caller that only looks them up in other sorted arrays (alerts/reach_book.py) takes these."""
+    def query_parts(self, geometry: BaseGeometry) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """What is inside as the index holds it: its sorted id array (UTF-8 bytes; a new array after each
+        rebuild), the positions inside in it, and the changed ids inside (bytes). A million ids decode in
+        about a second, so a caller keeping arrays in the same order (alerts/reach_book.py) takes these."""
         with self._lock:
             positions = self.main.query(geometry)
-            found = self.ids[positions[~self.superseded[positions]]]
-            if self.delta.index is not None:
-                found = np.concatenate([found, self.delta.index.query(geometry)])
-        return found
+            positions = positions[~self.superseded[positions]]
+            changed = self.delta.index.query(geometry) if self.delta.index is not None else self.ids[:0]
+            return self.ids, positions, changed
 
     def query(self, geometry: BaseGeometry) -> np.ndarray:
         """Asset ids (str) whose point intersects the geometry; boundary counts as inside."""
-        found = self.query_keys(geometry)
+        ids, positions, changed = self.query_parts(geometry)
+        found = np.concatenate([ids[positions], changed]) if len(changed) else ids[positions]
         return np.char.decode(found).astype(object) if len(found) else np.array([], dtype=object)
 
 
