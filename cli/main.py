@@ -2,6 +2,7 @@
 
 import cli.alerts  # noqa: F401  (each module attaches its commands to the root group)
 import cli.bench_api  # noqa: F401
+import cli.bench_failover  # noqa: F401
 import cli.bench_reach  # noqa: F401
 import cli.book  # noqa: F401
 import cli.demo  # noqa: F401

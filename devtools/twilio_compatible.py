@@ -234,6 +234,7 @@ class TwilioCompatible:
         return web.json_response({
             "accepted": [[m.to, m.at] for m in self.accepted],
             "attempts": [[at, status] for at, status, _ in self.attempts],
+            "attempt_numbers": [to for _, _, to in self.attempts],  # the To of each attempt, in the same order
         })
 
     async def set_faults(self, request: web.Request) -> web.Response:
