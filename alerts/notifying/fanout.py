@@ -18,10 +18,11 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from itertools import groupby
+from operator import itemgetter
 
 import numpy as np
 from shapely.geometry import LineString, Point
@@ -29,6 +30,7 @@ from shapely.geometry.base import BaseGeometry
 from sqlalchemy import String, and_, bindparam, cast, exists, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.elements import ColumnElement
 
 from alerts import rules as alert_rules
 from alerts.matching import spatial
@@ -166,23 +168,34 @@ def _fan_out(alert_id: int, enqueue: Enqueue, now: datetime, rules: Rules) -> Fa
         if reason := why_not_warned(facts.alert, now, rules):
             summary.skipped[reason] = 1
             return summary
-        order = _send_order(session, facts.alert, PriorityRules())
-        rank_of = dict(zip(order.customer_ids[order.ranked].tolist(), range(len(order.ranked)), strict=True))
+        # Those who may need care are read and ranked first, on their own: their messages leave while
+        # everyone else is read and ranked.
+        stored = session.get(Alert, alert_id)
+        asset_ids = [str(a) for a in spatial.affected_assets(session, stored)]
+        sent_at, priority = stored.sent_at or now, PriorityRules()
+        areas = _exposure_areas(facts.alert.infos)
+        maybe_care, surely_not = _may_need_care(sent_at, priority)
+        candidates = _ranking_rows(session, asset_ids, maybe_care) if _anyone(session, maybe_care) else []
+        care = _send_order(candidates, sent_at, areas, priority, first_rank=0)
+        ranked = care.ranked[:care.needing_care].tolist()
 
-        def warn(chunk_indices: list[int]) -> list[int]:
+        def warn(order: _SendOrder, chunk_indices: list[int]) -> list[int]:
             chunk = _customers_of(session, order.assets_of(chunk_indices))
             summary.customers += len(chunk)
             plan = plan_warnings(facts.alert, chunk, earlier, now, rules)
             summary.add(plan)
-            return _save_and_enqueue(facts, plan, now, enqueue, summary, rank_of)
+            return _save_and_enqueue(facts, plan, now, enqueue, summary, order.rank_of)
 
-        ranked = order.ranked.tolist()
-        care, others = ranked[:order.needing_care], ranked[order.needing_care:]
-        for_care = [nid for chunk in _growing_chunks(care) for nid in warn(chunk)]
-        if for_care and others:
+        for_care = [nid for chunk in _growing_chunks(ranked) for nid in warn(care, chunk)]
+        needing_no_care = set(care.customer_ids[care.ranked[care.needing_care:]].tolist())
+        rest = _ranking_rows(session, asset_ids, surely_not)
+        if needing_no_care:
+            rest = sorted([row for row in candidates if row[1] in needing_no_care] + rest, key=itemgetter(1))
+        others = _send_order(rest, sent_at, areas, priority, first_rank=len(ranked))
+        if for_care and others.ranked.size:
             _wait_until_handed_over(for_care, CARE_HANDOVER_WAIT_S)
-        for chunk in _growing_chunks(others):
-            warn(chunk)
+        for chunk in _growing_chunks(others.ranked.tolist()):
+            warn(others, chunk)
     return summary
 
 
@@ -337,30 +350,50 @@ def _customers(session: Session, customer_ids: set[str]) -> dict[str, CustomerIn
 
 @dataclass(frozen=True)
 class _SendOrder:
-    """The customers with assets in the area, most exposed first, and those assets."""
+    """Customers with assets in the area, most exposed first, and those assets."""
 
     customer_ids: np.ndarray  # sorted by id
     ranked: np.ndarray  # indices into customer_ids, most exposed first
     needing_care: int  # how many lead the order because they are vulnerable or aged
     asset_ids: tuple[str, ...] = ()  # grouped by customer: customer i's are asset_ids[starts[i]:starts[i + 1]]
     starts: np.ndarray = field(default_factory=lambda: np.zeros(1, dtype=np.int64))
+    rank_of: dict[str, int] = field(default_factory=dict)  # customer -> place in the whole fan-out's order
 
     def assets_of(self, customers: Iterable[int]) -> list[str]:
         return [a for i in customers for a in self.asset_ids[self.starts[i]:self.starts[i + 1]]]
 
 
-def _send_order(session: Session, alert: AlertFacts, priority: PriorityRules) -> _SendOrder:
-    """The customers with at least one asset in the area (the margin is the matcher's), most exposed first
-    (alerts/notifying/priority.py). Only what ranking needs is read here, one narrow row per asset, through
-    Core (no ORM rows); `_customers_of` reads each chunk's customers in full as its turn comes."""
-    stored = session.get(Alert, alert.alert_id)
-    asset_ids = [str(a) for a in spatial.affected_assets(session, stored)]
-    rows = session.connection().execute(
+def _may_need_care(sent_at: datetime, priority: PriorityRules) -> tuple[ColumnElement[bool], ColumnElement[bool]]:
+    """(customers who may need care, everyone else). The first is a superset (the alert's year in the zone
+    furthest ahead), for `needs_care` to decide in each customer's own time zone; the second is written
+    out, not negated, so that an unknown birth year (NULL) lands in it."""
+    born_by = sent_at.year + 1 - priority.aged_from
+    return (or_(Customer.vulnerable.is_(True), Customer.birth_year <= born_by),
+            and_(Customer.vulnerable.is_not(True), or_(Customer.birth_year.is_(None), Customer.birth_year > born_by)))
+
+
+def _anyone(session: Session, which: ColumnElement[bool]) -> bool:
+    """Whether any customer of the book is one of `which` (a book without, read once, not twice)."""
+    return session.execute(select(Customer.customer_id).where(which).limit(1)).first() is not None
+
+
+def _ranking_rows(session: Session, asset_ids: list[str], which: ColumnElement[bool]) -> list:
+    """What ranking needs, one narrow row per asset in the area (the margin is the matcher's) of the
+    customers `which` selects, in customer order, through Core (no ORM rows)."""
+    if not asset_ids:
+        return []
+    return session.connection().execute(
         select(Asset.asset_id, Asset.customer_id, Asset.lon, Asset.lat, Customer.vulnerable, Customer.birth_year,
                Customer.time_zone)
         .join(Customer, Customer.customer_id == Asset.customer_id)
-        .where(one_of(session, Asset.asset_id, asset_ids))
-        .order_by(Asset.customer_id)).all() if asset_ids else []
+        .where(one_of(session, Asset.asset_id, asset_ids), which)
+        .order_by(Asset.customer_id)).all()
+
+
+def _send_order(rows: list, sent_at: datetime, areas: list[ExposureArea], priority: PriorityRules,
+                first_rank: int) -> _SendOrder:
+    """These rows' customers, most exposed first (alerts/notifying/priority.py), ranked from `first_rank`.
+    `_customers_of` reads each chunk's customers in full as its turn comes."""
     if not rows:
         return _SendOrder(np.array([], dtype=object), np.zeros(0, dtype=np.int64), 0)
     assets, owners, lon, lat, vulnerable, birth_year, time_zone = zip(*rows, strict=True)
@@ -370,11 +403,13 @@ def _send_order(session: Session, alert: AlertFacts, priority: PriorityRules) ->
     first = np.flatnonzero(starts_customer)
     ranking = CustomersToRank(
         vulnerable=np.array(vulnerable, dtype=bool)[first], birth_year=np.array(birth_year, dtype=np.float64)[first],
-        local_year=local_years(stored.sent_at or utcnow(), [time_zone[i] for i in first]),
+        local_year=local_years(sent_at, [time_zone[i] for i in first]),
         asset_customer=np.cumsum(starts_customer) - 1, lon=np.array(lon, dtype=np.float64),
         lat=np.array(lat, dtype=np.float64))
-    order = send_order(ranking, _exposure_areas(alert.infos), priority)
-    return _SendOrder(owner[first], order.customers, order.needing_care, assets, np.append(first, len(owner)))
+    order = send_order(ranking, areas, priority)
+    customer_ids = owner[first]
+    rank_of = dict(zip(customer_ids[order.customers].tolist(), range(first_rank, first_rank + len(first)), strict=True))
+    return _SendOrder(customer_ids, order.customers, order.needing_care, assets, np.append(first, len(owner)), rank_of)
 
 
 def _customers_of(session: Session, asset_ids: list[str]) -> list[CustomerInArea]:
@@ -423,7 +458,7 @@ def _track(positions) -> BaseGeometry | None:
 
 
 def _save_and_enqueue(facts: _Facts, plan: Plan, now: datetime, enqueue: Enqueue, summary: FanOutSummary,
-                      rank_of: dict[str, int] | None = None) -> list[int]:
+                      rank_of: Mapping[str, int] | None = None) -> list[int]:
     """Returns the ids handed to `enqueue`."""
     with session_scope() as session:
         why = "the warning was cancelled" if facts.ends_chain else "superseded by a newer message of the chain"
@@ -452,7 +487,7 @@ _PER_ROW = ("idempotency_key", "customer_id", "channel", "kind", "recipient", "b
 _PER_CHUNK = ("chain_id", "alert_id", "expires_at", "attempts", "possible_duplicates", "created_at", "updated_at")
 
 
-def _insert(session: Session, facts: _Facts, plan: Plan, now: datetime, rank_of: dict[str, int]
+def _insert(session: Session, facts: _Facts, plan: Plan, now: datetime, rank_of: Mapping[str, int]
             ) -> list[tuple[int, str, str, int | None]]:
     """Save the planned rows; a key that already exists is left alone. Returns (id, channel, state, send_rank) saved."""
     if not plan.messages:

@@ -116,6 +116,8 @@ def test_the_fan_out_saves_and_queues_the_most_exposed_first(book):  # noqa: F81
     with session_scope(book) as session:
         session.get(Customer, "C0000002").vulnerable = True
         session.get(Customer, "C0000003").birth_year = 1950
+        # 59 this year: read with those who may need care, then ranked with everyone else
+        session.get(Customer, "C0000001").birth_year = datetime.now(UTC).year + 1 - RULES.aged_from
     queued = []
 
     def hand_over(pairs):  # as a provider would: the rest is queued once those needing care are handed over
