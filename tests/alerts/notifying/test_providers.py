@@ -120,3 +120,28 @@ def test_the_settings_name_the_providers_and_the_split():
         load_settings(sms_providers="twilio,nexmo")
     with pytest.raises(SettingsError, match="HAVEN_SMS_SPLIT"):
         load_settings(sms_providers="twilio,aliyun", sms_split="100")
+
+
+def test_late_delivered_receipts_count_as_slow_delivery_on_both_databases(db_url):
+    from datetime import timedelta
+
+    from alerts.dao.provider_health_dao import delivery_latency
+    from store.book import upsert_customers
+    from store.db import session_scope
+    from store.models import Notification, Receipt
+    from store.types import utcnow
+
+    now = utcnow()
+    with session_scope(db_url) as session:
+        upsert_customers(session, [{"customer_id": "C1", "phone": "+8617000000001"}])
+        for n, took_s, provider in ((1, 300, "twilio"), (2, 10, "twilio"), (3, 20, "aliyun")):
+            session.add(Notification(id=n, idempotency_key=f"k{n}", customer_id="C1", channel="sms", kind="warning",
+                                     recipient="+8617000000001", body="text", state="delivered", provider=provider,
+                                     provider_message_id=f"m{n}", sent_at=now - timedelta(seconds=took_s),
+                                     final_at=now))
+            session.add(Receipt(provider=provider, provider_message_id=f"m{n}", status="delivered", payload={},
+                                received_at=now, processed_at=now, outcome="applied", notification_id=n))
+    with session_scope(db_url) as session:
+        figures = delivery_latency(session, now - timedelta(seconds=60), slow_s=240)
+    assert figures == {"twilio": (2, 1), "aliyun": (1, 0)}, \
+        f"delivered receipts and the late ones among them were not counted per provider: {figures}"
