@@ -55,24 +55,16 @@ ALIYUN_TEMPLATES = {"warning": {"zh-CN": {"code": "SMS_900000001", "params": ["h
                                 "en": {"code": "SMS_900000002", "params": ["hazard", "level", "place", "hotline"]}}}
 
 
-class _AliyunProvider:
-    """The Aliyun-compatible server as its own process (python -m devtools.aliyun_compatible)."""
+class _AliyunProvider(_Provider):
+    """The Aliyun-compatible server as its own process (python -m devtools.aliyun_compatible); the same
+    /_stats and stop as the Twilio-compatible one's."""
 
-    def __init__(self, latency_ms: float):
+    def __init__(self, latency_ms: float):  # another server than the parent starts; the same handling
         self.process = subprocess.Popen(
             [sys.executable, "-m", "devtools.aliyun_compatible", "--access-key-id", ALIYUN_KEY_ID,
              "--access-key-secret", ALIYUN_SECRET, "--sign-name", ALIYUN_SIGN, "--latency-ms", str(latency_ms)],
             cwd=ROOT, stdout=subprocess.PIPE, text=True)
         self.base_url = f"http://127.0.0.1:{json.loads(self.process.stdout.readline())['port']}"
-
-    def stats(self) -> dict:
-        import requests
-
-        return requests.get(self.base_url + "/_stats", timeout=60).json()
-
-    def stop(self) -> None:
-        self.process.terminate()
-        self.process.wait(20)
 
 
 @dataclass(frozen=True)
