@@ -146,7 +146,7 @@ def _requeue_what_a_dead_run_saved(alert_id: int, enqueue: Enqueue) -> None:
         again = requeue_still_queued(session, alert_id, utcnow())
     if again:
         log.warning("fan-out of alert %s resumed: %d saved messages queued again", alert_id, len(again))
-        enqueue(again)
+        enqueue(in_send_order(again))
 
 
 def _fan_out(alert_id: int, enqueue: Enqueue, now: datetime, rules: Rules) -> FanOutSummary:
