@@ -8,9 +8,12 @@ Redis key prefix, so two test runs on one machine never see each other's rows or
 from __future__ import annotations
 
 import os
+import sqlite3
 import subprocess
 import sys
 import uuid
+from contextlib import closing
+from pathlib import Path
 
 import pytest
 
@@ -72,11 +75,21 @@ def truncate_all(url: str) -> None:
                 session.execute(table.delete())
 
 
+@pytest.fixture(scope="session")
+def _migrated_sqlite(tmp_path_factory) -> Path:
+    """One SQLite file migrated to head per session: running Alembic takes a second, a copy milliseconds."""
+    path = tmp_path_factory.mktemp("sqlite-head") / "haven.sqlite3"
+    upgrade(f"sqlite:///{path}")
+    return path
+
+
 @pytest.fixture
-def sqlite_url(tmp_path):
-    url = f"sqlite:///{tmp_path / 'haven.sqlite3'}"
-    upgrade(url)
-    return url
+def sqlite_url(tmp_path, _migrated_sqlite):
+    """A fresh SQLite file at the newest migration, of this test's own (a copy of the session's)."""
+    path = tmp_path / "haven.sqlite3"
+    with closing(sqlite3.connect(_migrated_sqlite)) as source, closing(sqlite3.connect(path)) as copy:
+        source.backup(copy)
+    return f"sqlite:///{path}"
 
 
 @pytest.fixture
@@ -91,6 +104,17 @@ def db_url(request):
     if request.param == "sqlite":
         return request.getfixturevalue("sqlite_url")
     return request.getfixturevalue("pg_clean_url")
+
+
+@pytest.fixture(scope="session")
+def demo_run(tmp_path_factory):
+    """One `haven demo` on a small book (quiet hours off), shared by the tests that only read what it printed."""
+    from tests.support import haven
+
+    folder = tmp_path_factory.mktemp("demo-run")
+    env = subprocess_env(HAVEN_DATABASE_URL=f"sqlite:///{folder / 'demo.sqlite3'}", HAVEN_REDIS_URL="",
+                         HAVEN_DEMO_CUSTOMERS="300", HAVEN_DEMO_ASSETS="600", HAVEN_QUIET_HOURS="00:00-00:00")
+    return haven("demo", env=env)
 
 
 @pytest.fixture

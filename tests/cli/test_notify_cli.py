@@ -11,10 +11,8 @@ from tests.support import haven, subprocess_env
 
 
 @pytest.mark.slow
-def test_haven_demo_prints_each_alerts_reach(tmp_path):
-    env = subprocess_env(HAVEN_DATABASE_URL=f"sqlite:///{tmp_path / 'demo.sqlite3'}", HAVEN_REDIS_URL="",
-                         HAVEN_DEMO_CUSTOMERS="300", HAVEN_DEMO_ASSETS="600", HAVEN_QUIET_HOURS="00:00-00:00")
-    out = haven("demo", env=env)
+def test_haven_demo_prints_each_alerts_reach(demo_run):
+    out = demo_run
     assert out.returncode == 0, out.stderr
     lines = out.stdout.splitlines()
     reach = [line for line in lines if line.startswith("warnings for alert")]

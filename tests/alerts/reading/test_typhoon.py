@@ -70,10 +70,8 @@ def test_replay_moves_the_chain_to_now_and_keeps_its_references():
 
 
 @pytest.mark.slow
-def test_haven_demo_replays_the_chain(tmp_path):
-    env = subprocess_env(HAVEN_DATABASE_URL=f"sqlite:///{tmp_path / 'demo.sqlite3'}", HAVEN_REDIS_URL="",
-                         HAVEN_DEMO_CUSTOMERS="300", HAVEN_DEMO_ASSETS="600")
-    out = haven("demo", env=env)
+def test_haven_demo_replays_the_chain(demo_run):
+    out = demo_run
     assert out.returncode == 0, out.stderr
     lines = out.stdout.splitlines()
     assert any("Alert" in line and "Severe" in line and "chain 1 is active" in line for line in lines)
