@@ -199,3 +199,29 @@ def test_polled_feed_warnings_are_not_held(api_server, sqlite_url):
         assert session.scalar(select(func.count()).select_from(ManualWarning)) == 0, "no manual warning held"
     spatial.forget_indexes()
     forget_reach_books()
+
+
+def test_a_signed_in_person_always_sees_the_preview_first(api_server, sqlite_url):
+    import requests
+
+    from tests.web.test_ops_pages import PASSWORD, staff
+
+    url = sqlite_url
+    spatial.forget_indexes()
+    forget_reach_books()
+    api = api_server(url)
+    add_book(url, 3)
+    person = requests.Session()
+    signed_in = person.post(f"{api.base_url}/v1/auth/login", json={"username": staff(url, "dispatcher", "Dee", "dee"),
+                                                                    "password": PASSWORD}, timeout=30)
+    assert signed_in.status_code == 200, f"sign-in: {signed_in.text}"
+    headers = {**XML, "X-CSRF-Token": signed_in.json()["csrf_token"]}
+    refused = person.post(f"{api.base_url}/v1/alerts?confirm=true", data=live_demo_cap(ORANGE), headers=headers,
+                          timeout=60)
+    assert refused.status_code == 400, f"a session skipped the preview: {refused.status_code}"
+    assert refused.json()["error"]["field"] == "confirm", f"field: {refused.json()['error']}"
+    held = person.post(f"{api.base_url}/v1/alerts", data=live_demo_cap(ORANGE), headers=headers, timeout=60)
+    assert held.status_code == 202, f"a signed-in upload must be held: {held.text}"
+    assert notifications(url) == {}, "nothing may be sent before the confirmation"
+    spatial.forget_indexes()
+    forget_reach_books()
