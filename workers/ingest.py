@@ -1,4 +1,4 @@
-"""Tasks for the ingest queue: feed polling and chain expiry, and `queue_matching`, the effect
+"""Tasks for the ingest queue: feed polling, chain and manual-warning expiry, and `queue_matching`, the effect
 alerts.service hands new alerts to after their commit (wired in workers/wiring.py).
 
 Thin wrappers: the operations live in alerts/service.py, the rules in alerts/reading/.
@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 
-from alerts import service
+from alerts import manual_service, service
 from alerts.reading import chains
 from store.db import session_scope
 from store.types import utcnow
@@ -18,6 +18,7 @@ log = logging.getLogger(__name__)
 
 POLL_EVERY_S = 5.0
 EXPIRE_EVERY_S = 60.0
+MANUAL_EXPIRE_EVERY_S = 15.0
 
 
 def queue_matching(alert_ids: list[int]) -> None:
@@ -44,5 +45,14 @@ def expire_chains() -> list[int]:
         return chains.expire_lapsed(session, utcnow())
 
 
+@app.task(name="haven.ingest.expire_manual_warnings")
+def expire_manual_warnings() -> list[int]:
+    """Expire, and audit, the manual warnings nobody released before their deadline (every read and decision
+    expires them too; this writes the audit row soon after the deadline even when nobody looks)."""
+    return manual_service.expire()
+
+
 app.conf.beat_schedule["poll-feeds"] = {"task": "haven.ingest.poll_feeds", "schedule": POLL_EVERY_S}
 app.conf.beat_schedule["expire-alert-chains"] = {"task": "haven.ingest.expire_chains", "schedule": EXPIRE_EVERY_S}
+app.conf.beat_schedule["expire-manual-warnings"] = {"task": "haven.ingest.expire_manual_warnings",
+                                                    "schedule": MANUAL_EXPIRE_EVERY_S}

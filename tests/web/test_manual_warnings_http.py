@@ -17,6 +17,7 @@ from store.models import Alert, AuditEvent, Notification
 from store.models.alerts import ManualWarning
 from tests.notify_support import add_book, live_demo_cap, wait_for_workers
 from tests.support import make_user, wait_until
+from workers.ingest import expire_manual_warnings
 
 ORANGE = "01-typhoon-infa-orange-alert.xml"
 XML = {"Content-Type": "application/xml"}
@@ -176,6 +177,8 @@ def test_a_warning_nobody_approves_expires_and_never_goes_out(api_server, pg_cle
     manager = api.as_user(make_user(url, "manager", "Mia Manager"))
     warning = submitter.post("/v1/alerts", data=live_demo_cap(ORANGE), headers=XML).json()
     time.sleep(1.5)  # past the 1.2 s wait
+    assert expire_manual_warnings.delay().get(timeout=30) == [warning["id"]], "the beat task expires it"
+    assert [a[0] for a in audit(url, warning["id"])] == ["submitted", "expired"], "audited before anyone looks"
     late = manager.post(f"/v1/manual-warnings/{warning['id']}/approve")
     assert late.status_code == 409, f"approving after the deadline: {late.text}"
     assert late.json()["error"]["code"] == "already_expired", f"code: {late.json()['error']}"
