@@ -31,7 +31,7 @@ import numpy as np
 from shapely.geometry import Point, shape
 from sqlalchemy import select
 
-from greenchannel import catevents, claims, payments, queue, rescue
+from greenchannel import catevents, claims, demo_gps, payments, queue, rescue
 from greenchannel.documents import Upload
 from greenchannel.loss_report_service import demo_report_line
 from greenchannel.requests import FirstNotice, JobRequest, ProviderChanges, ProviderRegistration
@@ -285,8 +285,15 @@ def register_providers(run: Runner, dispatcher: Principal, jobs: list[RescueJob]
         body = {"name": f"{'平板' if kind == 'flatbed' else '拖车'}救援{index + 1:02d}号", "kind": kind, "capacity": 2,
                 "phone": f"+86574{index + 1:08d}",
                 "location": [round(float(lon + rng.normal(0, 0.03)), 5), round(float(lat + rng.normal(0, 0.03)), 5)]}
-        providers.append(run(rescue.register_provider, dispatcher, ProviderRegistration.model_validate(body), now))
+        providers.append(run(_register_demo_truck, dispatcher, ProviderRegistration.model_validate(body), now))
     return providers
+
+
+def _register_demo_truck(session, dispatcher: Principal, registration: ProviderRegistration, now: datetime):
+    """Registered and marked as the demo's, so the demo's GPS feed (greenchannel/demo_gps.py) keeps its position fresh."""
+    provider = rescue.register_provider(session, dispatcher, registration, now)
+    demo_gps.mark_demo_truck(session, dispatcher, provider)
+    return provider
 
 
 def run_rescues(run: Runner, dispatcher: Principal, providers: list, job_ids: list[int],

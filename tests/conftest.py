@@ -224,3 +224,7 @@ def pytest_collection_modifyitems(config, items):
             or hasattr(item.module, "sync_playwright")
         if fixtures & SERVICE_FIXTURES or on_postgresql or uses_browser or item.get_closest_marker("slow"):
             item.add_marker(pytest.mark.services)
+    # Files with slow tests first: under pytest-xdist (`make test`) the minutes-long ones then start at once,
+    # instead of one of them keeping a single process busy after the other has run out of work.
+    slow_files = {item.path for item in items if item.get_closest_marker("slow")}
+    items.sort(key=lambda item: item.path not in slow_files)

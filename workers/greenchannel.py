@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 
 from config import get_settings
-from greenchannel import effects, payments, service
+from greenchannel import demo_gps, effects, payments, service
 from greenchannel.rules import GreenChannelRules
 from store.db import session_scope
 from workers.app import app, enqueue
@@ -108,6 +108,15 @@ def resend_stuck_payouts() -> dict:
     return {"resent": len(stuck)}
 
 
+@app.task(name="haven.greenchannel.demo_gps_feed")
+def demo_gps_feed() -> dict:
+    """The embedded default's stand-in for the trucks' GPS: the demo's trucks report their positions
+    (greenchannel/demo_gps.py). With Redis (production) real trucks report through the API; nothing to do."""
+    if not get_settings().embedded:
+        return {"skipped": "not the embedded default"}
+    return demo_gps.report_positions()
+
+
 wire_green_channel()  # a worker process imports this module at start-up
 
 app.conf.beat_schedule.update({
@@ -116,4 +125,5 @@ app.conf.beat_schedule.update({
     "greenchannel-expire-leases": {"task": "haven.greenchannel.expire_leases", "schedule": 30.0},
     "greenchannel-flag-sla-breaches": {"task": "haven.greenchannel.flag_sla_breaches", "schedule": 60.0},
     "greenchannel-resend-stuck-payouts": {"task": "haven.greenchannel.resend_stuck_payouts", "schedule": 120.0},
+    "greenchannel-demo-gps-feed": {"task": "haven.greenchannel.demo_gps_feed", "schedule": demo_gps.REPORT_EVERY_S},
 })

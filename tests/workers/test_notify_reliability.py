@@ -38,7 +38,7 @@ from tests.notify_support import add_book, live_demo_cap, twilio_server_fixture 
 from tests.support import ROOT, free_port, subprocess_env, wait_until
 from workers import QUEUES
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.serial]
 
 ORANGE = "01-typhoon-infa-orange-alert.xml"
 BATCH = 100
