@@ -6,6 +6,7 @@ long random tokens with SHA-256, which is enough for a value with 128 bits of ch
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 import secrets
@@ -27,8 +28,6 @@ PHONE_MAX = 32
 STAFF_ROLES = ("dispatcher", "adjuster", "supervisor", "manager", "admin")
 
 _HASHER = PasswordHasher()
-# Verified against when there is nothing to verify, so an unknown phone or username costs the same time.
-_DUMMY_HASH = _HASHER.hash(secrets.token_urlsafe(16))
 
 
 class Refusal(StrEnum):
@@ -127,10 +126,18 @@ def hash_secret(secret: str) -> str:
     return _HASHER.hash(secret)
 
 
+@functools.cache
+def _dummy_hash() -> str:
+    """Verified against when there is nothing to verify, so an unknown phone or username costs the same
+    time. Made on first use, not at import: every CLI command and worker imports this module, and an
+    argon2 hash costs about a second of CPU."""
+    return _HASHER.hash(secrets.token_urlsafe(16))
+
+
 def secret_matches(stored_hash: str | None, secret: str) -> bool:
     """True when the secret matches; with no stored hash it still takes the time of one verification."""
     try:
-        return _HASHER.verify(stored_hash or _DUMMY_HASH, secret) and stored_hash is not None
+        return _HASHER.verify(stored_hash or _dummy_hash(), secret) and stored_hash is not None
     except (VerificationError, InvalidHashError):
         return False
 
