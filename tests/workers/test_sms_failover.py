@@ -1,7 +1,8 @@
 """Failover between SMS providers (docs/architecture.md, "Failover between SMS providers") with a real Celery
 worker on PostgreSQL and Redis: Twilio (A, preferred) through its SDK against the Twilio-compatible server and
 Alibaba Cloud (B, standby) through its SDK against the Aliyun-compatible one, with a 3 s health window and a
-4 s drift back so that a cut and a recovery fit in seconds.
+4 s drift back so that a cut and a recovery fit in seconds. A hand-over is slow past 2 s: a round trip on
+127.0.0.1 takes that long only when the server is made slow, not when the machine is merely busy.
 
 The messages are sign-in codes saved straight into the notifications table and queued in batches of ten:
 Aliyun's code template takes the code from the text, so no fan-out is needed to compose them.
@@ -34,7 +35,7 @@ from workers.notify import send_sms_batch
 CUSTOMERS = 60
 BATCH = 10
 SETTINGS = {"HAVEN_SMS_PROVIDERS": "twilio,aliyun", "HAVEN_SMS_HEALTH_WINDOW_S": "3",
-            "HAVEN_SMS_DRIFT_BACK_S": "4", "HAVEN_SMS_SLOW_HANDOVER_S": "0.5", "HAVEN_SMS_RATE_PER_S": "1000"}
+            "HAVEN_SMS_DRIFT_BACK_S": "4", "HAVEN_SMS_SLOW_HANDOVER_S": "2", "HAVEN_SMS_RATE_PER_S": "1000"}
 HANDED_OVER = ("sent", "delivered")
 
 
@@ -52,6 +53,10 @@ class World:
         self.rounds = 0
 
     def reset(self) -> None:
+        # A request the worker gave up on (a timeout) is still being answered: its server records it once
+        # its latency is over, which must not count as this test's message to that number.
+        wait_until(lambda: not (self.twilio.provider.in_flight or self.aliyun.provider.in_flight), timeout=30,
+                   message="the previous test's requests answered")
         truncate_all(self.url)
         add_book(self.url, CUSTOMERS)
         for server in (self.twilio, self.aliyun):
@@ -172,13 +177,14 @@ def test_traffic_moves_to_b_when_a_fails_and_drifts_back_when_a_recovers(provide
     router = router_for(get_settings())
     seen_shares = set()
     recovered_at = time.monotonic()
+    # Watched often and without sends in between: on a busy machine a round of sends can take longer than
+    # the 4 s drift, and the share would seem to jump from 0 to 1.
     while time.monotonic() - recovered_at < 30:
-        providers.send(20)
         share = router.current().shares["twilio"]
         seen_shares.add(round(share, 2))
         if share == 1.0:
             break
-        time.sleep(0.3)
+        time.sleep(0.1)
     assert 1.0 in seen_shares, f"A was not back at its resting share 30 s after recovering: {sorted(seen_shares)}"
     assert any(0 < share < 1 for share in seen_shares), \
         f"A's share jumped back instead of drifting: {sorted(seen_shares)}"
@@ -201,7 +207,7 @@ def test_a_message_whose_attempt_on_a_timed_out_is_retried_on_b_and_counted(prov
 
 
 def test_a_message_in_flight_on_a_is_not_also_sent_on_b(providers):
-    providers.twilio.faults.latency_s = 4.0  # slow (over 0.5 s) but answering
+    providers.twilio.faults.latency_s = 4.0  # slow (over 2 s) but answering
     first = providers.save(10)
     providers.queue(first)
     time.sleep(2.0)
