@@ -8,6 +8,7 @@ FROM python:3.11-slim
 WORKDIR /app
 COPY pyproject.toml README.md ./
 COPY alerts alerts
+COPY book book
 COPY geo geo
 COPY greenchannel greenchannel
 COPY workers workers

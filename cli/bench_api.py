@@ -130,7 +130,7 @@ def _seed_book_and_notifications(url: str, alert_ids: list[int], per_alert: int)
 
     from sqlalchemy import insert, select
 
-    from store.book import upsert_assets, upsert_customers
+    from book.dao import upsert_assets, upsert_customers
     from store.db import session_scope
     from store.models import Alert, Notification
 

@@ -65,8 +65,8 @@ def _table(path: Path, required: tuple[str, ...], file_format: str | None = None
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 def import_customers(file: Path, region: str, as_json: bool) -> None:
     """Load customers from CSV (customer_id and phone required); phones become E.164."""
+    from book.service import import_customers as run_import
     from geo.pointfiles import PointFileError, read_csv_text
-    from store.book import import_customers as run_import
     from store.db import session_scope
 
     ensure_database()
@@ -91,8 +91,8 @@ def import_assets(file: Path, system: str, file_format: str | None, as_json: boo
     GeoJSON, GeoParquet or GeoPackage. An asset_id seen before is updated."""
     from functools import partial
 
+    from book.service import import_assets as run_import
     from geo.crs import to_wgs84
-    from store.book import import_assets as run_import
     from store.db import session_scope
 
     ensure_database()
@@ -115,9 +115,9 @@ def geo_match(assets_file: Path, alert_file: Path, as_json: bool) -> None:
     from alerts.matching.spatial import alert_area
     from alerts.reading.errors import MessageInvalid
     from alerts.reading.parse import parse_message
+    from book.rules import RowChecks, coordinate_column
     from geo.areas import combine
     from geo.index import AssetIndex
-    from store.book import RowChecks, coordinate_column
 
     try:
         message = parse_message(alert_file.read_bytes())

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from book.dao import count_assets, upsert_assets, upsert_customers
 from config import get_settings
 from config.demo_portfolio import generate_portfolio
 from config.settings import VAR_DIR
-from store.book import count_assets, upsert_assets, upsert_customers
 from store.db import session_scope
 
 

@@ -52,7 +52,7 @@ def twilio_server_fixture():
 def add_book(database_url: str, count: int, lon: float = WENZHOU[0], lat: float = WENZHOU[1], start: int = 1,
              **customer_fields) -> list[str]:
     """`count` customers, each with one vehicle at (lon, lat) plus a home for every fifth; returns their ids."""
-    from store.book import upsert_assets, upsert_customers
+    from book.dao import upsert_assets, upsert_customers
     from store.db import session_scope
 
     ids = [f"C{n:07d}" for n in range(start, start + count)]

@@ -45,7 +45,7 @@ log = logging.getLogger(__name__)
 
 # Rows are re-read from this far before the last look began, so a writer whose transaction commits a
 # little after it stamped its rows (or whose clock runs a little behind) is still picked up
-# (store.book stamps each chunk as it writes it and the importers commit chunk by chunk).
+# (book.dao stamps each chunk as it writes it and the importers commit chunk by chunk).
 REFRESH_OVERLAP = timedelta(seconds=30)
 # Changed rows live in a small side index until there are this many (or 2% of the book); then they
 # are folded into the main index in memory, without reading the database again.

@@ -19,7 +19,7 @@ from functools import cache
 import pytest
 from shapely.geometry import mapping
 
-from store.book import upsert_assets, upsert_customers
+from book.dao import upsert_assets, upsert_customers
 from store.db import session_scope
 from store.users import Principal, create_user
 from tests.support import FIXTURES

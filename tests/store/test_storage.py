@@ -9,7 +9,7 @@ from alembic.migration import MigrationContext
 from sqlalchemy import func, inspect, select
 from sqlalchemy.exc import IntegrityError
 
-from store.book import upsert_assets, upsert_customers
+from book.dao import upsert_assets, upsert_customers
 from store.db import get_engine, session_scope
 from store.models import Alert, Asset, Base, Claim, Customer, Notification, Payment, User
 

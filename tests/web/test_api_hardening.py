@@ -11,7 +11,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, insert, select
 
-from store.book import upsert_customers
+from book.dao import upsert_customers
 from store.db import session_scope
 from store.models import Alert, Asset, Notification
 from tests.support import haven, make_user, subprocess_env

@@ -35,9 +35,9 @@ def _format(request: web.Request) -> str:
 
 
 def _import_file(kind: str, body: bytes, file_format: str, crs: str, principal) -> dict:
+    from book import service as book_service
     from geo.crs import to_wgs84
     from geo.pointfiles import read_csv_text, read_table
-    from store import book
     from store.audit import record
     from store.db import session_scope
 
@@ -46,10 +46,10 @@ def _import_file(kind: str, body: bytes, file_format: str, crs: str, principal) 
         path.write_bytes(body)
         if kind == "customers":
             table = read_csv_text(path.read_text(encoding="utf-8-sig"), ("customer_id", "phone"))
-            report = book.import_customers(session_scope, table.columns, table.problems)
+            report = book_service.import_customers(session_scope, table.columns, table.problems)
         else:
             table = read_table(path, ("asset_id", "customer_id", "lon", "lat"), file_format)
-            report = book.import_assets(session_scope, table.columns, table.problems, partial(to_wgs84, system=crs))
+            report = book_service.import_assets(session_scope, table.columns, table.problems, partial(to_wgs84, system=crs))
     with session_scope() as session:
         record(session, kind, "import", "import", actor_id=principal.user_id, actor_role=principal.role,
                data={"format": file_format, "received": report.received, "loaded": report.loaded,

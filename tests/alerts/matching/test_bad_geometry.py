@@ -14,10 +14,10 @@ from sqlalchemy import update
 from alerts.matching import spatial
 from alerts.reading.errors import MessageInvalid
 from alerts.reading.parse import parse_message
+from book.dao import upsert_assets, upsert_customers
 from geo.areas import alert_geometry
 from geo.gazetteer import Gazetteer
 from geo.index import AssetIndex
-from store.book import upsert_assets, upsert_customers
 from store.db import session_scope
 from store.models import Alert
 from store.types import utcnow

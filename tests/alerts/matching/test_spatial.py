@@ -13,7 +13,7 @@ from sqlalchemy import select, update
 
 from alerts.matching import spatial
 from alerts.reading.parse import parse_message
-from store.book import upsert_assets, upsert_customers
+from book.dao import upsert_assets, upsert_customers
 from store.db import session_scope
 from store.models import Alert, Asset
 from store.types import utcnow

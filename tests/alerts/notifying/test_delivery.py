@@ -11,8 +11,8 @@ from sqlalchemy import event, func, insert, select
 
 from alerts.notifying import delivery
 from alerts.notifying.channels.base import Outcome
+from book.dao import upsert_customers
 from config import get_settings
-from store.book import upsert_customers
 from store.db import dispose_engines, get_engine, session_scope
 from store.models import AuditEvent, Customer, Notification
 from store.types import utcnow

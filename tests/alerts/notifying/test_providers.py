@@ -126,7 +126,7 @@ def test_late_delivered_receipts_count_as_slow_delivery_on_both_databases(db_url
     from datetime import timedelta
 
     from alerts.dao.provider_health_dao import delivery_latency
-    from store.book import upsert_customers
+    from book.dao import upsert_customers
     from store.db import session_scope
     from store.models import Notification, Receipt
     from store.types import utcnow

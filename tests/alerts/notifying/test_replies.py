@@ -15,9 +15,9 @@ from alerts.notifying.replies import (
     reply_counts,
     warning_answered,
 )
+from book.dao import upsert_assets, upsert_customers
 from greenchannel.rules import RescueRules
 from greenchannel.sms_replies import answer_inbound
-from store.book import upsert_assets, upsert_customers
 from store.db import session_scope
 from store.models import Alert, Claim, Notification
 from store.types import utcnow

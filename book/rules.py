@@ -1,15 +1,13 @@
-"""The insured book in: validated bulk imports of customers and assets (docs/architecture.md).
+"""The insured book's import rules: what makes a customer or asset row good (docs/architecture.md).
 
-An id seen before is updated, never duplicated. Bad rows are refused one by one, each with its row
-number (1 = the first record after the header) and the reason, while the good rows load. Rows are
-written in chunks, each chunk its own transaction stamped with its own `updated_at`, so the matching
-index (alerts/matching/spatial.py) picks changes up incrementally while a long import is still running.
+Plain functions on frames, no SQL and no sessions. Bad rows are refused one by one, each with its row
+number (1 = the first record after the header) and the reason; the good rows come out ready to write.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import date
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -17,18 +15,9 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import numpy as np
 import pandas as pd
 import phonenumbers
-from sqlalchemy import func, select, text
-from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.orm import Session
 
-from store.bulk import unnest_rows
-from store.db import is_postgresql
-from store.models import Asset, Customer
 from store.money import AmountError, parse_amount
-from store.types import utcnow
 
-CHUNK = 2000
-WRITE_CHUNK = 50_000
 CUSTOMER_COLUMNS = ("customer_id", "name", "phone", "locale", "time_zone", "birth_year", "vulnerable",
                     "sms_opt_out", "push_token")
 ASSET_COLUMNS = ("asset_id", "customer_id", "kind", "lon", "lat", "address", "admin_code", "insured_value")
@@ -40,54 +29,6 @@ FIELD_LIMITS = {"customer_id": 64, "asset_id": 64, "name": 200, "phone": 32, "lo
                 "birth_year": 16, "vulnerable": 16, "sms_opt_out": 16, "push_token": 255, "kind": 32,
                 "lon": 64, "lat": 64, "address": 500, "admin_code": 16, "insured_value": 32}
 
-
-# --- small upserts (seed data, tests) -------------------------------------------------------------
-
-def _upsert(session: Session, model, key: str, rows: Sequence[dict]) -> int:
-    """Insert or update rows (all with the same keys) by `key`, CHUNK at a time, each chunk with its own stamp."""
-    if not rows:
-        return 0
-    table = model.__table__
-    names = [*rows[0], "updated_at"]
-    for start in range(0, len(rows), CHUNK):
-        now = utcnow()
-        chunk = [dict(row, updated_at=now) for row in rows[start:start + CHUNK]]
-        if is_postgresql(session):
-            statement = postgresql.insert(table).from_select(names, select(*unnest_rows(table, chunk, names).c))
-        else:
-            statement = sqlite.insert(table).values(chunk)
-        update = {c: statement.excluded[c] for c in names if c != key}
-        session.execute(statement.on_conflict_do_update(index_elements=[key], set_=update))
-    return len(rows)
-
-
-def upsert_customers(session: Session, rows: Sequence[dict]) -> int:
-    """rows: dicts with Customer column names; phone must already be E.164."""
-    return _upsert(session, Customer, "customer_id", rows)
-
-
-def upsert_assets(session: Session, rows: Sequence[dict]) -> int:
-    """rows: dicts with Asset column names; lon/lat must already be WGS-84."""
-    return _upsert(session, Asset, "asset_id", rows)
-
-
-def count_assets(session: Session) -> int:
-    return session.query(func.count(Asset.asset_id)).scalar() or 0
-
-
-def existing_customer_ids(session: Session, ids: Iterable[str]) -> set[str]:
-    wanted = list(set(ids))
-    if len(wanted) > 50_000:  # cheaper to read every id once than to ask in thousands of chunks
-        everything = {row[0] for row in session.execute(select(Customer.customer_id))}
-        return everything.intersection(wanted)
-    found: set[str] = set()
-    for start in range(0, len(wanted), CHUNK):
-        chunk = wanted[start:start + CHUNK]
-        found.update(r[0] for r in session.execute(select(Customer.customer_id).where(Customer.customer_id.in_(chunk))))
-    return found
-
-
-# --- import reports -----------------------------------------------------------------------------
 
 @dataclass(frozen=True)
 class Rejected:
@@ -255,10 +196,14 @@ class ValidAssets:
         return len(self.columns["asset_id"])
 
 
-def validate_assets(session: Session, frame: pd.DataFrame, problems: dict[int, str] | None = None,
+def validate_assets(frame: pd.DataFrame, known_customers: Callable[[set[str]], set[str]],
+                    problems: dict[int, str] | None = None,
                     to_wgs84: Callable[[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]] | None = None
                     ) -> ValidAssets:
-    """Asset rows -> columns ready to write (coordinates converted to WGS-84), and refused rows."""
+    """Asset rows -> columns ready to write (coordinates converted to WGS-84), and refused rows.
+
+    known_customers(ids) answers which of the ids the book holds; it is asked only about rows that
+    passed every other check."""
     checks = RowChecks(frame, problems)
     checks.oversized(ASSET_COLUMNS)
     asset_id = checks.required("asset_id")
@@ -281,7 +226,7 @@ def validate_assets(session: Session, frame: pd.DataFrame, problems: dict[int, s
         except AmountError as exc:
             checks.refuse(np.arange(len(frame)) == position, "insured_value", f"insured_value {exc}")
     wanted = set(customer_id[checks.ok])
-    known = existing_customer_ids(session, wanted) if wanted else set()
+    known = known_customers(wanted) if wanted else set()
     checks.refuse((~customer_id.isin(known)).to_numpy(), "customer_id",
                   lambda p: f"unknown customer {customer_id.iat[p]}")
     checks.last_wins("asset_id", asset_id)
@@ -296,80 +241,3 @@ def validate_assets(session: Session, frame: pd.DataFrame, problems: dict[int, s
                "admin_code": admin_code[ok].replace("", None).to_numpy(dtype=object),
                "insured_value": values[ok]}
     return ValidAssets(columns, checks.rejected())
-
-
-def _bound(session: Session, column, values: Sequence) -> list:
-    """Values as the driver wants them for this column type (e.g. Money as text on SQLite)."""
-    dialect = session.get_bind().dialect
-    processor = column.type.dialect_impl(dialect).bind_processor(dialect)
-    return [processor(v) for v in values] if processor else list(values)
-
-
-def write_assets(session: Session, columns: dict[str, np.ndarray], start: int, stop: int) -> int:
-    """Upsert rows [start, stop) of validated asset columns in one statement batch (fast path per database)."""
-    table = Asset.__table__
-    names = list(ASSET_COLUMNS) + ["updated_at"]
-    count = stop - start
-    now = _bound(session, table.c.updated_at, [utcnow()])[0]
-    data = [columns[name][start:stop].tolist() for name in ASSET_COLUMNS]
-    data[ASSET_COLUMNS.index("insured_value")] = _bound(session, table.c.insured_value, data[ASSET_COLUMNS.index("insured_value")])
-    rows = list(zip(*data, [now] * count, strict=True))
-    updates = ", ".join(f"{n} = excluded.{n}" for n in names if n != "asset_id")
-    raw = session.connection().connection.driver_connection
-    if is_postgresql(session):
-        session.execute(text("CREATE TEMP TABLE IF NOT EXISTS asset_import (LIKE assets INCLUDING DEFAULTS) "
-                             "ON COMMIT DELETE ROWS"))
-        with raw.cursor().copy(f"COPY asset_import ({', '.join(names)}) FROM STDIN") as copy:
-            for row in rows:
-                copy.write_row(row)
-        session.execute(text(f"INSERT INTO assets ({', '.join(names)}) SELECT {', '.join(names)} FROM asset_import "
-                             f"ON CONFLICT (asset_id) DO UPDATE SET {updates}"))
-        session.execute(text("DELETE FROM asset_import"))
-    else:
-        # SQLite: a plain INSERT is twice as fast as an upsert, so new ids and known ids go separately.
-        known = _existing_asset_ids(session, columns["asset_id"][start:stop])
-        fresh = [row for row in rows if row[0] not in known]
-        cursor = raw.cursor()
-        cursor.executemany(f"INSERT INTO assets ({', '.join(names)}) VALUES ({', '.join('?' * len(names))})", fresh)
-        if known:
-            cursor.executemany(f"UPDATE assets SET {', '.join(f'{n} = ?' for n in names[1:])} WHERE asset_id = ?",
-                               [(*row[1:], row[0]) for row in rows if row[0] in known])
-    return count
-
-
-def _existing_asset_ids(session: Session, ids: np.ndarray) -> set[str]:
-    found: set[str] = set()
-    for start in range(0, len(ids), 5000):
-        chunk = ids[start:start + 5000].tolist()
-        found.update(r[0] for r in session.execute(select(Asset.asset_id).where(Asset.asset_id.in_(chunk))))
-    return found
-
-
-def import_customers(session_factory, frame: pd.DataFrame, problems: dict[int, str] | None = None,
-                     default_region: str = "CN", on_progress: Callable[[int], None] | None = None) -> ImportReport:
-    """Validate and upsert customers; session_factory() yields a committing session (store.db.session_scope)."""
-    rows, rejected = validate_customers(frame, problems, default_region)
-    report = ImportReport("customers", received=len(frame), rejected=rejected)
-    for start in range(0, len(rows), WRITE_CHUNK):
-        with session_factory() as session:
-            report.loaded += upsert_customers(session, rows[start:start + WRITE_CHUNK])
-        if on_progress:
-            on_progress(min(WRITE_CHUNK, len(rows) - start))
-    return report
-
-
-def import_assets(session_factory, frame: pd.DataFrame, problems: dict[int, str] | None = None,
-                  to_wgs84=None, on_progress: Callable[[int], None] | None = None) -> ImportReport:
-    """Validate and upsert assets chunk by chunk (each chunk committed), reporting refused rows."""
-    with session_factory() as session:
-        valid = validate_assets(session, frame, problems, to_wgs84)
-    report = ImportReport("assets", received=len(frame), rejected=valid.rejected)
-    if on_progress and valid.rejected:
-        on_progress(len(valid.rejected))
-    for start in range(0, len(valid), WRITE_CHUNK):
-        stop = min(start + WRITE_CHUNK, len(valid))
-        with session_factory() as session:
-            report.loaded += write_assets(session, valid.columns, start, stop)
-        if on_progress:
-            on_progress(stop - start)
-    return report
