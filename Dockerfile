@@ -16,6 +16,8 @@ COPY web web
 COPY config config
 COPY store store
 COPY cli cli
+COPY identity identity
+COPY devtools devtools
 COPY --from=console-assets /build/node_modules/leaflet/dist web/static/vendor/leaflet
 COPY --from=console-assets /build/node_modules/chart.js/dist/chart.umd.min.js web/static/vendor/chartjs/chart.umd.min.js
 COPY --from=console-assets /build/node_modules/swagger-ui-dist/swagger-ui-bundle.js /build/node_modules/swagger-ui-dist/swagger-ui.css web/static/vendor/swagger-ui/
