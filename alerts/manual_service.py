@@ -47,18 +47,25 @@ class Policy:
 
 
 def _area_summary(geometry: BaseGeometry, parsed: list[ParsedAlert]) -> dict:
-    descriptions = []
+    """Size, bounds and area names; the names also by the language of their info, so a page shows the
+    names in its reader's language (a bilingual CAP names each area twice)."""
+    descriptions: list[str] = []
+    by_language: dict[str, list[str]] = {}
     for alert in parsed:
         for info in alert.alert.get("infos") or []:
             for area in info.get("areas") or []:
                 text = (area.get("desc") or "").strip()
+                names = by_language.setdefault(info.get("language") or "", [])
+                if text and text not in names:
+                    names.append(text)
                 if text and text not in descriptions:
                     descriptions.append(text)
+    names = {"descriptions": descriptions[:20],
+             "descriptions_by_language": {language: found[:20] for language, found in by_language.items() if found}}
     if geometry.is_empty:
-        return {"km2": 0, "bbox": None, "descriptions": descriptions[:20]}
+        return {"km2": 0, "bbox": None, **names}
     square_m, _ = _GEOD.geometry_area_perimeter(geometry)
-    return {"km2": round(abs(square_m) / 1e6, 1), "bbox": [round(v, 4) for v in geometry.bounds],
-            "descriptions": descriptions[:20]}
+    return {"km2": round(abs(square_m) / 1e6, 1), "bbox": [round(v, 4) for v in geometry.bounds], **names}
 
 
 def _not_warned_because(parsed: list[ParsedAlert], rules: Rules, now: datetime) -> str | None:

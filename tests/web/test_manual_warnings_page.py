@@ -22,6 +22,7 @@ from tests.web.test_ops_pages import assert_accessible, assert_reads_well, open_
 
 ORANGE = "01-typhoon-infa-orange-alert.xml"
 HOSTILE = '<img src=x onerror="window.__pwned=1">Typhoon In-fa'
+CHINESE = re.compile(r"[\u4e00-\u9fff]")
 WIDE, NARROW = {"width": 1280, "height": 800}, {"width": 390, "height": 844}
 
 
@@ -62,6 +63,9 @@ def test_a_dispatcher_previews_and_a_supervisor_approves_or_rejects(api_server, 
     expect(preview.get_by_test_id("manual-needs-approval")).to_be_visible()
     expect(page.locator("path.leaflet-interactive, path[stroke='#6a1b9a']").first).to_be_attached()
     assert page.evaluate("window.__pwned") is None, "the headline's markup ran as HTML"
+    area_names = preview.get_by_test_id("reach-area").inner_text()
+    assert "Coastal eastern Zhejiang" in area_names, f"the English preview does not name the area: {area_names!r}"
+    assert not CHINESE.search(area_names), f"the English preview names the area in Chinese too: {area_names!r}"
     assert_reads_well(page, "en-GB", "map preview, en, 1280")
     assert_accessible(page, "map preview, en, 1280")
     shot(page, "manual-1-preview")
@@ -83,6 +87,11 @@ def test_a_dispatcher_previews_and_a_supervisor_approves_or_rejects(api_server, 
         expect(approver.get_by_test_id("manual-approval")).to_have_count(2)
         expect(approver.get_by_test_id("manual-headline").first).to_have_text(re.compile(re.escape(HOSTILE)))
         assert approver.evaluate("window.__pwned") is None, "the headline's markup ran as HTML"
+        area_names = approver.get_by_test_id("reach-area").first.inner_text()
+        if language == "zh-CN":
+            assert "Coastal" not in area_names, f"the Chinese card names the area in English too ({where}): {area_names!r}"
+        else:
+            assert not CHINESE.search(area_names), f"the English card names the area in Chinese too ({where})"
         assert_reads_well(approver, language, f"approvals, {where}")
         assert_accessible(approver, f"approvals, {where}")
         if large:

@@ -12,17 +12,26 @@ import { askReason } from "./reason.js";
 export const AREA_STYLE = { color: "#6a1b9a", weight: 2, dashArray: "6 4", fillOpacity: 0.12 };
 const ASSET_KINDS = ["vehicle", "home", "shop", "factory"];
 
-export function headline(warning) {
-  const entries = Object.entries(warning.summary.headlines || {});
+// A bilingual warning carries one entry per language: the reader's, else the first.
+function inReadersLanguage(byLanguage) {
+  const entries = Object.entries(byLanguage || {});
   const wanted = lang().slice(0, 2).toLowerCase();
   const match = entries.find(([language]) => language.toLowerCase().startsWith(wanted));
-  return (match || entries[0] || [])[1] || warning.summary.event || t("manual.untitled");
+  return (match || entries[0] || [])[1];
+}
+
+export function headline(warning) {
+  return inReadersLanguage(warning.summary.headlines) || warning.summary.event || t("manual.untitled");
 }
 
 function notWarnedText(reason) {
   if (!reason) return null;
   if (reason.startsWith("status_")) return t("manual.why.notActual");
   return t(["below_threshold", "expired"].includes(reason) ? `manual.why.${reason}` : "manual.why.other");
+}
+
+function areaNames(area) {
+  return inReadersLanguage(area.descriptions_by_language) || area.descriptions || [];
 }
 
 export function reachBlock(reach) {
@@ -44,8 +53,7 @@ export function reachBlock(reach) {
           : null)),
     why ? h("p", { class: "bad", "data-testid": "reach-why" }, t("manual.nobody", { r: why })) : null,
     h("p", { class: "muted", "data-testid": "reach-area" }, t("manual.area", { k: number(area.km2 || 0) }),
-      (area.descriptions || []).length
-        ? [" · ", h("span", { "data-outside": "" }, area.descriptions.slice(0, 5).join("、"))] : null));
+      areaNames(area).length ? [" · ", h("span", { "data-outside": "" }, areaNames(area).slice(0, 5).join(lang().startsWith("zh") ? "、" : "; "))] : null));
 }
 
 function refusalText(error) {
