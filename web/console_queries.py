@@ -107,7 +107,7 @@ class Cursor:
 
 
 AUDITED_TOPICS = {"claim": "queue", "payment": "payments", "rescue_job": "rescue", "rescue_provider": "rescue",
-                  "cat_event": "cat_events", "complaint": "complaints"}
+                  "cat_event": "cat_events", "complaint": "complaints", "manual_warning": "manual_warnings"}
 
 
 def current_cursor(session: Session, now: datetime) -> Cursor:

@@ -102,6 +102,7 @@ def test_a_dispatcher_previews_and_a_supervisor_approves_or_rejects(api_server, 
     cards = approver.get_by_test_id("manual-approval")
     expect(cards).to_have_count(2)
     expect(approver.locator(".manual-map path").first).to_be_attached()
+    expect(approver.get_by_test_id("approvals-badge")).to_have_text("2")  # no payment waits: both are warnings
     assert_reads_well(approver, "en-GB", "approvals, en, 1280")
     shot(approver, "manual-2-approvals")
     cards.first.get_by_test_id("manual-reject").click()
@@ -111,10 +112,12 @@ def test_a_dispatcher_previews_and_a_supervisor_approves_or_rejects(api_server, 
     dialog.get_by_test_id("manual-reject-dialog-reason").fill("Polygon drawn over the wrong county")
     dialog.get_by_test_id("manual-reject-dialog-confirm").click()
     expect(cards).to_have_count(1)
+    expect(approver.get_by_test_id("approvals-badge")).to_have_text("1")
     assert sent(url) == 0, "a rejection sends nothing"
     cards.first.get_by_test_id("manual-approve").click()
     expect(approver.get_by_test_id("toast").filter(has_text="Warning approved: 12 customers")).to_be_visible()
     expect(cards).to_have_count(0)
+    expect(approver.get_by_test_id("approvals-badge")).to_be_hidden()
     assert sent(url) == 12, "the approval sends what the preview said: 12 SMS"
     approver.context.close()
     spatial.forget_indexes()

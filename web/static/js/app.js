@@ -13,6 +13,7 @@ import * as outbox from "./pages/outbox.js";
 import * as warnings from "./pages/warnings.js";
 import * as queue from "./pages/queue.js";
 import { showPasswordChange, showSignIn } from "./pages/signin.js";
+import { ManualWarningState } from "./states.js";
 import { h, replace, showError } from "./ui.js";
 
 const PAGES = { map, dispatch, queue, approvals, catevents, claims, complaints, feeds, outbox, lossreport, warnings };
@@ -83,12 +84,22 @@ function renderTopbar() {
   markLive(events && events.readyState === EventSource.OPEN);
 }
 
-// The count of payments waiting for this user's decision, beside "Approvals" in the navigation.
+// The count of payments and manual warnings waiting for this user's decision, beside "Approvals" in the navigation.
 const approvalsBadge = h("span", { class: "badge nav-badge", "data-testid": "approvals-badge", hidden: true });
+async function manualWarningsToApprove() {
+  try {
+    const { warnings } = await get(`/v1/manual-warnings?state=${ManualWarningState.AWAITING_APPROVAL}`);
+    return warnings.filter((warning) => warning.may_approve).length;
+  } catch {
+    return 0; // a role that may not list them (or a hiccup) still sees its payments counted
+  }
+}
+
 async function refreshApprovalsBadge() {
   if (!me || !me.pages.includes("approvals")) return;
   try {
-    const { waiting } = await get("/v1/approvals/waiting");
+    const [{ waiting: payments }, warnings] = await Promise.all([get("/v1/approvals/waiting"), manualWarningsToApprove()]);
+    const waiting = payments + warnings;
     approvalsBadge.textContent = String(waiting);
     approvalsBadge.hidden = waiting === 0;
     approvalsBadge.setAttribute("aria-label", t("approvals.badge", { n: waiting }));
@@ -139,9 +150,9 @@ function listen() {
     page?.instance.changed?.("reconnect", {});
   });
   events.addEventListener("error", () => markLive(false));
-  for (const topic of ["warnings", "deliveries", "rescue", "queue", "payments", "cat_events", "claim", "complaints"]) {
+  for (const topic of ["warnings", "deliveries", "rescue", "queue", "payments", "cat_events", "claim", "complaints", "manual_warnings"]) {
     events.addEventListener(topic, (event) => {
-      if (topic === "payments") refreshApprovalsBadge();
+      if (topic === "payments" || topic === "manual_warnings") refreshApprovalsBadge();
       page?.instance.changed?.(topic, JSON.parse(event.data));
     });
   }

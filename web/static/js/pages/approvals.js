@@ -122,7 +122,7 @@ export function mount(root) {
   return {
     changed(topic) {
       if (["payments", "reconnect"].includes(topic)) reload();
-      if (["warnings", "reconnect"].includes(topic)) warnings.reload();
+      if (["warnings", "manual_warnings", "reconnect"].includes(topic)) warnings.reload();
     },
     unmount() {
       clearInterval(warningsTicker);

@@ -423,10 +423,8 @@ export function mount(root) {
   return {
     changed(topic) {
       if (["warnings", "deliveries", "rescue", "cat_events", "reconnect"].includes(topic)) reload();
-      if (["warnings", "reconnect"].includes(topic)) {
-        reloadCells();
-        reloadMine();
-      }
+      if (["warnings", "reconnect"].includes(topic)) reloadCells();
+      if (["warnings", "manual_warnings", "reconnect"].includes(topic)) reloadMine();
     },
     unmount() {
       mounted = false;
